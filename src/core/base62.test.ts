@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { encodeBase62, isBase62, randomBase62 } from "./base62.js";
+
+describe("base62", () => {
+  it("encodes with fixed width and keeps numeric order", () => {
+    expect(encodeBase62(0, 3)).toBe("000");
+    expect(encodeBase62(61, 2)).toBe("0z");
+    expect(encodeBase62(62, 2)).toBe("10");
+    const values = [0, 1, 61, 62, 3843, 3844, 99999];
+    const encoded = values.map((v) => encodeBase62(v, 4));
+    expect([...encoded].sort()).toEqual(encoded);
+  });
+
+  it("refuses values that do not fit", () => {
+    expect(() => encodeBase62(62 ** 2, 2)).toThrow(RangeError);
+    expect(() => encodeBase62(-1, 2)).toThrow(RangeError);
+  });
+
+  it("draws random strings of the asked length from the whole alphabet", () => {
+    const sample = randomBase62(5000);
+    expect(sample).toHaveLength(5000);
+    expect(isBase62(sample)).toBe(true);
+    expect(new Set(sample).size).toBe(62);
+  });
+});

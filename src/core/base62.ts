@@ -1,0 +1,40 @@
+import { randomBytes } from "node:crypto";
+
+/** The base62 alphabet, in ASCII order so that fixed-width encodings sort like the numbers they encode. */
+export const BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+const BASE62_RE = /^[0-9A-Za-z]*$/;
+
+export function isBase62(value: string): boolean {
+  return BASE62_RE.test(value);
+}
+
+/** Encodes a non-negative safe integer as base62, left-padded with "0" to `width` characters. */
+export function encodeBase62(value: number, width: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError("base62: value must be a non-negative safe integer");
+  let out = "";
+  let rest = value;
+  do {
+    out = BASE62_ALPHABET[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  } while (rest > 0);
+  if (out.length > width) throw new RangeError(`base62: ${value} does not fit in ${width} characters`);
+  return out.padStart(width, "0");
+}
+
+/**
+ * `length` uniformly distributed base62 characters from the CSPRNG. Bytes ≥ 248 are rejected
+ * (248 = 4 × 62) so that every character has exactly log2(62) ≈ 5.95 bits of entropy, with no modulo bias.
+ */
+export function randomBase62(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    const bytes = randomBytes(Math.ceil((length - out.length) * 1.1) + 4);
+    for (const byte of bytes) {
+      if (byte >= 248) continue;
+      out += BASE62_ALPHABET[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,56 @@
+/**
+ * The closed list of error codes Tessera answers with (SPEC §4). `src/http/problem.ts` is the one place
+ * that maps them to HTTP statuses; a test checks every code is mapped and documented in docs/api.md.
+ */
+export const ERROR_CODES = [
+  "unauthorized",
+  "forbidden",
+  "csrf_failed",
+  "not_found",
+  "method_not_allowed",
+  "validation_failed",
+  "invalid_state",
+  "conflict",
+  "payload_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "service_unavailable",
+  "internal_error",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/**
+ * A refusal a use case decided on (not a bug): carries the stable code, a human sentence safe to show,
+ * and for `validation_failed` the fields at fault. Never carries a secret.
+ */
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  readonly fields: FieldIssue[] | undefined;
+  /** Extra headers' worth of information, e.g. seconds to wait for `rate_limited`. */
+  readonly retryAfterSeconds: number | undefined;
+  /** For `forbidden` on bearer requests: the scope that was missing. */
+  readonly missingScope: string | undefined;
+
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    extra: { fields?: FieldIssue[]; retryAfterSeconds?: number; missingScope?: string } = {},
+  ) {
+    super(detail);
+    this.name = "TesseraError";
+    this.code = code;
+    this.fields = extra.fields;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.missingScope = extra.missingScope;
+  }
+}
+
+export function validationError(field: string, message: string): TesseraError {
+  return new TesseraError("validation_failed", `${field}: ${message}`, { fields: [{ field, message }] });
+}

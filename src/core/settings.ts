@@ -1,0 +1,43 @@
+import { DEFAULT_TOKEN_PREFIX } from "./token-format.js";
+
+/** An organisation's token policy (SPEC §4). */
+export interface OrgSettings {
+  /** 2–8 lowercase letters that start every new token of the organisation. */
+  tokenPrefix: string;
+  /** Expiry applied when a create request names none; null = never. */
+  defaultExpiryDays: number | null;
+  /** Longest lifetime a token may be given; null = unbounded. */
+  maxExpiryDays: number | null;
+  /** Tokens must have an expiry ("never" is not offered). */
+  requireExpiry: boolean;
+  /** Members (not only owners/admins) may create personal tokens. */
+  membersCanCreateTokens: boolean;
+  /** A token must be suspended before it can be revoked (a two-step, reviewable revocation). */
+  revokeRequiresSuspension: boolean;
+}
+
+export const DEFAULT_ORG_SETTINGS: OrgSettings = {
+  tokenPrefix: DEFAULT_TOKEN_PREFIX,
+  defaultExpiryDays: null,
+  maxExpiryDays: null,
+  requireExpiry: false,
+  membersCanCreateTokens: true,
+  revokeRequiresSuspension: false,
+};
+
+/** Ten years: the upper bound of any expiry setting. */
+export const MAX_EXPIRY_DAYS = 3650;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Cross-field checks that a schema cannot express. */
+export function validateSettings(s: OrgSettings): FieldError[] {
+  const errors: FieldError[] = [];
+  if (s.defaultExpiryDays !== null && s.maxExpiryDays !== null && s.defaultExpiryDays > s.maxExpiryDays) {
+    errors.push({ field: "defaultExpiryDays", message: "must not exceed maxExpiryDays" });
+  }
+  return errors;
+}
