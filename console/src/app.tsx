@@ -1,0 +1,105 @@
+import { Button, Stack, Text, Title } from "@mantine/core";
+import { lazy, Suspense } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, Navigate, Route, Routes } from "react-router-dom";
+import type { Me } from "./api/types";
+import { AppLayout } from "./components/app-layout";
+import { ErrorAlert } from "./components/error-alert";
+import { PageLoader } from "./components/loading";
+import { AuditPage } from "./features/audit/audit-page";
+import { MembersPage } from "./features/members/members-page";
+import { OrgIndexRedirect, OrgLayout } from "./features/orgs/org-layout";
+import { SettingsPage } from "./features/orgs/settings-page";
+import { useHealth, useMe } from "./features/session/api";
+import { LoginPage } from "./features/session/login-page";
+import { SetupPage } from "./features/session/setup-page";
+import { TokensPage } from "./features/tokens/tokens-page";
+
+// The detail page carries the charting library; load it on demand.
+const TokenDetailPage = lazy(() =>
+  import("./features/tokens/token-detail-page").then((m) => ({ default: m.TokenDetailPage })),
+);
+
+/** Session gate: first-run setup, sign-in, or the console. */
+export function App() {
+  const me = useMe();
+  const health = useHealth(me.data === null);
+
+  if (me.isPending) return <PageLoader />;
+  if (me.isError) return <FatalError error={me.error} />;
+  if (me.data === null) {
+    if (health.isPending) return <PageLoader />;
+    if (health.data?.setupRequired) return <SetupPage />;
+    return <LoginPage />;
+  }
+  return <SignedIn me={me.data} />;
+}
+
+function SignedIn({ me }: { me: Me }) {
+  const first = me.memberships[0];
+  return (
+    <Routes>
+      <Route
+        path="/"
+        element={first ? <Navigate replace to={`/orgs/${encodeURIComponent(first.orgId)}`} /> : <NoOrganization me={me} />}
+      />
+      <Route path="/orgs/:orgId" element={<OrgLayout me={me} />}>
+        <Route index element={<OrgIndexRedirect />} />
+        <Route path="tokens" element={<TokensPage />} />
+        <Route
+          path="tokens/:tokenId"
+          element={
+            <Suspense fallback={<PageLoader />}>
+              <TokenDetailPage />
+            </Suspense>
+          }
+        />
+        <Route path="members" element={<MembersPage />} />
+        <Route path="audit" element={<AuditPage />} />
+        <Route path="settings" element={<SettingsPage />} />
+        <Route path="*" element={<NotFound />} />
+      </Route>
+      <Route path="*" element={<Navigate replace to="/" />} />
+    </Routes>
+  );
+}
+
+function NoOrganization({ me }: { me: Me }) {
+  const { t } = useTranslation();
+  return (
+    <AppLayout me={me}>
+      <Stack maw={560}>
+        <Title order={1} size="h2">
+          {t("orgs.noneTitle")}
+        </Title>
+        <Text>{t("orgs.none")}</Text>
+      </Stack>
+    </AppLayout>
+  );
+}
+
+function NotFound() {
+  const { t } = useTranslation();
+  return (
+    <Stack maw={560}>
+      <Title order={1} size="h2">
+        {t("errors.notFoundTitle")}
+      </Title>
+      <Button component={Link} to="/" w="fit-content">
+        {t("common.backHome")}
+      </Button>
+    </Stack>
+  );
+}
+
+function FatalError({ error }: { error: unknown }) {
+  const { t } = useTranslation();
+  return (
+    <Stack p="xl" maw={640} mx="auto">
+      <ErrorAlert error={error} />
+      <Button onClick={() => window.location.reload()} w="fit-content">
+        {t("common.retry")}
+      </Button>
+    </Stack>
+  );
+}

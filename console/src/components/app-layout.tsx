@@ -1,0 +1,123 @@
+import { AppShell, Burger, Button, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import {
+  IconBuilding,
+  IconChevronDown,
+  IconKey,
+  IconListDetails,
+  IconLogout,
+  IconPlus,
+  IconUsers,
+} from "@tabler/icons-react";
+import { type ReactNode, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { NavLink as RouterNavLink } from "react-router-dom";
+import type { Me, Role } from "../api/types";
+import { CreateOrgDialog } from "../features/orgs/create-org-dialog";
+import { OrgSwitcher } from "../features/orgs/org-switcher";
+import { useLogout } from "../features/session/api";
+import { can } from "../lib/permissions";
+import { LanguageSwitcher } from "./language-switcher";
+import { Logo } from "./logo";
+
+interface Props {
+  me: Me;
+  orgId?: string;
+  role?: Role;
+  children: ReactNode;
+}
+
+/** Header (organisation switcher, language, account) + "Settings" navigation for the current organisation. */
+export function AppLayout({ me, orgId, role, children }: Props) {
+  const { t } = useTranslation();
+  const [opened, { toggle, close }] = useDisclosure();
+  const [createOrgOpen, setCreateOrgOpen] = useState(false);
+  const logout = useLogout();
+  const base = orgId ? `/orgs/${encodeURIComponent(orgId)}` : "";
+
+  const links =
+    orgId && role
+      ? [
+          can.seeTokens(role) && { to: `${base}/tokens`, label: t("nav.tokens"), icon: IconKey },
+          can.seeMembers(role) && { to: `${base}/members`, label: t("nav.members"), icon: IconUsers },
+          can.readAudit(role) && { to: `${base}/audit`, label: t("nav.audit"), icon: IconListDetails },
+          { to: `${base}/settings`, label: t("nav.organization"), icon: IconBuilding },
+        ].filter((l): l is { to: string; label: string; icon: typeof IconKey } => Boolean(l))
+      : [];
+
+  return (
+    <AppShell
+      header={{ height: 60 }}
+      navbar={{ width: 240, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding="lg"
+    >
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="md" wrap="nowrap">
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label={t("nav.toggle")}
+            />
+            <Logo />
+            {orgId && me.memberships.length > 0 && <OrgSwitcher memberships={me.memberships} currentOrgId={orgId} />}
+          </Group>
+          <Group gap="sm" wrap="nowrap">
+            <LanguageSwitcher />
+            <Menu position="bottom-end" withinPortal>
+              <Menu.Target>
+                <UnstyledButton aria-label={t("account.menu", { name: me.user.name })}>
+                  <Group gap={4} wrap="nowrap">
+                    <Text size="sm" fw={500} visibleFrom="sm">
+                      {me.user.name}
+                    </Text>
+                    <IconChevronDown size={14} />
+                  </Group>
+                </UnstyledButton>
+              </Menu.Target>
+              <Menu.Dropdown>
+                <Menu.Label>{me.user.email}</Menu.Label>
+                <Menu.Item leftSection={<IconPlus size={14} />} onClick={() => setCreateOrgOpen(true)}>
+                  {t("orgs.createTitle")}
+                </Menu.Item>
+                <Menu.Item leftSection={<IconLogout size={14} />} onClick={() => logout.mutate()}>
+                  {t("account.signOut")}
+                </Menu.Item>
+              </Menu.Dropdown>
+            </Menu>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="sm" aria-label={t("nav.label")}>
+        <ScrollArea>
+          {links.length > 0 && (
+            <>
+              <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" py="xs">
+                {t("nav.settings")}
+              </Text>
+              {links.map((link) => (
+                <NavLink
+                  key={link.to}
+                  component={RouterNavLink}
+                  to={link.to}
+                  label={link.label}
+                  leftSection={<link.icon size={16} />}
+                  onClick={close}
+                />
+              ))}
+            </>
+          )}
+          {!orgId && (
+            <Button variant="light" fullWidth leftSection={<IconPlus size={14} />} onClick={() => setCreateOrgOpen(true)}>
+              {t("orgs.createTitle")}
+            </Button>
+          )}
+        </ScrollArea>
+      </AppShell.Navbar>
+      <AppShell.Main>{children}</AppShell.Main>
+      <CreateOrgDialog opened={createOrgOpen} onClose={() => setCreateOrgOpen(false)} />
+    </AppShell>
+  );
+}

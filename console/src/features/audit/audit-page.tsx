@@ -1,0 +1,159 @@
+import { Button, Group, Paper, Select, Stack, Text, Title } from "@mantine/core";
+import { DatePickerInput, type DatesRangeValue } from "@mantine/dates";
+import { IconChevronLeft, IconChevronRight } from "@tabler/icons-react";
+import { useEffect, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { ErrorAlert } from "../../components/error-alert";
+import { PageLoader } from "../../components/loading";
+import { can } from "../../lib/permissions";
+import { useMembers } from "../members/api";
+import { useCurrentOrg } from "../orgs/org-context";
+import { Forbidden } from "../orgs/org-layout";
+import { type AuditFilters, useOrgAudit } from "./api";
+import { AuditTable, useActionLabel } from "./audit-table";
+
+/** Actions the console can name; the filter still accepts any action the server reports. */
+export const KNOWN_ACTIONS = [
+  "token.created",
+  "token.updated",
+  "token.scopes_changed",
+  "token.regenerated",
+  "token.deactivated",
+  "token.activated",
+  "token.suspended",
+  "token.resumed",
+  "token.revoked",
+  "member.added",
+  "member.role_changed",
+  "member.removed",
+  "org.created",
+  "org.settings_changed",
+  "org.scopes_changed",
+  "auth.login",
+  "auth.login_failed",
+  "auth.logout",
+] as const;
+
+export function AuditPage() {
+  const { role } = useCurrentOrg();
+  if (!can.readAudit(role)) return <Forbidden />;
+  return <AuditLog />;
+}
+
+function AuditLog() {
+  const { t } = useTranslation();
+  const { org } = useCurrentOrg();
+  const actionLabel = useActionLabel();
+  const members = useMembers(org.id);
+  const [action, setAction] = useState<string | null>(null);
+  const [actorId, setActorId] = useState<string | null>(null);
+  const [range, setRange] = useState<DatesRangeValue<string>>([null, null]);
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const cursor = cursors[cursors.length - 1] ?? null;
+
+  const filters = useMemo<AuditFilters>(() => {
+    const [from, to] = range;
+    return {
+      ...(action ? { action } : {}),
+      ...(actorId ? { actorId } : {}),
+      ...(from ? { from: new Date(`${from}T00:00:00`).toISOString() } : {}),
+      ...(to ? { to: new Date(`${to}T23:59:59.999`).toISOString() } : {}),
+    };
+  }, [action, actorId, range]);
+  const audit = useOrgAudit(org.id, filters, cursor);
+  useEffect(() => setCursors([null]), [filters]);
+
+  return (
+    <Stack gap="lg">
+      <Stack gap={4}>
+        <Title order={1} size="h2">
+          {t("audit.title")}
+        </Title>
+        <Text c="dimmed" size="sm">
+          {t("audit.intro")}
+        </Text>
+      </Stack>
+      <Paper withBorder p="md" radius="md">
+        <Stack>
+          <Group align="flex-end" gap="sm">
+            <Select
+              label={t("audit.filters.action")}
+              placeholder={t("audit.filters.anyAction")}
+              data={KNOWN_ACTIONS.map((a) => ({ value: a, label: actionLabel(a) }))}
+              value={action}
+              onChange={setAction}
+              searchable
+              clearable
+              w={240}
+            />
+            <Select
+              label={t("audit.filters.actor")}
+              placeholder={t("audit.filters.anyActor")}
+              data={(members.data ?? []).map((m) => ({ value: m.userId, label: `${m.name} (${m.email})` }))}
+              value={actorId}
+              onChange={setActorId}
+              searchable
+              clearable
+              w={260}
+            />
+            <DatePickerInput
+              type="range"
+              label={t("audit.filters.dates")}
+              placeholder={t("audit.filters.anyDate")}
+              value={range}
+              onChange={setRange}
+              clearable
+              allowSingleDateInRange
+              maxDate={new Date()}
+              valueFormat="ll"
+              w={280}
+            />
+          </Group>
+          {audit.isPending ? (
+            <PageLoader />
+          ) : audit.isError ? (
+            <ErrorAlert error={audit.error} />
+          ) : audit.data.items.length === 0 ? (
+            <Text c="dimmed" ta="center" py="lg">
+              {t("audit.empty")}
+            </Text>
+          ) : (
+            <div aria-busy={audit.isFetching}>
+              <AuditTable events={audit.data.items} />
+            </div>
+          )}
+          {audit.data && (cursors.length > 1 || audit.data.nextCursor) && (
+            <Group justify="space-between">
+              <Text size="sm" c="dimmed">
+                {t("common.page", { page: cursors.length })}
+              </Text>
+              <Group gap="xs">
+                <Button
+                  variant="default"
+                  size="xs"
+                  leftSection={<IconChevronLeft size={14} />}
+                  disabled={cursors.length <= 1}
+                  onClick={() => setCursors((c) => c.slice(0, -1))}
+                >
+                  {t("common.previous")}
+                </Button>
+                <Button
+                  variant="default"
+                  size="xs"
+                  rightSection={<IconChevronRight size={14} />}
+                  disabled={!audit.data.nextCursor}
+                  onClick={() => {
+                    const next = audit.data?.nextCursor;
+                    if (next) setCursors((c) => [...c, next]);
+                  }}
+                >
+                  {t("common.next")}
+                </Button>
+              </Group>
+            </Group>
+          )}
+        </Stack>
+      </Paper>
+    </Stack>
+  );
+}

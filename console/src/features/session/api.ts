@@ -1,0 +1,82 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { ApiError, http } from "../../api/client";
+import type { Health, Me, Membership, Organization, User } from "../../api/types";
+
+export const sessionKeys = {
+  me: ["me"] as const,
+  health: ["healthz"] as const,
+};
+
+/** The signed-in user, or `null` when there is no session (401). */
+export function useMe() {
+  return useQuery({
+    queryKey: sessionKeys.me,
+    queryFn: async (): Promise<Me | null> => {
+      try {
+        return await http.get<Me>("/v1/me");
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return null;
+        throw error;
+      }
+    },
+    staleTime: 60_000,
+    retry: false,
+  });
+}
+
+/** `/healthz` tells the console whether the instance still needs its first-run setup. */
+export function useHealth(enabled: boolean) {
+  return useQuery({
+    queryKey: sessionKeys.health,
+    queryFn: () => http.get<Health>("/healthz"),
+    enabled,
+    retry: false,
+  });
+}
+
+export interface LoginInput {
+  email: string;
+  password: string;
+}
+
+export function useLogin() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (input: LoginInput) =>
+      http.post<{ user: User; memberships: Membership[] }>("/v1/auth/login", input),
+    onSuccess: async () => {
+      client.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
+      await client.invalidateQueries({ queryKey: sessionKeys.me });
+    },
+  });
+}
+
+export interface SetupInput {
+  name: string;
+  email: string;
+  password: string;
+  organization: { name: string };
+}
+
+export function useSetup() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (input: SetupInput) =>
+      http.post<{ user: User; organization: Organization }>("/v1/setup", input),
+    onSuccess: async () => {
+      client.setQueryData<Health>(sessionKeys.health, { status: "ok", setupRequired: false });
+      await client.invalidateQueries({ queryKey: sessionKeys.me });
+    },
+  });
+}
+
+export function useLogout() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => http.post<void>("/v1/auth/logout"),
+    onSettled: () => {
+      client.clear();
+      client.setQueryData(sessionKeys.me, null);
+    },
+  });
+}

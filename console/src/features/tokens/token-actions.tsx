@@ -1,0 +1,109 @@
+import { ActionIcon, Menu } from "@mantine/core";
+import {
+  IconDots,
+  IconEye,
+  IconPlayerPause,
+  IconPlayerPlay,
+  IconPower,
+  IconRefresh,
+  IconTrash,
+} from "@tabler/icons-react";
+import { type ReactNode, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link } from "react-router-dom";
+import type { TokenTransition, TokenView } from "../../api/types";
+import { useErrorMessage } from "../../components/error-alert";
+import { notifyError, notifySuccess } from "../../components/notify";
+import { legalActions, type RowAction, revokeNeedsSuspension } from "../../lib/permissions";
+import { useCurrentOrg } from "../orgs/org-context";
+import { useTokenTransition } from "./api";
+import { RegenerateDialog } from "./regenerate-dialog";
+import { RevokeDialog } from "./revoke-dialog";
+
+const ICONS: Record<RowAction, ReactNode> = {
+  regenerate: <IconRefresh size={14} />,
+  deactivate: <IconPower size={14} />,
+  activate: <IconPlayerPlay size={14} />,
+  suspend: <IconPlayerPause size={14} />,
+  resume: <IconPlayerPlay size={14} />,
+  revoke: <IconTrash size={14} />,
+};
+
+/**
+ * Row actions for tokens: only the transitions the status machine allows from the token's
+ * current status; revoke guided to "suspend first" when the organisation requires it.
+ * Render `dialogs` once; call `menu(token)` per row.
+ */
+export function useTokenActions() {
+  const { t } = useTranslation();
+  const { org } = useCurrentOrg();
+  const transition = useTokenTransition(org.id);
+  const message = useErrorMessage();
+  const [regenerating, setRegenerating] = useState<TokenView | null>(null);
+  const [revoking, setRevoking] = useState<TokenView | null>(null);
+
+  const run = (token: TokenView, action: RowAction) => {
+    if (action === "regenerate") return setRegenerating(token);
+    if (action === "revoke") return setRevoking(token);
+    transition.mutate(
+      { tokenId: token.id, action: action as TokenTransition },
+      {
+        onSuccess: () => notifySuccess(t(`tokens.actions.done.${action}`, { name: token.name })),
+        onError: (error) => notifyError(t("tokens.actions.failed"), message(error)),
+      },
+    );
+  };
+
+  const menu = (token: TokenView, options: { showDetails?: boolean } = {}) => {
+    const actions = legalActions(token.status);
+    const base = `/orgs/${encodeURIComponent(org.id)}/tokens/${encodeURIComponent(token.id)}`;
+    if (actions.length === 0 && !options.showDetails) return null;
+    const blockedRevoke = revokeNeedsSuspension(token, org.settings);
+    return (
+      <Menu position="bottom-end" withinPortal shadow="md">
+        <Menu.Target>
+          <ActionIcon
+            variant="subtle"
+            color="gray"
+            aria-label={t("tokens.actions.menu", { name: token.name })}
+            loading={transition.isPending && transition.variables?.tokenId === token.id}
+          >
+            <IconDots size={18} />
+          </ActionIcon>
+        </Menu.Target>
+        <Menu.Dropdown>
+          {options.showDetails && (
+            <Menu.Item component={Link} to={base} leftSection={<IconEye size={14} />}>
+              {t("tokens.actions.view")}
+            </Menu.Item>
+          )}
+          {actions.map((action) =>
+            action === "revoke" && blockedRevoke ? (
+              <Menu.Item key={action} disabled leftSection={ICONS.revoke} color="red">
+                {t("tokens.actions.revokeSuspendFirst")}
+              </Menu.Item>
+            ) : (
+              <Menu.Item
+                key={action}
+                leftSection={ICONS[action]}
+                color={action === "revoke" ? "red" : undefined}
+                onClick={() => run(token, action)}
+              >
+                {t(`tokens.actions.${action}`)}
+              </Menu.Item>
+            ),
+          )}
+        </Menu.Dropdown>
+      </Menu>
+    );
+  };
+
+  const dialogs = (
+    <>
+      <RegenerateDialog token={regenerating} onClose={() => setRegenerating(null)} />
+      <RevokeDialog token={revoking} onClose={() => setRevoking(null)} />
+    </>
+  );
+
+  return { menu, dialogs, run };
+}

@@ -1,0 +1,60 @@
+import type { OrgSettings, Role, Scope, TokenStatus, TokenView } from "../api/types";
+
+/**
+ * What the UI offers each role. It mirrors SPEC §2 so that the console never offers
+ * what the API would refuse; the server stays the authority.
+ */
+export const can = {
+  seeTokens: (role: Role) => role !== "viewer",
+  createTokens: (role: Role, settings: OrgSettings) =>
+    role === "owner" || role === "admin" || (role === "member" && settings.membersCanCreateTokens),
+  /** Service tokens and `issuedFor` are for owners and admins only. */
+  chooseKind: (role: Role) => role === "owner" || role === "admin",
+  seeAllTokens: (role: Role) => role === "owner" || role === "admin",
+  seeMembers: (role: Role) => role !== "viewer",
+  manageMembers: (role: Role) => role === "owner" || role === "admin",
+  editSettings: (role: Role) => role === "owner" || role === "admin",
+  readAudit: (role: Role) => role === "owner" || role === "admin",
+  /** Admins cannot change or remove an owner. */
+  manageMember: (actor: Role, target: Role) => actor === "owner" || (actor === "admin" && target !== "owner"),
+  assignableRoles: (actor: Role): Role[] =>
+    actor === "owner" ? ["owner", "admin", "member", "viewer"] : actor === "admin" ? ["admin", "member", "viewer"] : [],
+};
+
+const MEMBER_MANAGEMENT_SCOPES = new Set(["tokens:read", "tokens:write", "org:read", "members:read"]);
+
+/** The scopes of the catalogue a user of `role` may put on a new token (SPEC §2 roles table). */
+export function grantableScopes(role: Role, catalogue: Scope[]): Scope[] {
+  switch (role) {
+    case "owner":
+    case "admin":
+      return catalogue;
+    case "member":
+      return catalogue.filter((s) => s.kind === "product" || MEMBER_MANAGEMENT_SCOPES.has(s.name));
+    default:
+      return [];
+  }
+}
+
+export type RowAction = "regenerate" | "deactivate" | "activate" | "suspend" | "resume" | "revoke";
+
+/** Actions legal from `status` (SPEC §2 transitions), in display order. */
+export function legalActions(status: TokenStatus): RowAction[] {
+  switch (status) {
+    case "active":
+      return ["regenerate", "deactivate", "suspend", "revoke"];
+    case "inactive":
+      return ["regenerate", "activate", "suspend", "revoke"];
+    case "suspended":
+      return ["regenerate", "resume", "revoke"];
+    case "expired":
+      return ["regenerate", "revoke"];
+    case "revoked":
+      return [];
+  }
+}
+
+/** Revoke is blocked (but explained) when the organisation requires suspension first. */
+export function revokeNeedsSuspension(token: Pick<TokenView, "status">, settings: OrgSettings): boolean {
+  return settings.revokeRequiresSuspension && token.status !== "suspended" && token.status !== "revoked";
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** Tessera's configuration, parsed and validated once at start-up. */
+export interface Config {
+  /** Where embedded SQLite keeps its file (`TESSERA_DATA_DIR`, default `./tessera-data`). */
+  dataDir: string;
+  /** `TESSERA_DATABASE_URL`: a `postgres://` URL selects PostgreSQL. */
+  databaseUrl: string | undefined;
+  /** `TESSERA_REDIS_URL`: cluster-wide rate limits and invalidation (when set). */
+  redisUrl: string | undefined;
+  host: string;
+  port: number;
+  /** PEM contents read from `TESSERA_TLS_CERT` / `TESSERA_TLS_KEY` (paths). */
+  tls: { cert: string; key: string } | undefined;
+  /** `TESSERA_TRUST_PROXY`: trust `X-Forwarded-*` from the proxy in front (true, a hop count, or addresses). */
+  trustProxy: boolean | number | string;
+  /** `TESSERA_PEPPER`: when set, token hashes are HMAC-SHA-256 with it. Changing it invalidates every token. */
+  pepper: string | undefined;
+  logLevel: string;
+  /** `NODE_ENV=production`: bearer tokens over plain HTTP are refused. */
+  production: boolean;
+  /** How long a console session lasts (`TESSERA_SESSION_HOURS`, default 12). */
+  sessionTtlMs: number;
+  /** Built console assets (`TESSERA_CONSOLE_DIR`, default `console/dist` of the package). */
+  consoleDir: string;
+  /** How often in-memory usage is written to storage (ms). */
+  usageFlushIntervalMs: number;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const certPath = env.TESSERA_TLS_CERT;
+  const keyPath = env.TESSERA_TLS_KEY;
+  if (Boolean(certPath) !== Boolean(keyPath)) throw new ConfigError("TESSERA_TLS_CERT and TESSERA_TLS_KEY go together");
+  const databaseUrl = env.TESSERA_DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("TESSERA_DATABASE_URL must be a postgres:// URL");
+  }
+  const config: Config = {
+    dataDir: resolve(env.TESSERA_DATA_DIR || "./tessera-data"),
+    databaseUrl,
+    redisUrl: env.TESSERA_REDIS_URL || undefined,
+    host: env.TESSERA_HOST || "127.0.0.1",
+    port: int(env, "TESSERA_PORT", 7070, 0, 65535),
+    tls: certPath && keyPath ? { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8") } : undefined,
+    trustProxy: parseTrustProxy(env.TESSERA_TRUST_PROXY),
+    pepper: env.TESSERA_PEPPER || undefined,
+    logLevel: env.TESSERA_LOG_LEVEL || "info",
+    production: env.NODE_ENV === "production",
+    sessionTtlMs: int(env, "TESSERA_SESSION_HOURS", 12, 1, 24 * 30) * 3600 * 1000,
+    consoleDir: resolve(env.TESSERA_CONSOLE_DIR || new URL("../console/dist", import.meta.url).pathname),
+    usageFlushIntervalMs: int(env, "TESSERA_USAGE_FLUSH_MS", 1000, 50, 2000),
+  };
+  return { ...config, ...overrides };
+}

@@ -1,0 +1,94 @@
+import type { OwnerState } from "../core/verification.js";
+import { TesseraError } from "../core/errors.js";
+import { type Role, rolePermissions, seesAllTokens } from "../core/roles.js";
+import { type PermissionSet, scopeSet } from "../core/scopes.js";
+import type { TokenRecord } from "../core/tokens.js";
+import { tokenPermissions } from "../core/verification.js";
+import type { Db } from "../store/database.js";
+import { findMember } from "../store/memberships-repository.js";
+import { findOrg, type OrgRecord } from "../store/orgs-repository.js";
+import type { UserRecord } from "../store/users-repository.js";
+import type { ActorType } from "../store/audit-repository.js";
+
+/** Who is calling: a signed-in person, a token presented as Bearer, or the system (CLI). */
+export type Actor =
+  | { type: "user"; user: UserRecord }
+  | { type: "token"; token: TokenRecord; owner: (UserRecord & OwnerState) | null }
+  | { type: "system" };
+
+export function actorRef(actor: Actor): { type: ActorType; id: string | null; name: string | null } {
+  switch (actor.type) {
+    case "user":
+      return { type: "user", id: actor.user.id, name: actor.user.name };
+    case "token":
+      return { type: "token", id: actor.token.id, name: actor.token.name };
+    case "system":
+      return { type: "system", id: null, name: "system" };
+  }
+}
+
+/** What an actor may do in one organisation. */
+export interface OrgAccess {
+  org: OrgRecord;
+  actor: Actor;
+  /** The person behind the request (a user, or a personal token's owner); null for service/root/system. */
+  userId: string | null;
+  /** Their role in the organisation, when a person is behind the request. */
+  role: Role | null;
+  permissions: PermissionSet;
+  /** Owners, admins and organisation-level tokens see every token; members only their own. */
+  seesAllTokens: boolean;
+}
+
+const notFound = () => new TesseraError("not_found", "No such organisation");
+
+/**
+ * Resolves the actor's access to `orgId`. Someone with no standing in the organisation gets 404, never
+ * 403, so that the existence of other organisations is not revealed.
+ */
+export async function resolveOrgAccess(db: Db, actor: Actor, orgId: string): Promise<OrgAccess> {
+  const org = await findOrg(db, orgId);
+  if (!org) throw notFound();
+  switch (actor.type) {
+    case "system":
+      return { org, actor, userId: null, role: null, permissions: { grants: () => true }, seesAllTokens: true };
+    case "user": {
+      const member = await findMember(db, orgId, actor.user.id);
+      if (!member) throw notFound();
+      return {
+        org,
+        actor,
+        userId: actor.user.id,
+        role: member.role,
+        permissions: rolePermissions(member.role),
+        seesAllTokens: seesAllTokens(member.role),
+      };
+    }
+    case "token": {
+      const { token } = actor;
+      if (token.kind === "root") {
+        return { org, actor, userId: null, role: null, permissions: scopeSet(token.scopes), seesAllTokens: true };
+      }
+      if (token.orgId !== orgId) throw notFound();
+      if (token.kind === "service") {
+        return { org, actor, userId: null, role: null, permissions: scopeSet(token.scopes), seesAllTokens: true };
+      }
+      const role = actor.owner?.role ?? null;
+      return {
+        org,
+        actor,
+        userId: token.ownerId,
+        role,
+        permissions: tokenPermissions(token, actor.owner),
+        seesAllTokens: role !== null && seesAllTokens(role),
+      };
+    }
+  }
+}
+
+/** Refuses with 403 (`insufficient_scope` for tokens) unless the access grants `scope`. */
+export function requireScope(access: OrgAccess, scope: string): void {
+  if (!access.permissions.grants(scope)) {
+    throw new TesseraError("forbidden", `This action needs the ${scope} permission`, { missingScope: scope });
+  }
+}

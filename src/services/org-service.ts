@@ -1,0 +1,270 @@
+import { TesseraError, validationError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import { mayManageRole, type Role } from "../core/roles.js";
+import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
+import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
+import type { Store } from "../store/database.js";
+import { insertEvents } from "../store/audit-repository.js";
+import {
+  countOwners,
+  deleteMembership,
+  findMember,
+  insertMembership,
+  listMembers,
+  listMembershipsOfUser,
+  type MemberRecord,
+  updateRole,
+} from "../store/memberships-repository.js";
+import { findOrg, insertOrg, listAllOrgs, listProductScopes, type OrgRecord, replaceProductScopes, updateOrg } from "../store/orgs-repository.js";
+import { findUserByEmail, findUserById, insertUser } from "../store/users-repository.js";
+import { type Actor, type OrgAccess, requireScope, resolveOrgAccess } from "./actor.js";
+import { auditEvent } from "./audit.js";
+import { checkPassword, normalizeEmail } from "./auth-service.js";
+import type { ChangeBus } from "./change-bus.js";
+import { hashPassword } from "./passwords.js";
+import type { RequestMeta } from "./request-meta.js";
+
+export interface CatalogueEntry {
+  name: string;
+  description: string;
+  kind: "management" | "product";
+}
+
+export interface OrgPatch {
+  name?: string | undefined;
+  settings?: Partial<OrgSettings> | undefined;
+}
+
+export interface NewMemberInput {
+  email: string;
+  name?: string | undefined;
+  role: Role;
+  password?: string | undefined;
+}
+
+/** The role a non-person actor acts with when managing members: root as an owner, org tokens as an admin. */
+function managingRole(access: OrgAccess): Role | null {
+  if (access.role) return access.role;
+  if (access.actor.type === "system") return "owner";
+  if (access.actor.type === "token") return access.actor.token.kind === "root" ? "owner" : "admin";
+  return null;
+}
+
+export class OrgService {
+  readonly #store: Store;
+  readonly #bus: ChangeBus;
+
+  constructor(store: Store, bus: ChangeBus) {
+    this.#store = store;
+    this.#bus = bus;
+  }
+
+  access(actor: Actor, orgId: string): Promise<OrgAccess> {
+    return resolveOrgAccess(this.#store.db, actor, orgId);
+  }
+
+  /** A person creates an organisation and becomes its owner. */
+  async create(actor: Actor, name: string, meta: RequestMeta): Promise<OrgRecord> {
+    if (actor.type !== "user") throw new TesseraError("forbidden", "Only a signed-in person can create an organisation");
+    const now = Date.now();
+    const org: OrgRecord = { id: newId("organization"), name: name.trim(), settings: { ...DEFAULT_ORG_SETTINGS }, createdAt: now, updatedAt: now };
+    await this.#store.db.transaction().execute(async (trx) => {
+      await insertOrg(trx, org);
+      await insertMembership(trx, org.id, actor.user.id, "owner", now);
+      await insertEvents(trx, [auditEvent(meta, actor, org.id, "org.created", { type: "organization", id: org.id, name: org.name }, {}, now)]);
+    });
+    return org;
+  }
+
+  /** The organisations the actor can see: a person's memberships, a root token's all, an org token's own. */
+  async list(actor: Actor): Promise<(OrgRecord & { role: Role | null })[]> {
+    const db = this.#store.db;
+    if (actor.type === "system" || (actor.type === "token" && actor.token.kind === "root")) {
+      return (await listAllOrgs(db)).map((o) => ({ ...o, role: null }));
+    }
+    if (actor.type === "token") {
+      const access = await this.access(actor, actor.token.orgId!);
+      requireScope(access, "org:read");
+      return [{ ...access.org, role: access.role }];
+    }
+    const memberships = await listMembershipsOfUser(db, actor.user.id);
+    const orgs = await Promise.all(memberships.map(async (m) => ({ ...(await findOrg(db, m.orgId))!, role: m.role })));
+    return orgs;
+  }
+
+  async get(access: OrgAccess): Promise<OrgRecord> {
+    requireScope(access, "org:read");
+    return access.org;
+  }
+
+  async update(access: OrgAccess, patch: OrgPatch, meta: RequestMeta): Promise<OrgRecord> {
+    requireScope(access, "org:write");
+    const before = access.org;
+    const settings: OrgSettings = { ...before.settings, ...stripUndefined(patch.settings ?? {}) };
+    const errors = validateSettings(settings);
+    if (errors.length > 0) throw new TesseraError("validation_failed", errors.map((e) => `${e.field}: ${e.message}`).join("; "), { fields: errors });
+    const now = Date.now();
+    const after: OrgRecord = { ...before, name: patch.name?.trim() ?? before.name, settings, updatedAt: now };
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    if (after.name !== before.name) changes.name = { from: before.name, to: after.name };
+    for (const key of Object.keys(settings) as (keyof OrgSettings)[]) {
+      if (settings[key] !== before.settings[key]) changes[key] = { from: before.settings[key], to: settings[key] };
+    }
+    await this.#store.db.transaction().execute(async (trx) => {
+      await updateOrg(trx, after);
+      await insertEvents(trx, [
+        auditEvent(meta, access.actor, after.id, "org.settings_changed", { type: "organization", id: after.id, name: after.name }, { changes }, now),
+      ]);
+    });
+    this.#bus.publish({ type: "org", orgId: after.id });
+    return after;
+  }
+
+  async catalogue(access: OrgAccess): Promise<CatalogueEntry[]> {
+    requireScope(access, "org:read");
+    return catalogueOf(this.#store, access.org.id);
+  }
+
+  /** Replaces the product scopes. Management scopes are Tessera's own: listed ones are ignored. */
+  async replaceCatalogue(
+    access: OrgAccess,
+    scopes: readonly { name: string; description?: string | undefined }[],
+    meta: RequestMeta,
+  ): Promise<CatalogueEntry[]> {
+    requireScope(access, "org:write");
+    const product: { name: string; description: string }[] = [];
+    const seen = new Set<string>();
+    scopes.forEach((s, i) => {
+      if (MANAGEMENT_SCOPE_NAMES.includes(s.name)) return;
+      const field = `[${i}].name`;
+      if (!SCOPE_RE.test(s.name) || isWildcard(s.name)) throw validationError(field, "must look like resource:action (lowercase)");
+      if (isManagementScope(s.name)) throw validationError(field, "this resource is reserved for Tessera's management scopes");
+      if (seen.has(s.name)) throw validationError(field, `duplicate scope ${s.name}`);
+      seen.add(s.name);
+      product.push({ name: s.name, description: s.description?.trim() ?? "" });
+    });
+    const now = Date.now();
+    await this.#store.db.transaction().execute(async (trx) => {
+      const before = (await listProductScopes(trx, access.org.id)).map((s) => s.name);
+      await replaceProductScopes(trx, access.org.id, product, now);
+      const after = product.map((s) => s.name);
+      await insertEvents(trx, [
+        auditEvent(
+          meta,
+          access.actor,
+          access.org.id,
+          "org.scopes_changed",
+          { type: "organization", id: access.org.id, name: access.org.name },
+          { added: after.filter((n) => !before.includes(n)), removed: before.filter((n) => !after.includes(n)) },
+          now,
+        ),
+      ]);
+    });
+    this.#bus.publish({ type: "org", orgId: access.org.id });
+    return catalogueOf(this.#store, access.org.id);
+  }
+
+  async members(access: OrgAccess): Promise<MemberRecord[]> {
+    requireScope(access, "members:read");
+    return listMembers(this.#store.db, access.org.id);
+  }
+
+  /** Adds an existing account, or creates one with the given password (≥ 12 characters). */
+  async addMember(access: OrgAccess, input: NewMemberInput, meta: RequestMeta): Promise<MemberRecord> {
+    requireScope(access, "members:write");
+    const actorRole = managingRole(access);
+    if (!actorRole || !mayManageRole(actorRole, input.role, input.role)) {
+      throw new TesseraError("forbidden", "Only an owner can add an owner");
+    }
+    const email = normalizeEmail(input.email);
+    const existing = await findUserByEmail(this.#store.db, email);
+    let passwordHash: string | undefined;
+    if (!existing) {
+      if (!input.password) throw validationError("password", "is required to create a new account");
+      checkPassword(input.password);
+      if (!input.name?.trim()) throw validationError("name", "is required to create a new account");
+      passwordHash = await hashPassword(input.password);
+    }
+    const now = Date.now();
+    const orgId = access.org.id;
+    await this.#store.db.transaction().execute(async (trx) => {
+      let userId = existing?.id;
+      if (!userId) {
+        userId = newId("user");
+        await insertUser(trx, { id: userId, email, name: input.name!.trim(), instanceAdmin: false, disabledAt: null, createdAt: now, passwordHash: passwordHash! });
+      } else if (await findMember(trx, orgId, userId)) {
+        throw new TesseraError("conflict", "This person is already a member of the organisation");
+      }
+      await insertMembership(trx, orgId, userId, input.role, now);
+      const name = existing?.name ?? input.name!.trim();
+      await insertEvents(trx, [
+        auditEvent(meta, access.actor, orgId, "member.added", { type: "user", id: userId, name }, { role: input.role, email, newAccount: !existing }, now),
+      ]);
+    });
+    const user = existing ?? (await findUserByEmail(this.#store.db, email))!;
+    this.#bus.publish({ type: "member", orgId, userId: user.id });
+    return (await findMember(this.#store.db, orgId, user.id))!;
+  }
+
+  async changeRole(access: OrgAccess, userId: string, role: Role, meta: RequestMeta): Promise<MemberRecord> {
+    requireScope(access, "members:write");
+    const orgId = access.org.id;
+    const now = Date.now();
+    const member = await this.#store.db.transaction().execute(async (trx) => {
+      const target = await findMember(trx, orgId, userId);
+      if (!target) throw new TesseraError("not_found", "No such member");
+      const actorRole = managingRole(access);
+      if (!actorRole || !mayManageRole(actorRole, target.role, role)) {
+        throw new TesseraError("forbidden", "Only an owner can change an owner or make someone an owner");
+      }
+      if (target.role === "owner" && role !== "owner" && (await countOwners(trx, orgId)) <= 1) {
+        throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
+      }
+      if (target.role === role) return target;
+      await updateRole(trx, orgId, userId, role);
+      await insertEvents(trx, [
+        auditEvent(meta, access.actor, orgId, "member.role_changed", { type: "user", id: userId, name: target.name }, { from: target.role, to: role }, now),
+      ]);
+      return { ...target, role };
+    });
+    this.#bus.publish({ type: "member", orgId, userId });
+    return member;
+  }
+
+  /** Removes a member; their personal tokens in this organisation stop working (OWNER_DISABLED). */
+  async removeMember(access: OrgAccess, userId: string, meta: RequestMeta): Promise<void> {
+    requireScope(access, "members:write");
+    const orgId = access.org.id;
+    const now = Date.now();
+    await this.#store.db.transaction().execute(async (trx) => {
+      const target = await findMember(trx, orgId, userId);
+      if (!target) throw new TesseraError("not_found", "No such member");
+      const actorRole = managingRole(access);
+      if (!actorRole || !mayManageRole(actorRole, target.role)) throw new TesseraError("forbidden", "Only an owner can remove an owner");
+      if (target.role === "owner" && (await countOwners(trx, orgId)) <= 1) {
+        throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
+      }
+      await deleteMembership(trx, orgId, userId);
+      await insertEvents(trx, [
+        auditEvent(meta, access.actor, orgId, "member.removed", { type: "user", id: userId, name: target.name }, { role: target.role }, now),
+      ]);
+    });
+    this.#bus.publish({ type: "member", orgId, userId });
+  }
+
+  async findUser(userId: string) {
+    return findUserById(this.#store.db, userId);
+  }
+}
+
+export async function catalogueOf(store: Store, orgId: string): Promise<CatalogueEntry[]> {
+  const product = await listProductScopes(store.db, orgId);
+  return [
+    ...MANAGEMENT_SCOPES.map((s) => ({ ...s, kind: "management" as const })),
+    ...product.map((s) => ({ ...s, kind: "product" as const })),
+  ];
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,438 @@
+import { TesseraError, validationError } from "../core/errors.js";
+import { resolveExpiry } from "../core/expiry.js";
+import { newId } from "../core/ids.js";
+import { MAX_ALLOWED_IPS, parseCidr } from "../core/ip.js";
+import { grantableScopes, MANAGEMENT_SCOPE_NAMES, unknownScopes } from "../core/scopes.js";
+import { applyTransition, canRegenerate, MAX_GRACE_SECONDS, type TokenStatus, type Transition } from "../core/status.js";
+import { type Environment, generateToken, hashToken } from "../core/token-format.js";
+import { MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
+import type { Store } from "../store/database.js";
+import { type AuditEvent, insertEvents, listEvents } from "../store/audit-repository.js";
+import { findTokenById, findTokenForUpdate, insertToken, listTokens, replaceSecret, updateToken } from "../store/tokens-repository.js";
+import { listUsage } from "../store/usage-repository.js";
+import { actorRef, type OrgAccess, requireScope } from "./actor.js";
+import { auditEvent } from "./audit.js";
+import type { ChangeBus } from "./change-bus.js";
+import { catalogueOf } from "./org-service.js";
+import type { RequestMeta } from "./request-meta.js";
+
+export interface CreateTokenInput {
+  name: string;
+  description?: string | null | undefined;
+  kind?: "personal" | "service" | undefined;
+  issuedFor?: string | null | undefined;
+  scopes?: string[] | undefined;
+  expiresAt?: string | null | undefined;
+  expiresInDays?: number | null | undefined;
+  environment?: Environment | undefined;
+  allowedIps?: string[] | undefined;
+  rateLimit?: RateLimit | null | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+export type UpdateTokenInput = Partial<Pick<CreateTokenInput, "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "metadata">>;
+
+export interface RegenerateInput {
+  graceSeconds?: number | undefined;
+  expiresAt?: string | null | undefined;
+  expiresInDays?: number | null | undefined;
+}
+
+export interface TokenListQuery {
+  q?: string | undefined;
+  status?: TokenStatus | undefined;
+  kind?: TokenKind | undefined;
+  ownerId?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+export interface AuditQuery {
+  action?: string | undefined;
+  actorId?: string | undefined;
+  targetId?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+const PAST_TENSE: Record<Transition, string> = {
+  deactivate: "deactivated",
+  activate: "activated",
+  suspend: "suspended",
+  resume: "resumed",
+  revoke: "revoked",
+};
+
+const tokenNotFound = () => new TesseraError("not_found", "No such token");
+
+function checkName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw validationError("name", "must not be empty");
+  return trimmed;
+}
+
+function checkAllowedIps(ips: readonly string[]): string[] {
+  if (ips.length > MAX_ALLOWED_IPS) throw validationError("allowedIps", `at most ${MAX_ALLOWED_IPS} entries`);
+  return ips.map((ip, i) => {
+    const trimmed = ip.trim();
+    if (!parseCidr(trimmed)) throw validationError(`allowedIps[${i}]`, `"${trimmed.slice(0, 64)}" is not an IPv4 or IPv6 address or CIDR`);
+    return trimmed;
+  });
+}
+
+function checkMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
+    throw validationError("metadata", `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
+  }
+  return metadata;
+}
+
+function isPerson(access: OrgAccess): boolean {
+  return access.userId !== null;
+}
+
+function ownsOrSeesAll(access: OrgAccess, token: TokenRecord): boolean {
+  return access.seesAllTokens || (token.ownerId !== null && token.ownerId === access.userId);
+}
+
+export class TokenService {
+  readonly #store: Store;
+  readonly #bus: ChangeBus;
+  readonly #pepper: string | undefined;
+
+  constructor(store: Store, bus: ChangeBus, pepper: string | undefined) {
+    this.#store = store;
+    this.#bus = bus;
+    this.#pepper = pepper;
+  }
+
+  /** The scopes a creator may put in a token: known to the catalogue and within their own permissions. */
+  async #checkScopes(access: OrgAccess, scopes: readonly string[] | undefined, field = "scopes"): Promise<string[]> {
+    const catalogue = (await catalogueOf(this.#store, access.org.id)).map((s) => s.name);
+    if (scopes === undefined) return grantableScopes(access.permissions, catalogue);
+    const unique = [...new Set(scopes)];
+    const unknown = unknownScopes(unique, catalogue);
+    if (unknown.length > 0) throw validationError(field, `unknown scope(s): ${unknown.map((s) => s.slice(0, 80)).join(", ")}`);
+    const beyond = unique.filter((s) => !access.permissions.grants(s));
+    if (beyond.length > 0) throw validationError(field, `beyond your own permissions: ${beyond.join(", ")}`);
+    return unique;
+  }
+
+  async create(access: OrgAccess, input: CreateTokenInput, meta: RequestMeta): Promise<{ token: TokenRecord; secret: string }> {
+    requireScope(access, "tokens:write");
+    const org = access.org;
+    const kind = input.kind ?? (isPerson(access) ? "personal" : "service");
+    if (kind === "personal" && !isPerson(access)) {
+      throw validationError("kind", "a token acting for no person can only create service tokens");
+    }
+    if (kind === "service" && !access.seesAllTokens) {
+      throw new TesseraError("forbidden", "Only owners and admins can create service tokens");
+    }
+    if (access.role === "member" && !org.settings.membersCanCreateTokens) {
+      throw new TesseraError("forbidden", "This organisation lets only owners and admins create tokens");
+    }
+    const name = checkName(input.name);
+    const scopes = await this.#checkScopes(access, input.scopes);
+    const now = Date.now();
+    const expiry = resolveExpiry(input, org.settings, now);
+    if (!expiry.ok) throw validationError(expiry.error.field, expiry.error.message);
+    const allowedIps = checkAllowedIps(input.allowedIps ?? []);
+    const metadata = checkMetadata(input.metadata ?? {});
+    const environment = input.environment ?? "live";
+    const generated = generateToken(org.settings.tokenPrefix, environment);
+    const creator = actorRef(access.actor);
+    const token: TokenRecord = {
+      ...blankToken(now),
+      id: newId("token"),
+      orgId: org.id,
+      kind,
+      name,
+      description: input.description?.trim() || null,
+      issuedFor: input.issuedFor?.trim() || null,
+      ownerId: kind === "personal" ? access.userId : null,
+      createdById: creator.id,
+      createdByName: creator.name,
+      prefix: generated.displayPrefix,
+      last4: generated.last4,
+      environment,
+      scopes,
+      expiresAt: expiry.expiresAt,
+      allowedIps,
+      rateLimit: input.rateLimit ?? null,
+      metadata,
+    };
+    await this.#store.db.transaction().execute(async (trx) => {
+      await insertToken(trx, token, hashToken(generated.secret, this.#pepper));
+      await insertEvents(trx, [
+        auditEvent(meta, access.actor, org.id, "token.created", targetOf(token), {
+          kind,
+          scopes,
+          environment,
+          expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
+          prefix: token.prefix,
+        }, now),
+      ]);
+    });
+    return { token: (await findTokenById(this.#store.db, token.id))!, secret: generated.secret };
+  }
+
+  /**
+   * An instance-level token for the operator (CLI only): verifies any organisation's tokens and acts
+   * in any organisation with the management scopes it holds.
+   */
+  async createRoot(name: string, meta: RequestMeta, scopes: readonly string[] = MANAGEMENT_SCOPE_NAMES): Promise<{ token: TokenRecord; secret: string }> {
+    const generated = generateToken("tsr", "live");
+    const now = Date.now();
+    const token: TokenRecord = {
+      ...blankToken(now),
+      id: newId("token"),
+      kind: "root",
+      name: checkName(name),
+      createdByName: "system",
+      prefix: generated.displayPrefix,
+      last4: generated.last4,
+      scopes: [...scopes],
+    };
+    await this.#store.db.transaction().execute(async (trx) => {
+      await insertToken(trx, token, hashToken(generated.secret, this.#pepper));
+      await insertEvents(trx, [auditEvent(meta, { type: "system" }, null, "token.created", targetOf(token), { kind: "root", scopes }, now)]);
+    });
+    return { token, secret: generated.secret };
+  }
+
+  async list(access: OrgAccess, query: TokenListQuery): Promise<{ items: TokenRecord[]; nextCursor: string | null }> {
+    requireScope(access, "tokens:read");
+    let ownerId = query.ownerId;
+    if (!access.seesAllTokens) {
+      if (ownerId !== undefined && ownerId !== access.userId) return { items: [], nextCursor: null };
+      ownerId = access.userId ?? "";
+    }
+    const limit = query.limit ?? 50;
+    const rows = await listTokens(
+      this.#store.db,
+      { orgId: access.org.id, ownerId, q: query.q, status: query.status, kind: query.kind, before: query.cursor, limit: limit + 1 },
+      Date.now(),
+    );
+    const items = rows.slice(0, limit);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  /** A token the access may see; anything else, including other organisations' tokens, is 404. */
+  async get(access: OrgAccess, tokenId: string): Promise<TokenRecord> {
+    requireScope(access, "tokens:read");
+    const token = await findTokenById(this.#store.db, tokenId);
+    if (!token || token.orgId !== access.org.id || !ownsOrSeesAll(access, token)) throw tokenNotFound();
+    return token;
+  }
+
+  async update(access: OrgAccess, tokenId: string, input: UpdateTokenInput, meta: RequestMeta): Promise<TokenRecord> {
+    requireScope(access, "tokens:write");
+    const scopes = input.scopes === undefined ? undefined : await this.#checkScopes(access, input.scopes);
+    const allowedIps = input.allowedIps === undefined ? undefined : checkAllowedIps(input.allowedIps);
+    if (input.metadata !== undefined) checkMetadata(input.metadata);
+    const name = input.name === undefined ? undefined : checkName(input.name);
+    await this.#mutate(access, tokenId, async (token, now) => {
+      if (token.revokedAt !== null) throw new TesseraError("invalid_state", "A revoked token cannot be edited");
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      const patch: Record<string, unknown> = { updated_at: now };
+      const set = (key: string, column: string, from: unknown, to: unknown, stored: unknown = to) => {
+        if (JSON.stringify(from) === JSON.stringify(to)) return;
+        changes[key] = { from, to };
+        patch[column] = stored;
+      };
+      if (name !== undefined) set("name", "name", token.name, name);
+      if (input.description !== undefined) set("description", "description", token.description, input.description?.trim() || null);
+      if (allowedIps !== undefined) set("allowedIps", "allowed_ips", token.allowedIps, allowedIps, JSON.stringify(allowedIps));
+      if (input.rateLimit !== undefined) set("rateLimit", "rate_limit", token.rateLimit, input.rateLimit, input.rateLimit ? JSON.stringify(input.rateLimit) : null);
+      if (input.metadata !== undefined) set("metadata", "metadata", token.metadata, input.metadata, JSON.stringify(input.metadata));
+      const scopesChanged = scopes !== undefined && JSON.stringify(scopes) !== JSON.stringify(token.scopes);
+      if (scopesChanged) patch.scopes = JSON.stringify(scopes);
+      const events: AuditEvent[] = [];
+      if (Object.keys(changes).length > 0) events.push(auditEvent(meta, access.actor, token.orgId, "token.updated", targetOf(token), { changes }, now));
+      if (scopesChanged) {
+        events.push(
+          auditEvent(meta, access.actor, token.orgId, "token.scopes_changed", targetOf(token), {
+            from: token.scopes,
+            to: scopes,
+            added: scopes.filter((s) => !token.scopes.includes(s)),
+            removed: token.scopes.filter((s) => !scopes.includes(s)),
+          }, now),
+        );
+      }
+      return { patch: events.length > 0 ? patch : null, events };
+    });
+    return this.#reload(tokenId);
+  }
+
+  async transition(access: OrgAccess, tokenId: string, transition: Transition, reason: string | undefined, meta: RequestMeta): Promise<TokenRecord> {
+    requireScope(access, "tokens:write");
+    await this.#mutate(access, tokenId, async (token, now) => {
+      const result = applyTransition(token, transition, now, access.org.settings);
+      if (!result.ok) throw new TesseraError("invalid_state", `Cannot ${transition}: ${result.reason}`);
+      const patch: Record<string, unknown> = { updated_at: now };
+      if ("revokedAt" in result.patch) {
+        const by = actorRef(access.actor);
+        Object.assign(patch, { revoked_at: now, revoked_by_id: by.id, revoked_by_name: by.name, revoke_reason: reason?.trim() || null });
+      }
+      if ("suspendedAt" in result.patch) patch.suspended_at = result.patch.suspendedAt;
+      if ("deactivatedAt" in result.patch) patch.deactivated_at = result.patch.deactivatedAt;
+      const details = transition === "revoke" && reason ? { reason: reason.trim() } : {};
+      return { patch, events: [auditEvent(meta, access.actor, token.orgId, `token.${PAST_TENSE[transition]}`, targetOf(token), details, now)] };
+    });
+    return this.#reload(tokenId);
+  }
+
+  /** A new secret; the old one dies now or after a grace period of at most 7 days. */
+  async regenerate(access: OrgAccess, tokenId: string, input: RegenerateInput, meta: RequestMeta): Promise<{ token: TokenRecord; secret: string }> {
+    requireScope(access, "tokens:write");
+    const grace = input.graceSeconds ?? 0;
+    if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+      throw validationError("graceSeconds", `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
+    }
+    let secret = "";
+    await this.#mutate(access, tokenId, async (token, now, trx) => {
+      if (!canRegenerate(token)) throw new TesseraError("invalid_state", "A revoked token cannot be regenerated");
+      let expiresAt = token.expiresAt;
+      const expired = expiresAt !== null && expiresAt <= now;
+      if (input.expiresAt !== undefined || (input.expiresInDays !== undefined && input.expiresInDays !== null) || expired) {
+        const expiry = resolveExpiry(input, access.org.settings, now);
+        if (!expiry.ok) throw validationError(expiry.error.field, expiry.error.message);
+        expiresAt = expiry.expiresAt;
+      }
+      const generated = generateToken(access.org.settings.tokenPrefix, token.environment);
+      secret = generated.secret;
+      const previousExpiresAt = grace > 0 ? now + grace * 1000 : null;
+      await replaceSecret(trx, token.id, hashToken(generated.secret, this.#pepper), now, previousExpiresAt);
+      return {
+        patch: {
+          prefix: generated.displayPrefix,
+          last4: generated.last4,
+          expires_at: expiresAt,
+          regenerated_at: now,
+          previous_secret_expires_at: previousExpiresAt,
+          updated_at: now,
+        },
+        events: [
+          auditEvent(meta, access.actor, token.orgId, "token.regenerated", targetOf(token), {
+            graceSeconds: grace,
+            previousSecretExpiresAt: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
+            expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+          }, now),
+        ],
+      };
+    });
+    return { token: await this.#reload(tokenId), secret };
+  }
+
+  async usage(access: OrgAccess, tokenId: string, from: number, to: number, interval: "hour" | "day") {
+    const token = await this.get(access, tokenId);
+    const step = interval === "hour" ? 3600_000 : 86_400_000;
+    const start = from - (from % step);
+    const rows = await listUsage(this.#store.db, token.id, start, to);
+    const buckets: { start: number; ok: number; denied: number }[] = [];
+    for (let t = start; t < to; t += step) buckets.push({ start: t, ok: 0, denied: 0 });
+    for (const row of rows) {
+      const bucket = buckets[Math.floor((row.start - start) / step)];
+      if (bucket) {
+        bucket.ok += row.ok;
+        bucket.denied += row.denied;
+      }
+    }
+    return buckets;
+  }
+
+  async tokenAudit(access: OrgAccess, tokenId: string, query: AuditQuery) {
+    const token = await this.get(access, tokenId);
+    return this.#events(access, { ...query, targetId: token.id });
+  }
+
+  async orgAudit(access: OrgAccess, query: AuditQuery) {
+    requireScope(access, "audit:read");
+    return this.#events(access, query);
+  }
+
+  async #events(access: OrgAccess, query: AuditQuery) {
+    const limit = query.limit ?? 50;
+    const rows = await listEvents(this.#store.db, {
+      orgId: access.org.id,
+      action: query.action,
+      actorId: query.actorId,
+      targetId: query.targetId,
+      from: query.from ? Date.parse(query.from) : undefined,
+      to: query.to ? Date.parse(query.to) : undefined,
+      before: query.cursor,
+      limit: limit + 1,
+    });
+    const items = rows.slice(0, limit);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  /**
+   * One transaction for a change to one token: lock, check visibility, apply, audit. The cache is told
+   * after commit.
+   */
+  async #mutate(
+    access: OrgAccess,
+    tokenId: string,
+    change: (
+      token: TokenRecord,
+      now: number,
+      trx: Parameters<typeof updateToken>[0],
+    ) => Promise<{ patch: Record<string, unknown> | null; events: AuditEvent[] }>,
+  ): Promise<void> {
+    await this.#store.db.transaction().execute(async (trx) => {
+      const token = await findTokenForUpdate(trx, tokenId, this.#store.dialect);
+      if (!token || token.orgId !== access.org.id || !ownsOrSeesAll(access, token)) throw tokenNotFound();
+      const { patch, events } = await change(token, Date.now(), trx);
+      if (patch) await updateToken(trx, tokenId, patch);
+      await insertEvents(trx, events);
+    });
+    this.#bus.publish({ type: "token", tokenId });
+  }
+
+  async #reload(tokenId: string): Promise<TokenRecord> {
+    return (await findTokenById(this.#store.db, tokenId))!;
+  }
+}
+
+function blankToken(now: number): TokenRecord {
+  return {
+    id: "",
+    orgId: null,
+    kind: "service",
+    name: "",
+    description: null,
+    issuedFor: null,
+    ownerId: null,
+    createdById: null,
+    createdByName: null,
+    prefix: "",
+    last4: "",
+    environment: "live",
+    scopes: [],
+    expiresAt: null,
+    deactivatedAt: null,
+    suspendedAt: null,
+    revokedAt: null,
+    revokedById: null,
+    revokedByName: null,
+    revokeReason: null,
+    allowedIps: [],
+    rateLimit: null,
+    metadata: {},
+    regeneratedAt: null,
+    previousSecretExpiresAt: null,
+    lastUsedAt: null,
+    lastUsedIp: null,
+    usageCount: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export function targetOf(token: TokenRecord) {
+  return { type: "token", id: token.id, name: token.name };
+}
+

@@ -1,0 +1,91 @@
+import type { Store } from "../store/database.js";
+import { applyUsage, type UsageDelta } from "../store/usage-repository.js";
+
+const HOUR_MS = 3600 * 1000;
+
+/**
+ * Gathers usage in memory (no storage write on the verification path) and writes it in batches:
+ * every `intervalMs`, and on close. A failed flush keeps its counts for the next attempt.
+ */
+export class UsageRecorder {
+  #pending = new Map<string, UsageDelta>();
+  readonly #store: Store;
+  readonly #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(store: Store, intervalMs: number) {
+    this.#store = store;
+    if (intervalMs > 0) {
+      this.#timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  record(tokenId: string, ok: boolean, ip: string | null, now: number): void {
+    let delta = this.#pending.get(tokenId);
+    if (!delta) {
+      delta = { tokenId, ok: 0, lastUsedAt: null, lastUsedIp: null, buckets: new Map() };
+      this.#pending.set(tokenId, delta);
+    }
+    const start = now - (now % HOUR_MS);
+    let bucket = delta.buckets.get(start);
+    if (!bucket) {
+      bucket = { ok: 0, denied: 0 };
+      delta.buckets.set(start, bucket);
+    }
+    if (ok) {
+      delta.ok++;
+      bucket.ok++;
+      if (delta.lastUsedAt === null || now >= delta.lastUsedAt) {
+        delta.lastUsedAt = now;
+        delta.lastUsedIp = ip;
+      }
+    } else {
+      bucket.denied++;
+    }
+  }
+
+  /** Writes what has gathered so far; concurrent calls are serialised. */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#flushOnce());
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    try {
+      await this.#store.db.transaction().execute((trx) => applyUsage(trx, [...batch.values()]));
+    } catch (error) {
+      this.#merge(batch);
+      throw error;
+    }
+  }
+
+  #merge(batch: Map<string, UsageDelta>): void {
+    for (const [tokenId, old] of batch) {
+      const current = this.#pending.get(tokenId);
+      if (!current) {
+        this.#pending.set(tokenId, old);
+        continue;
+      }
+      current.ok += old.ok;
+      if (current.lastUsedAt === null && old.lastUsedAt !== null) {
+        current.lastUsedAt = old.lastUsedAt;
+        current.lastUsedIp = old.lastUsedIp;
+      }
+      for (const [start, counts] of old.buckets) {
+        const bucket = current.buckets.get(start) ?? { ok: 0, denied: 0 };
+        bucket.ok += counts.ok;
+        bucket.denied += counts.denied;
+        current.buckets.set(start, bucket);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from "kysely";
+import * as initial from "./2026-11-23T12-00-initial.js";
+
+/**
+ * Migrations are code, named by timestamp, listed here so that they work from the compiled package
+ * (no directory scanning). Kysely runs them in name order and records them in `kysely_migration`.
+ */
+const MIGRATIONS: Record<string, Migration> = {
+  "2026-11-23T12-00-initial": initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};

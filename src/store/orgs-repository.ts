@@ -1,0 +1,72 @@
+import { DEFAULT_ORG_SETTINGS, type OrgSettings } from "../core/settings.js";
+import type { Db } from "./database.js";
+import { fromJson, toJson } from "./json.js";
+import type { OrganizationRow } from "./schema.js";
+
+export interface OrgRecord {
+  id: string;
+  name: string;
+  settings: OrgSettings;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function orgFromRow(row: OrganizationRow): OrgRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    // Settings added by later versions take their defaults on older rows.
+    settings: { ...DEFAULT_ORG_SETTINGS, ...fromJson<Partial<OrgSettings>>(row.settings, {}) },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function insertOrg(db: Db, org: OrgRecord): Promise<void> {
+  await db
+    .insertInto("organizations")
+    .values({
+      id: org.id,
+      name: org.name,
+      settings: toJson(org.settings),
+      created_at: org.createdAt,
+      updated_at: org.updatedAt,
+    })
+    .execute();
+}
+
+export async function findOrg(db: Db, id: string): Promise<OrgRecord | undefined> {
+  const row = await db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
+  return row ? orgFromRow(row) : undefined;
+}
+
+export async function listAllOrgs(db: Db): Promise<OrgRecord[]> {
+  const rows = await db.selectFrom("organizations").selectAll().orderBy("id").execute();
+  return rows.map(orgFromRow);
+}
+
+export async function updateOrg(db: Db, org: OrgRecord): Promise<void> {
+  await db
+    .updateTable("organizations")
+    .set({ name: org.name, settings: toJson(org.settings), updated_at: org.updatedAt })
+    .where("id", "=", org.id)
+    .execute();
+}
+
+export async function listProductScopes(db: Db, orgId: string): Promise<{ name: string; description: string }[]> {
+  return db.selectFrom("org_scopes").select(["name", "description"]).where("org_id", "=", orgId).orderBy("name").execute();
+}
+
+export async function replaceProductScopes(
+  db: Db,
+  orgId: string,
+  scopes: readonly { name: string; description: string }[],
+  now: number,
+): Promise<void> {
+  await db.deleteFrom("org_scopes").where("org_id", "=", orgId).execute();
+  if (scopes.length === 0) return;
+  await db
+    .insertInto("org_scopes")
+    .values(scopes.map((s) => ({ org_id: orgId, name: s.name, description: s.description, created_at: now })))
+    .execute();
+}

@@ -1,0 +1,142 @@
+import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+
+/**
+ * Kysely table types, shared by SQLite and PostgreSQL. Dialect-neutral on purpose: times are epoch
+ * milliseconds (`bigint`), JSON is text, booleans are 0/1 integers, and ids are generated in code.
+ */
+export interface Database {
+  users: UsersTable;
+  organizations: OrganizationsTable;
+  memberships: MembershipsTable;
+  org_scopes: OrgScopesTable;
+  tokens: TokensTable;
+  token_secrets: TokenSecretsTable;
+  sessions: SessionsTable;
+  audit_events: AuditEventsTable;
+  token_usage: TokenUsageTable;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  instance_admin: number;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  /** JSON of `OrgSettings`. */
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MembershipsTable {
+  org_id: string;
+  user_id: string;
+  role: string;
+  created_at: number;
+}
+
+export interface OrgScopesTable {
+  org_id: string;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface TokensTable {
+  id: string;
+  /** Null for root (instance-level) tokens. */
+  org_id: string | null;
+  kind: string;
+  name: string;
+  description: string | null;
+  issued_for: string | null;
+  /** The user who owns a personal token; null for service and root tokens. */
+  owner_id: string | null;
+  /** `usr_…` or `tok_…` of whoever created it; null when the system (CLI) did. */
+  created_by_id: string | null;
+  created_by_name: string | null;
+  prefix: string;
+  last4: string;
+  environment: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  expires_at: number | null;
+  deactivated_at: number | null;
+  suspended_at: number | null;
+  revoked_at: number | null;
+  revoked_by_id: string | null;
+  revoked_by_name: string | null;
+  revoke_reason: string | null;
+  /** JSON array of CIDRs. */
+  allowed_ips: string;
+  /** JSON `{limit, windowSeconds}` or null. */
+  rate_limit: string | null;
+  /** JSON object. */
+  metadata: string;
+  regenerated_at: number | null;
+  previous_secret_expires_at: number | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  usage_count: Generated<number>;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Every live secret hash of a token: the current one, and the previous one during a grace period. */
+export interface TokenSecretsTable {
+  hash: string;
+  token_id: string;
+  created_at: number;
+  /** When a regenerated token's previous secret stops working; null for the current secret. */
+  expires_at: number | null;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session cookie's value; the value itself is never stored. */
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  org_id: string | null;
+  action: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  trace_id: string;
+  /** JSON object. */
+  details: string;
+}
+
+export interface TokenUsageTable {
+  token_id: string;
+  /** Start of the hour, epoch ms. */
+  bucket_start: number;
+  ok: number;
+  denied: number;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type OrganizationRow = Selectable<OrganizationsTable>;
+export type TokenRow = Selectable<TokensTable>;
+export type NewTokenRow = Insertable<TokensTable>;
+export type TokenUpdate = Updateable<TokensTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

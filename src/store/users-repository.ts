@@ -1,0 +1,57 @@
+import type { Db } from "./database.js";
+import type { UserRow } from "./schema.js";
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string;
+  instanceAdmin: boolean;
+  disabledAt: number | null;
+  createdAt: number;
+}
+
+export function userFromRow(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    instanceAdmin: row.instance_admin === 1,
+    disabledAt: row.disabled_at,
+    createdAt: row.created_at,
+  };
+}
+
+export async function insertUser(
+  db: Db,
+  user: UserRecord & { passwordHash: string },
+): Promise<void> {
+  await db
+    .insertInto("users")
+    .values({
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      password_hash: user.passwordHash,
+      instance_admin: user.instanceAdmin ? 1 : 0,
+      disabled_at: user.disabledAt,
+      created_at: user.createdAt,
+      updated_at: user.createdAt,
+    })
+    .execute();
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
+  const row = await db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+  return row ? userFromRow(row) : undefined;
+}
+
+/** With the password hash, for sign-in only. Emails are stored lower-cased. */
+export async function findUserByEmail(db: Db, email: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+  const row = await db.selectFrom("users").selectAll().where("email", "=", email.toLowerCase()).executeTakeFirst();
+  return row ? { ...userFromRow(row), passwordHash: row.password_hash } : undefined;
+}
+
+export async function countUsers(db: Db): Promise<number> {
+  const row = await db.selectFrom("users").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

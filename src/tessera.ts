@@ -1,0 +1,67 @@
+import type { Config } from "./config.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { AuthService } from "./services/auth-service.js";
+import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
+import { OrgService } from "./services/org-service.js";
+import { MemoryRateLimiter } from "./services/rate-limiter.js";
+import { TokenService } from "./services/token-service.js";
+import { UsageRecorder } from "./services/usage-recorder.js";
+import { Verifier } from "./services/verifier.js";
+import { createStore, migrate, type Store } from "./store/database.js";
+
+/** Everything one Tessera instance holds: storage, the verifier, the use cases. Shared by HTTP and CLI. */
+export interface Tessera {
+  config: Config;
+  store: Store;
+  bus: ChangeBus;
+  metrics: Metrics;
+  usage: UsageRecorder;
+  verifier: Verifier;
+  auth: AuthService;
+  orgs: OrgService;
+  tokens: TokenService;
+  /** Flushes usage and closes storage. */
+  close(): Promise<void>;
+}
+
+export async function createTessera(config: Config, options: { migrate?: boolean } = {}): Promise<Tessera> {
+  const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    if (options.migrate !== false) await migrate(store.db);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const bus = new LocalChangeBus();
+  const metrics = createMetrics();
+  const usage = new UsageRecorder(store, config.usageFlushIntervalMs);
+  const verifier = new Verifier({
+    store,
+    pepper: config.pepper,
+    rateLimiter: new MemoryRateLimiter(),
+    usage,
+    onResult: (code) => metrics.verifications.inc({ code }),
+  });
+  let closed = false;
+  return {
+    config,
+    store,
+    bus,
+    metrics,
+    usage,
+    verifier,
+    auth: new AuthService(store, config.sessionTtlMs),
+    orgs: new OrgService(store, bus),
+    tokens: new TokenService(store, bus, config.pepper),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await usage.close();
+      } finally {
+        await bus.close();
+        await store.close();
+      }
+    },
+  };
+}
