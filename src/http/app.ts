@@ -1,0 +1,182 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import fastifyCookie from "@fastify/cookie";
+import fastifyStatic from "@fastify/static";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { TesseraError } from "../core/errors.js";
+import { traceIdFrom } from "../services/request-meta.js";
+import type { Tessera } from "../tessera.js";
+import { isHttps } from "./auth.js";
+import "./context.js";
+import { sendProblem, toTesseraError } from "./problem.js";
+import { authRoutes } from "./routes/auth-routes.js";
+import { healthRoutes } from "./routes/health-routes.js";
+import { orgRoutes } from "./routes/org-routes.js";
+import { tokenRoutes } from "./routes/token-routes.js";
+import { verifyRoutes } from "./routes/verify-routes.js";
+import { ProblemSchema } from "./schemas.js";
+import { createValidatorCompiler, jsonDepthExceeds, MAX_JSON_DEPTH } from "./validation.js";
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  /** Fastify logger options; false silences it (tests). Authorization headers and cookies are always redacted. */
+  logger?: FastifyServerOptions["logger"];
+  /** Where the log goes (tests capture it). */
+  logStream?: NodeJS.WritableStream;
+}
+
+const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  // The component library sets inline style attributes.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const REDACT = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+];
+
+/** The Fastify app, without listening: tests drive it with `app.inject`, `server.ts` listens. */
+export async function buildApp(tessera: Tessera, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = tessera;
+  const logger =
+    options.logger === false
+      ? false
+      : {
+          level: config.logLevel,
+          redact: { paths: REDACT, censor: "[redacted]" },
+          ...(options.logStream ? { stream: options.logStream } : {}),
+          ...(typeof options.logger === "object" ? options.logger : {}),
+        };
+  // TLS options make Fastify's types switch to the https server; the instance behaves the same.
+  const serverOptions = {
+    logger,
+    trustProxy: config.trustProxy,
+    bodyLimit: BODY_LIMIT,
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Our own trace ids; the default counter would collide across instances.
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) =>
+      traceIdFrom(req.headers.traceparent as string | undefined),
+  } as FastifyServerOptions;
+  const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorate("tessera", tessera);
+  app.decorateRequest("traceId", "");
+  await app.register(fastifyCookie);
+  app.addSchema(ProblemSchema);
+
+  // Empty bodies are fine (POST …/suspend with a JSON content type); deep nesting is refused early.
+  const defaultJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, undefined);
+    defaultJson(request, text, (error, value) => {
+      if (error) return done(error, undefined);
+      if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
+        return done(
+          new TesseraError("validation_failed", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
+            fields: [{ field: "body", message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }],
+          }),
+          undefined,
+        );
+      }
+      done(null, value);
+    });
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    request.traceId = request.id;
+    reply.header("x-trace-id", request.traceId);
+  });
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("x-frame-options", "DENY");
+    if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", CONSOLE_CSP);
+    if (isHttps(request)) reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
+    if (request.url.startsWith("/v1/") && !reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    return payload;
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    tessera.metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
+    if (mapped.code === "internal_error" || mapped.code === "service_unavailable") {
+      request.log.error({ err: error, traceId: request.traceId }, "request failed");
+    }
+    return sendProblem(request, reply, mapped);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Tessera API",
+        version: "1",
+        description: "Issue, verify and govern API tokens. Errors are RFC 9457 problem+json with a stable `code`.",
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", description: "A Tessera token whose scopes allow the call" },
+          session: { type: "apiKey", in: "cookie", name: "tessera_session", description: "Console session; mutating requests also need the x-csrf-token header" },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(orgRoutes);
+  await app.register(tokenRoutes);
+  await app.register(verifyRoutes);
+
+  app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { url: "/v1/openapi.json" } as never });
+
+  const consoleIndex = join(config.consoleDir, "index.html");
+  const hasConsole = existsSync(consoleIndex);
+  if (hasConsole) {
+    await app.register(fastifyStatic, { root: config.consoleDir, prefix: "/", wildcard: false, index: ["index.html"] });
+  } else {
+    app.get("/", { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type("text/html")
+        .send("<!doctype html><title>Tessera</title><p>Tessera is running. The console is not built: run <code>npm run build</code>.</p><p><a href=\"/docs\">API documentation</a></p>"),
+    );
+  }
+
+  app.setNotFoundHandler((request, reply) => {
+    const isPage = (request.method === "GET" || request.method === "HEAD") && !request.url.startsWith("/v1/") && hasConsole;
+    if (isPage && (request.headers.accept ?? "").includes("text/html")) {
+      return reply.type("text/html").sendFile("index.html");
+    }
+    return sendProblem(request, reply, new TesseraError("not_found", `No route ${request.method} ${request.url.split("?")[0]}`));
+  });
+
+  return app;
+}

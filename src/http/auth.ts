@@ -1,0 +1,102 @@
+import { timingSafeEqual } from "node:crypto";
+import type {} from "./context.js";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { TesseraError } from "../core/errors.js";
+import type { VerifyCode } from "../core/verification.js";
+import type { Actor, OrgAccess } from "../services/actor.js";
+
+export const SESSION_COOKIE = "tessera_session";
+export const CSRF_COOKIE = "tessera_csrf";
+export const CSRF_HEADER = "x-csrf-token";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+const REFUSAL_DETAIL: Partial<Record<VerifyCode, string>> = {
+  MALFORMED: "The bearer token is malformed",
+  NOT_FOUND: "The bearer token is not recognised",
+  EXPIRED: "The bearer token has expired",
+  INACTIVE: "The bearer token is deactivated",
+  SUSPENDED: "The bearer token is suspended",
+  REVOKED: "The bearer token has been revoked",
+  OWNER_DISABLED: "The bearer token's owner is no longer a member",
+};
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Whether the client's connection was HTTPS (directly, or per a trusted proxy's X-Forwarded-Proto). */
+export function isHttps(request: FastifyRequest): boolean {
+  return request.protocol === "https";
+}
+
+/**
+ * Who is calling: a bearer token (verified by the one verifier, so revocation applies at once) or the
+ * console's session cookie, with the double-submit CSRF check on mutating requests. Throws 401/403/429.
+ */
+export async function authenticate(request: FastifyRequest): Promise<Actor> {
+  const { tessera } = request.server;
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match) throw new TesseraError("unauthorized", "Use Authorization: Bearer <token>");
+    if (tessera.config.production && !isHttps(request)) {
+      throw new TesseraError("unauthorized", "Bearer tokens are accepted over HTTPS only");
+    }
+    const result = await tessera.verifier.verify({ token: match[1]!, ip: request.ip });
+    if (result.code === "RATE_LIMITED") {
+      const wait = result.ratelimit ? Math.ceil((result.ratelimit.resetAt - Date.now()) / 1000) : 1;
+      throw new TesseraError("rate_limited", "The bearer token's rate limit is exhausted", { retryAfterSeconds: wait });
+    }
+    if (result.code === "IP_NOT_ALLOWED") throw new TesseraError("forbidden", "The bearer token may not be used from this address");
+    if (!result.valid || !result.token) {
+      throw new TesseraError("unauthorized", REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
+    }
+    return { type: "token", token: result.token, owner: result.owner ?? null };
+  }
+  const cookie = request.cookies[SESSION_COOKIE];
+  if (!cookie) throw new TesseraError("unauthorized", "Sign in, or send Authorization: Bearer <token>");
+  const session = await tessera.auth.resolveSession(cookie);
+  if (!session) throw new TesseraError("unauthorized", "The session has expired; sign in again");
+  if (!SAFE_METHODS.has(request.method)) {
+    const sent = request.headers[CSRF_HEADER];
+    const fromCookie = request.cookies[CSRF_COOKIE];
+    if (
+      typeof sent !== "string" ||
+      !fromCookie ||
+      !sameSecret(sent, fromCookie) ||
+      !sameSecret(sent, session.csrfToken)
+    ) {
+      throw new TesseraError("csrf_failed", `Send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie`);
+    }
+  }
+  return { type: "user", user: session.user };
+}
+
+/** The caller's access to the organisation in the path (404 when they have none). */
+export async function orgAccess(request: FastifyRequest, orgId: string): Promise<OrgAccess> {
+  const actor = await authenticate(request);
+  return request.server.tessera.orgs.access(actor, orgId);
+}
+
+export interface SessionCookies {
+  cookie: string;
+  csrfToken: string;
+  expiresAt: number;
+}
+
+export function setSessionCookies(request: FastifyRequest, reply: FastifyReply, s: SessionCookies): void {
+  const secure = isHttps(request);
+  const expires = new Date(s.expiresAt);
+  reply.setCookie(SESSION_COOKIE, s.cookie, { httpOnly: true, sameSite: "lax", secure, path: "/", expires });
+  // Readable by the console's script on purpose: it echoes it in the x-csrf-token header (double submit).
+  reply.setCookie(CSRF_COOKIE, s.csrfToken, { httpOnly: false, sameSite: "lax", secure, path: "/", expires });
+}
+
+export function clearSessionCookies(request: FastifyRequest, reply: FastifyReply): void {
+  const secure = isHttps(request);
+  reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "lax", secure });
+  reply.clearCookie(CSRF_COOKIE, { path: "/", sameSite: "lax", secure });
+}

@@ -1,0 +1,135 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type {} from "./context.js";
+import { type ErrorCode, type FieldIssue, TesseraError } from "../core/errors.js";
+
+/** The one place error codes become HTTP statuses. */
+export const STATUS_OF: Record<ErrorCode, number> = {
+  unauthorized: 401,
+  forbidden: 403,
+  csrf_failed: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  validation_failed: 400,
+  invalid_state: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  service_unavailable: 503,
+  internal_error: 500,
+};
+
+const TITLE_OF: Record<ErrorCode, string> = {
+  unauthorized: "Authentication required",
+  forbidden: "Not allowed",
+  csrf_failed: "CSRF check failed",
+  not_found: "Not found",
+  method_not_allowed: "Method not allowed",
+  validation_failed: "Invalid request",
+  invalid_state: "Not possible in the current state",
+  conflict: "Conflict",
+  payload_too_large: "Request body too large",
+  unsupported_media_type: "Unsupported media type",
+  rate_limited: "Too many requests",
+  service_unavailable: "Service unavailable",
+  internal_error: "Internal error",
+};
+
+/** RFC 9457 problem details, with Tessera's stable `code`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  errors?: FieldIssue[];
+  traceId?: string;
+}
+
+export function problemOf(code: ErrorCode, detail: string, errors?: FieldIssue[]): Problem {
+  return {
+    type: `urn:tessera:problem:${code}`,
+    title: TITLE_OF[code],
+    status: STATUS_OF[code],
+    detail,
+    code,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  };
+}
+
+/** Whether the request authenticated (or tried to) with a bearer token: RFC 6750 headers apply. */
+function isBearer(request: FastifyRequest): boolean {
+  return /^bearer\s/i.test(request.headers.authorization ?? "");
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TesseraError): FastifyReply {
+  const problem = { ...problemOf(error.code, error.message, error.fields), traceId: request.traceId };
+  if (error.code === "unauthorized") {
+    reply.header("www-authenticate", isBearer(request) ? 'Bearer error="invalid_token"' : 'Bearer realm="tessera"');
+  } else if (error.code === "forbidden" && isBearer(request)) {
+    reply.header(
+      "www-authenticate",
+      error.missingScope ? `Bearer error="insufficient_scope", scope="${error.missingScope}"` : 'Bearer error="insufficient_scope"',
+    );
+  }
+  if (error.code === "rate_limited") reply.header("retry-after", String(Math.max(1, error.retryAfterSeconds ?? 1)));
+  return reply.code(problem.status).type("application/problem+json").send(problem);
+}
+
+/** Ajv's `/allowedIps/0` → `allowedIps[0]`, `/rateLimit/limit` → `rateLimit.limit`. */
+function fieldOf(instancePath: string, missing?: unknown): string {
+  const parts = instancePath.split("/").filter(Boolean);
+  if (typeof missing === "string") parts.push(missing);
+  return parts.reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "") || "body";
+}
+
+interface AjvIssue {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+const STORAGE_DOWN = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001", "08003", "SQLITE_BUSY"]);
+
+/** Maps anything thrown to a problem; never leaks a 5xx message or a stack. */
+export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): TesseraError {
+  if (error instanceof TesseraError) return error;
+  if (error.validation) {
+    const where = error.validationContext ?? "body";
+    const seen = new Set<string>();
+    const fields: FieldIssue[] = [];
+    for (const issue of error.validation) {
+      const field = fieldOf(issue.instancePath, issue.params.missingProperty);
+      if (seen.has(field)) continue;
+      seen.add(field);
+      const message =
+        issue.keyword === "required" ? "is required" : issue.keyword === "additionalProperties" ? "is not allowed" : (issue.message ?? "is invalid");
+      fields.push({ field: where === "body" ? field : `${where}.${field}`, message });
+    }
+    return new TesseraError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), { fields });
+  }
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new TesseraError("payload_too_large", "The request body is larger than 1 MiB");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new TesseraError("validation_failed", "The JSON body is empty", { fields: [{ field: "body", message: "is required" }] });
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return new TesseraError("validation_failed", "The body is not valid JSON", { fields: [{ field: "body", message: "is not valid JSON" }] });
+  }
+  if (error.statusCode === 400 && (error.name === "SyntaxError" || /JSON/.test(error.message))) {
+    return new TesseraError("validation_failed", "The body is not valid JSON", { fields: [{ field: "body", message: "is not valid JSON" }] });
+  }
+  if (error.statusCode === 413) return new TesseraError("payload_too_large", "The request body is too large");
+  if (error.statusCode === 415) return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
+  const code = (error as { code?: string }).code;
+  if ((code && STORAGE_DOWN.has(code)) || /connect|terminat|Connection/i.test(error.message ?? "")) {
+    return new TesseraError("service_unavailable", "Storage is unreachable; try again shortly", { retryAfterSeconds: 5 });
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return new TesseraError("validation_failed", "The request could not be understood", { fields: [{ field: "request", message: "is malformed" }] });
+  }
+  return new TesseraError("internal_error", "Something went wrong on our side; the trace id identifies it in our logs");
+}

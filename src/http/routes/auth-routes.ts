@@ -1,0 +1,100 @@
+import { Type } from "typebox";
+import { TesseraError } from "../../core/errors.js";
+import { clearSessionCookies, authenticate, SESSION_COOKIE, setSessionCookies } from "../auth.js";
+import { metaOf } from "../context.js";
+import { Email, MembershipSchema, Name, OrgSchema, Password, UserSchema } from "../schemas.js";
+import { orgView } from "../views.js";
+import { problemResponses, type Routes } from "./types.js";
+
+const userView = (u: { id: string; email: string; name: string }) => ({ id: u.id, email: u.email, name: u.name });
+
+export const authRoutes: Routes = async (app) => {
+  app.post(
+    "/v1/setup",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "First run: create the first user and organisation (only while no user exists)",
+        body: Type.Object(
+          {
+            email: Email,
+            password: Password,
+            name: Name,
+            organization: Type.Object({ name: Name }, { additionalProperties: false }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ user: UserSchema, organization: OrgSchema }), ...problemResponses(400, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { user, organization, session } = await app.tessera.auth.setup(request.body, metaOf(request));
+      setSessionCookies(request, reply, session);
+      return reply.code(201).send({ user: userView(user), organization: orgView(organization, "owner") });
+    },
+  );
+
+  app.post(
+    "/v1/auth/login",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Sign in to the console (sets the session and CSRF cookies)",
+        body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Password }, { additionalProperties: false }),
+        response: { 200: Type.Object({ user: UserSchema, memberships: Type.Array(MembershipSchema) }), ...problemResponses(400, 401, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { user, memberships, session } = await app.tessera.auth.login(request.body.email, request.body.password, metaOf(request));
+      setSessionCookies(request, reply, session);
+      return { user: userView(user), memberships };
+    },
+  );
+
+  app.post(
+    "/v1/auth/logout",
+    { schema: { tags: ["auth"], summary: "Sign out (ends the session)", response: { 204: Type.Null(), ...problemResponses(401, 403) } } },
+    async (request, reply) => {
+      const actor = await authenticate(request);
+      if (actor.type !== "user") throw new TesseraError("forbidden", "Only a console session can sign out");
+      await app.tessera.auth.logout(request.cookies[SESSION_COOKIE]!);
+      clearSessionCookies(request, reply);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    "/v1/me",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Who am I: the signed-in user (or the bearer token's owner) and their memberships",
+        response: {
+          200: Type.Object({
+            user: Type.Union([UserSchema, Type.Null()]),
+            memberships: Type.Array(MembershipSchema),
+            token: Type.Optional(
+              Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String(), orgId: Type.Union([Type.String(), Type.Null()]), scopes: Type.Array(Type.String()) }),
+            ),
+          }),
+          ...problemResponses(401),
+        },
+      },
+    },
+    async (request) => {
+      const actor = await authenticate(request);
+      if (actor.type === "user") {
+        return { user: userView(actor.user), memberships: await app.tessera.auth.memberships(actor.user.id) };
+      }
+      if (actor.type !== "token") throw new TesseraError("unauthorized", "Not signed in");
+      const { token, owner } = actor;
+      const memberships =
+        owner && token.orgId ? (await app.tessera.auth.memberships(owner.id)).filter((m) => m.orgId === token.orgId) : [];
+      return {
+        user: owner ? userView(owner) : null,
+        memberships,
+        token: { id: token.id, name: token.name, kind: token.kind, orgId: token.orgId, scopes: token.scopes },
+      };
+    },
+  );
+};

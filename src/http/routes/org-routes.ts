@@ -1,0 +1,169 @@
+import { Type } from "typebox";
+import { authenticate, orgAccess } from "../auth.js";
+import { metaOf } from "../context.js";
+import { CatalogueEntrySchema, Email, MemberParams, MemberSchema, Name, OrgParams, OrgPatchBody, OrgSchema, Password, Role } from "../schemas.js";
+import { memberView, orgView } from "../views.js";
+import { problemResponses, type Routes } from "./types.js";
+
+const SETTINGS_KEYS = [
+  "tokenPrefix",
+  "defaultExpiryDays",
+  "maxExpiryDays",
+  "requireExpiry",
+  "membersCanCreateTokens",
+  "revokeRequiresSuspension",
+] as const;
+
+export const orgRoutes: Routes = async (app) => {
+  const { orgs } = app.tessera;
+
+  app.get(
+    "/v1/orgs",
+    { schema: { tags: ["organisations"], summary: "Organisations you belong to", response: { 200: Type.Object({ items: Type.Array(OrgSchema) }), ...problemResponses(401, 403) } } },
+    async (request) => {
+      const actor = await authenticate(request);
+      return { items: (await orgs.list(actor)).map((o) => orgView(o, o.role)) };
+    },
+  );
+
+  app.post(
+    "/v1/orgs",
+    {
+      schema: {
+        tags: ["organisations"],
+        summary: "Create an organisation (you become its owner)",
+        body: Type.Object({ name: Name }, { additionalProperties: false }),
+        response: { 201: OrgSchema, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const actor = await authenticate(request);
+      const org = await orgs.create(actor, request.body.name, metaOf(request));
+      return reply.code(201).send(orgView(org, "owner"));
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:orgId",
+    { schema: { tags: ["organisations"], summary: "An organisation and its settings", params: OrgParams, response: { 200: OrgSchema, ...problemResponses(401, 403, 404) } } },
+    async (request) => {
+      const access = await orgAccess(request, request.params.orgId);
+      return orgView(await orgs.get(access), access.role);
+    },
+  );
+
+  app.patch(
+    "/v1/orgs/:orgId",
+    {
+      schema: {
+        tags: ["organisations"],
+        summary: "Rename the organisation or change its token policy (settings may be nested or top-level)",
+        params: OrgParams,
+        body: OrgPatchBody,
+        response: { 200: OrgSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const access = await orgAccess(request, request.params.orgId);
+      const body = request.body;
+      const settings: Record<string, unknown> = { ...body.settings };
+      for (const key of SETTINGS_KEYS) if (body[key] !== undefined) settings[key] = body[key];
+      const org = await orgs.update(access, { name: body.name, settings }, metaOf(request));
+      return orgView(org, access.role);
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:orgId/members",
+    { schema: { tags: ["members"], summary: "Members and their roles", params: OrgParams, response: { 200: Type.Object({ items: Type.Array(MemberSchema) }), ...problemResponses(401, 403, 404) } } },
+    async (request) => {
+      const access = await orgAccess(request, request.params.orgId);
+      return { items: (await orgs.members(access)).map(memberView) };
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:orgId/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Add an existing account, or create one with the given password (≥ 12 characters)",
+        params: OrgParams,
+        body: Type.Object(
+          { email: Email, name: Type.Optional(Name), role: Type.Optional(Role), password: Type.Optional(Password) },
+          { additionalProperties: false },
+        ),
+        response: { 201: MemberSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const access = await orgAccess(request, request.params.orgId);
+      const member = await orgs.addMember(access, { ...request.body, role: request.body.role ?? "member" }, metaOf(request));
+      return reply.code(201).send(memberView(member));
+    },
+  );
+
+  app.patch(
+    "/v1/orgs/:orgId/members/:userId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Change a member's role",
+        params: MemberParams,
+        body: Type.Object({ role: Role }, { additionalProperties: false }),
+        response: { 200: MemberSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const access = await orgAccess(request, request.params.orgId);
+      return memberView(await orgs.changeRole(access, request.params.userId, request.body.role, metaOf(request)));
+    },
+  );
+
+  app.delete(
+    "/v1/orgs/:orgId/members/:userId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Remove a member (their personal tokens stop working)",
+        params: MemberParams,
+        response: { 204: Type.Null(), ...problemResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const access = await orgAccess(request, request.params.orgId);
+      await orgs.removeMember(access, request.params.userId, metaOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:orgId/scopes",
+    { schema: { tags: ["scopes"], summary: "The scope catalogue: management scopes and the product's own", params: OrgParams, response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(401, 403, 404) } } },
+    async (request) => {
+      const access = await orgAccess(request, request.params.orgId);
+      return orgs.catalogue(access);
+    },
+  );
+
+  app.put(
+    "/v1/orgs/:orgId/scopes",
+    {
+      schema: {
+        tags: ["scopes"],
+        summary: "Replace the product scopes (management scopes in the body are ignored)",
+        params: OrgParams,
+        body: Type.Array(
+          Type.Object({ name: Type.String({ minLength: 1, maxLength: 130 }), description: Type.Optional(Type.String({ maxLength: 300 })) }, { additionalProperties: false }),
+          { maxItems: 500 },
+        ),
+        response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const access = await orgAccess(request, request.params.orgId);
+      return orgs.replaceCatalogue(access, request.body, metaOf(request));
+    },
+  );
+};
+

@@ -1,0 +1,40 @@
+import { TesseraError } from "../../core/errors.js";
+import { authenticate } from "../auth.js";
+import { VerifyBody, VerifyResponse } from "../schemas.js";
+import { verifyView } from "../views.js";
+import { problemResponses, type Routes } from "./types.js";
+
+export const verifyRoutes: Routes = async (app) => {
+  app.post(
+    "/v1/verify",
+    {
+      schema: {
+        tags: ["verification"],
+        summary: "Verify a token (caller: a root token, or a service token with tokens:verify for its own organisation)",
+        body: VerifyBody,
+        response: { 200: VerifyResponse, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const actor = await authenticate(request);
+      let orgId: string | undefined;
+      if (actor.type === "token" && actor.token.kind === "root") {
+        orgId = undefined;
+      } else if (actor.type === "token" && actor.token.kind === "service") {
+        if (!actor.token.scopes.includes("tokens:verify") && !actor.token.scopes.includes("tokens:*")) {
+          throw new TesseraError("forbidden", "This action needs the tokens:verify permission", { missingScope: "tokens:verify" });
+        }
+        orgId = actor.token.orgId!;
+      } else {
+        throw new TesseraError("forbidden", "Verification takes a root token or a service token with tokens:verify", { missingScope: "tokens:verify" });
+      }
+      const result = await app.tessera.verifier.verify({
+        token: request.body.token,
+        scopes: request.body.scopes,
+        ip: request.body.ip ?? null,
+        orgId,
+      });
+      return verifyView(result);
+    },
+  );
+};

@@ -1,0 +1,248 @@
+import { type Static, Type } from "typebox";
+import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
+import { MAX_EXPIRY_DAYS } from "../core/settings.js";
+import { MAX_GRACE_SECONDS } from "../core/status.js";
+import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
+
+/** Route schemas: request validation, response serialisation and the OpenAPI document come from these. */
+
+const strict = { additionalProperties: false } as const;
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const DateTime = Type.String({ format: "date-time" });
+const NullableDateTime = nullable(DateTime);
+
+export const Id = Type.String({ minLength: 1, maxLength: 64 });
+export const OrgParams = Type.Object({ orgId: Id });
+export const TokenParams = Type.Object({ orgId: Id, tokenId: Id });
+export const MemberParams = Type.Object({ orgId: Id, userId: Id });
+
+export const FieldIssueSchema = Type.Object({ field: Type.String(), message: Type.String() });
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    errors: Type.Optional(Type.Array(FieldIssueSchema)),
+    traceId: Type.Optional(Type.String()),
+  },
+  { $id: "Problem" },
+);
+
+export const Role = Type.Union([Type.Literal("owner"), Type.Literal("admin"), Type.Literal("member"), Type.Literal("viewer")]);
+export const Email = Type.String({ format: "email", maxLength: 320 });
+export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
+export const Name = Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH });
+export const Scope = Type.String({ minLength: 1, maxLength: 130 });
+
+export const UserSchema = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() });
+export const MembershipSchema = Type.Object({ orgId: Type.String(), orgName: Type.String(), role: Role });
+
+const SettingsProperties = {
+  tokenPrefix: Type.String({ pattern: "^[a-z]{2,8}$" }),
+  defaultExpiryDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS })),
+  maxExpiryDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS })),
+  requireExpiry: Type.Boolean(),
+  membersCanCreateTokens: Type.Boolean(),
+  revokeRequiresSuspension: Type.Boolean(),
+};
+export const SettingsSchema = Type.Object(SettingsProperties);
+export const SettingsPatch = Type.Partial(Type.Object(SettingsProperties, strict));
+
+export const OrgSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+  role: nullable(Role),
+  settings: SettingsSchema,
+  ...SettingsProperties,
+});
+export const OrgPatchBody = Type.Object(
+  { name: Type.Optional(Name), settings: Type.Optional(SettingsPatch), ...Type.Partial(Type.Object(SettingsProperties)).properties },
+  strict,
+);
+
+export const MemberSchema = Type.Object({
+  id: Type.String(),
+  userId: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  role: Role,
+  createdAt: DateTime,
+});
+
+export const CatalogueEntrySchema = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  kind: Type.Union([Type.Literal("management"), Type.Literal("product")]),
+});
+
+export const RateLimitSchema = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) },
+  strict,
+);
+export const Metadata = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { maxProperties: 100 });
+const TokenStatus = Type.Union([
+  Type.Literal("active"),
+  Type.Literal("inactive"),
+  Type.Literal("expired"),
+  Type.Literal("suspended"),
+  Type.Literal("revoked"),
+]);
+const Environment = Type.Union([Type.Literal("live"), Type.Literal("test")]);
+const Kind = Type.Union([Type.Literal("personal"), Type.Literal("service"), Type.Literal("root")]);
+const Description = nullable(Type.String({ maxLength: MAX_DESCRIPTION_LENGTH }));
+const AllowedIps = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 });
+const Scopes = Type.Array(Scope, { maxItems: 100 });
+
+export const CreateTokenBody = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Description),
+    kind: Type.Optional(Type.Union([Type.Literal("personal"), Type.Literal("service")])),
+    issuedFor: Type.Optional(nullable(Type.String({ maxLength: MAX_NAME_LENGTH }))),
+    scopes: Type.Optional(Scopes),
+    expiresAt: Type.Optional(NullableDateTime),
+    expiresInDays: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS }))),
+    environment: Type.Optional(Environment),
+    allowedIps: Type.Optional(AllowedIps),
+    rateLimit: Type.Optional(nullable(RateLimitSchema)),
+    metadata: Type.Optional(Metadata),
+  },
+  strict,
+);
+export type CreateTokenBody = Static<typeof CreateTokenBody>;
+
+export const UpdateTokenBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    description: Type.Optional(Description),
+    scopes: Type.Optional(Scopes),
+    allowedIps: Type.Optional(AllowedIps),
+    rateLimit: Type.Optional(nullable(RateLimitSchema)),
+    metadata: Type.Optional(Metadata),
+  },
+  strict,
+);
+
+export const RegenerateBody = Type.Object(
+  {
+    graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS })),
+    expiresAt: Type.Optional(NullableDateTime),
+    expiresInDays: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS }))),
+  },
+  strict,
+);
+
+export const RevokeBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict);
+
+const ActorRef = Type.Object({ id: nullable(Type.String()), name: nullable(Type.String()), email: Type.Optional(nullable(Type.String())) });
+
+export const TokenViewSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: nullable(Type.String()),
+  kind: Kind,
+  issuedFor: nullable(Type.String()),
+  ownerId: nullable(Type.String()),
+  createdBy: nullable(ActorRef),
+  createdAt: DateTime,
+  prefix: Type.String(),
+  maskedToken: Type.String(),
+  scopes: Type.Array(Type.String()),
+  environment: Environment,
+  status: TokenStatus,
+  expiresAt: NullableDateTime,
+  lastUsedAt: NullableDateTime,
+  lastUsedIp: nullable(Type.String()),
+  usageCount: Type.Integer(),
+  suspendedAt: NullableDateTime,
+  deactivatedAt: NullableDateTime,
+  revokedAt: NullableDateTime,
+  revokedBy: nullable(ActorRef),
+  revokeReason: nullable(Type.String()),
+  allowedIps: Type.Array(Type.String()),
+  rateLimit: nullable(Type.Object({ limit: Type.Integer(), windowSeconds: Type.Integer() })),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  regeneratedAt: NullableDateTime,
+  previousSecretExpiresAt: NullableDateTime,
+  orgId: nullable(Type.String()),
+  updatedAt: DateTime,
+});
+
+export const TokenWithSecret = Type.Object({
+  token: TokenViewSchema,
+  secret: Type.String({ description: "The token's plaintext. Shown only in this response; store it now." }),
+});
+
+export const TokenListQuery = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: 100 })),
+  status: Type.Optional(TokenStatus),
+  kind: Type.Optional(Kind),
+  ownerId: Type.Optional(Id),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  cursor: Type.Optional(Id),
+});
+
+export const UsageQuery = Type.Object({
+  from: Type.Optional(DateTime),
+  to: Type.Optional(DateTime),
+  interval: Type.Optional(Type.Union([Type.Literal("hour"), Type.Literal("day")])),
+});
+export const UsageBucket = Type.Object({ start: DateTime, ok: Type.Integer(), denied: Type.Integer() });
+
+export const AuditQuerySchema = Type.Object({
+  action: Type.Optional(Type.String({ maxLength: 100 })),
+  actorId: Type.Optional(Id),
+  targetId: Type.Optional(Id),
+  from: Type.Optional(DateTime),
+  to: Type.Optional(DateTime),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  cursor: Type.Optional(Id),
+});
+
+export const AuditEventSchema = Type.Object({
+  id: Type.String(),
+  at: DateTime,
+  orgId: nullable(Type.String()),
+  action: Type.String(),
+  actor: Type.Object({ type: Type.String(), id: nullable(Type.String()), name: nullable(Type.String()) }),
+  target: nullable(Type.Object({ type: Type.String(), id: Type.String(), name: nullable(Type.String()) })),
+  ip: nullable(Type.String()),
+  userAgent: nullable(Type.String()),
+  traceId: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+export const AuditPage = Type.Object({ items: Type.Array(AuditEventSchema), nextCursor: nullable(Type.String()) });
+
+export const VerifyBody = Type.Object(
+  {
+    token: Type.String({ maxLength: 4096 }),
+    scopes: Type.Optional(Type.Array(Scope, { maxItems: 100 })),
+    ip: Type.Optional(nullable(Type.String({ anyOf: [{ format: "ipv4" }, { format: "ipv6" }] }))),
+  },
+  strict,
+);
+
+export const VerifyResponse = Type.Object({
+  valid: Type.Boolean(),
+  code: Type.String(),
+  token: Type.Optional(
+    Type.Object({
+      id: Type.String(),
+      orgId: nullable(Type.String()),
+      name: Type.String(),
+      kind: Kind,
+      ownerId: nullable(Type.String()),
+      scopes: Type.Array(Type.String()),
+      environment: Environment,
+      expiresAt: NullableDateTime,
+      metadata: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  ),
+  ratelimit: Type.Optional(nullable(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime }))),
+});
+
+export { Type };

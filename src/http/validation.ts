@@ -1,0 +1,46 @@
+import { Ajv } from "ajv";
+import addFormatsModule from "ajv-formats";
+import type { FastifySchemaCompiler } from "fastify";
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+function makeAjv(coerceTypes: boolean | "array"): Ajv {
+  const ajv = new Ajv({
+    coerceTypes,
+    useDefaults: true,
+    // Unknown properties are dropped (schemas say additionalProperties: false), not echoed back or stored.
+    removeAdditional: true,
+    allErrors: true,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+/**
+ * JSON bodies are validated as sent (no type coercion: `"name": 5` is an error, not "5"); query strings
+ * and path parameters are text by nature and are coerced to their schema's types.
+ */
+export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
+  const bodies = makeAjv(false);
+  const params = makeAjv("array");
+  return ({ schema, httpPart }) => {
+    const ajv = httpPart === "body" ? bodies : params;
+    return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+  };
+}
+
+/** Deepest JSON nesting accepted in a body; deeper is refused before it reaches any validator. */
+export const MAX_JSON_DEPTH = 32;
+
+export function jsonDepthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

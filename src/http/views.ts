@@ -1,0 +1,94 @@
+import { deriveStatus } from "../core/status.js";
+import { maskToken } from "../core/token-format.js";
+import type { TokenRecord } from "../core/tokens.js";
+import type { VerifyResult } from "../services/verifier.js";
+import type { AuditEvent } from "../store/audit-repository.js";
+import type { MemberRecord } from "../store/memberships-repository.js";
+import type { OrgRecord } from "../store/orgs-repository.js";
+import type { Role } from "../core/roles.js";
+import type { Static } from "typebox";
+import type { VerifyResponse } from "./schemas.js";
+
+/** Records → the JSON the API answers with (ISO dates, never a secret or a hash). */
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export function tokenView(t: TokenRecord, now = Date.now()) {
+  return {
+    id: t.id,
+    orgId: t.orgId,
+    name: t.name,
+    description: t.description,
+    kind: t.kind,
+    issuedFor: t.issuedFor,
+    ownerId: t.ownerId,
+    createdBy: t.createdById || t.createdByName ? { id: t.createdById, name: t.createdByName, email: t.createdByEmail ?? null } : null,
+    createdAt: iso(t.createdAt)!,
+    updatedAt: iso(t.updatedAt)!,
+    prefix: t.prefix,
+    maskedToken: maskToken(t.prefix, t.last4),
+    scopes: t.scopes,
+    environment: t.environment,
+    status: deriveStatus(t, now),
+    expiresAt: iso(t.expiresAt),
+    lastUsedAt: iso(t.lastUsedAt),
+    lastUsedIp: t.lastUsedIp,
+    usageCount: t.usageCount,
+    suspendedAt: iso(t.suspendedAt),
+    deactivatedAt: iso(t.deactivatedAt),
+    revokedAt: iso(t.revokedAt),
+    revokedBy: t.revokedAt !== null ? { id: t.revokedById, name: t.revokedByName } : null,
+    revokeReason: t.revokeReason,
+    allowedIps: t.allowedIps,
+    rateLimit: t.rateLimit,
+    metadata: t.metadata,
+    regeneratedAt: iso(t.regeneratedAt),
+    previousSecretExpiresAt: iso(t.previousSecretExpiresAt),
+  };
+}
+
+export function orgView(org: OrgRecord, role: Role | null = null) {
+  return {
+    id: org.id,
+    name: org.name,
+    createdAt: iso(org.createdAt)!,
+    updatedAt: iso(org.updatedAt)!,
+    role,
+    settings: org.settings,
+    // The settings are also flattened, so `org.requireExpiry` and `org.settings.requireExpiry` both read.
+    ...org.settings,
+  };
+}
+
+export function memberView(m: MemberRecord) {
+  return { id: m.userId, userId: m.userId, email: m.email, name: m.name, role: m.role, createdAt: iso(m.createdAt)! };
+}
+
+export function eventView(e: AuditEvent) {
+  return { ...e, at: iso(e.at)! };
+}
+
+export function verifyView(r: VerifyResult): Static<typeof VerifyResponse> {
+  const body: Static<typeof VerifyResponse> = { valid: r.valid, code: r.code };
+  if (r.token && r.code !== "NOT_FOUND") {
+    const t = r.token;
+    body.token = {
+      id: t.id,
+      orgId: t.orgId,
+      name: t.name,
+      kind: t.kind,
+      ownerId: t.ownerId,
+      scopes: r.scopes ?? [],
+      environment: t.environment,
+      expiresAt: iso(t.expiresAt),
+      metadata: t.metadata,
+    };
+  }
+  if (r.token) {
+    body.ratelimit = r.ratelimit
+      ? { limit: r.ratelimit.limit, remaining: r.ratelimit.remaining, resetAt: iso(r.ratelimit.resetAt)! }
+      : null;
+  }
+  return body;
+}
