@@ -36,9 +36,7 @@ async function main(): Promise<void> {
     // --- better-auth baseline ------------------------------------------------------------------------
     let t0 = performance.now();
     const ba = await createBetterAuthBaseline({ keys: KEYS, dir });
-    console.log(
-      `\nbetter-auth: migrated + ${KEYS} keys created in ${fmt(performance.now() - t0)} ms (${ba.file})`,
-    );
+    console.log(`\nbetter-auth: migrated + ${KEYS} keys created in ${fmt(performance.now() - t0)} ms (${ba.file})`);
     try {
       const key = ba.keys[0] as string;
       assert.equal(await ba.verify(key), true, "a freshly created key must verify");

@@ -39,19 +39,14 @@ function benchLogger(level: string, message: string, ...args: unknown[]): void {
   console.error(`[better-auth ${level}]`, message, ...args);
 }
 
-export async function createBetterAuthBaseline(opts: {
-  keys: number;
-  dir: string;
-}): Promise<BetterAuthBaseline> {
+export async function createBetterAuthBaseline(opts: { keys: number; dir: string }): Promise<BetterAuthBaseline> {
   if (!Number.isInteger(opts.keys) || opts.keys < 1) throw new RangeError("keys must be a positive integer");
   const file = join(opts.dir, "better-auth.sqlite");
   // Start from an empty database so that repeated runs measure the same thing.
   for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
 
-  const db = new Database(
-    file,
-    process.env.BENCH_SQL_TRACE ? { verbose: (m?: unknown) => console.log("SQL", m) } : {},
-  );
+  // BENCH_SQL_TRACE=1 prints every statement better-auth runs (how the per-verify writes were found).
+  const db = new Database(file, process.env.BENCH_SQL_TRACE ? { verbose: (m?: unknown) => console.log("SQL", m) } : {});
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");

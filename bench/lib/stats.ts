@@ -88,8 +88,7 @@ export async function runAlternatingRounds<A, B>(opts: {
   /** Pause between runs so sockets in TIME_WAIT / GC of the previous run do not leak into the next. */
   pauseMs?: number;
 }): Promise<AlternatingResult<A, B>> {
-  if (!Number.isInteger(opts.rounds) || opts.rounds < 1)
-    throw new RangeError("rounds must be a positive integer");
+  if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new RangeError("rounds must be a positive integer");
   const pause = (): Promise<void> => new Promise((r) => setTimeout(r, opts.pauseMs ?? 250));
   const rounds: Round<A, B>[] = [];
   for (let i = 0; i < opts.rounds; i++) {

@@ -24,8 +24,7 @@ export async function measureAsync(
   opts: { durationMs: number; concurrency?: number; warmupMs?: number },
 ): Promise<ThroughputResult> {
   const concurrency = opts.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new RangeError("concurrency must be a positive integer");
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
 
   let next = 0;
   if (opts.warmupMs && opts.warmupMs > 0) {

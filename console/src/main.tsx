@@ -4,19 +4,18 @@ import "@mantine/notifications/styles.css";
 import "@mantine/charts/styles.css";
 import "./styles.css";
 import "./i18n";
-import { createTheme, MantineProvider } from "@mantine/core";
+import { MantineProvider } from "@mantine/core";
 import { DatesProvider } from "@mantine/dates";
 import { Notifications } from "@mantine/notifications";
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { StrictMode, type ReactNode } from "react";
+import { StrictMode, type ReactNode, useMemo } from "react";
 import { createRoot } from "react-dom/client";
 import { useTranslation } from "react-i18next";
 import { BrowserRouter } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { App } from "./app";
 import { sessionKeys } from "./features/session/api";
-
-const theme = createTheme({ primaryColor: "blue", defaultRadius: "sm" });
+import { buildTheme } from "./theme";
 
 /** A 401 on any call after sign-in means the session ended: re-check `/v1/me`, which shows the sign-in screen. */
 function onError(error: unknown, key?: readonly unknown[]): void {
@@ -37,12 +36,17 @@ const queryClient = new QueryClient({
   },
 });
 
+/** Theme, date pickers and notifications follow the UI language. */
 function Localised({ children }: { children: ReactNode }) {
-  const { i18n } = useTranslation();
+  const { t, i18n } = useTranslation();
+  const theme = useMemo(() => buildTheme(t), [t]);
   return (
-    <DatesProvider settings={{ locale: i18n.language === "it" ? "it" : "en", firstDayOfWeek: 1 }}>
-      {children}
-    </DatesProvider>
+    <MantineProvider theme={theme} defaultColorScheme="light">
+      <Notifications position="top-right" />
+      <DatesProvider settings={{ locale: i18n.language === "it" ? "it" : "en", firstDayOfWeek: 1 }}>
+        {children}
+      </DatesProvider>
+    </MantineProvider>
   );
 }
 
@@ -51,15 +55,12 @@ if (!root) throw new Error("#root missing from index.html");
 
 createRoot(root).render(
   <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="light">
-      <Notifications position="top-right" />
-      <QueryClientProvider client={queryClient}>
-        <BrowserRouter>
-          <Localised>
-            <App />
-          </Localised>
-        </BrowserRouter>
-      </QueryClientProvider>
-    </MantineProvider>
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter>
+        <Localised>
+          <App />
+        </Localised>
+      </BrowserRouter>
+    </QueryClientProvider>
   </StrictMode>,
 );

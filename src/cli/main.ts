@@ -1,11 +1,11 @@
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { TesseraError } from "../core/errors.js";
+import { iso, tokenView } from "../http/views.js";
 import { closeOnSignals, startServer } from "../server.js";
 import { systemMeta } from "../services/request-meta.js";
 import { createStore, migrate } from "../store/database.js";
 import { createTessera, type Tessera } from "../tessera.js";
-import { iso, tokenView } from "../http/views.js";
 
 /** Commands parse, call a service, print. Secrets go to stdout alone; everything else to stderr. */
 
@@ -18,7 +18,11 @@ async function withTessera<T>(run: (tessera: Tessera) => Promise<T>): Promise<T>
   }
 }
 
-const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const program = new Command()
   .name("tessera")
@@ -61,7 +65,9 @@ program
         { email: o.email, name: o.name, password: o.password, organization: { name: o.org } },
         systemMeta(),
       );
-      process.stdout.write(`${JSON.stringify({ user: { id: user.id, email: user.email }, organization: { id: organization.id, name: organization.name } })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ user: { id: user.id, email: user.email }, organization: { id: organization.id, name: organization.name } })}\n`,
+      );
     });
   });
 
@@ -90,12 +96,20 @@ token
       const access = await t.orgs.access({ type: "system" }, o.org);
       const page = await t.tokens.list(access, { status: o.status, limit: 100 });
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(page.items.map((x) => tokenView(x)), null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify(
+            page.items.map((x) => tokenView(x)),
+            null,
+            2,
+          )}\n`,
+        );
         return;
       }
       for (const x of page.items) {
         const v = tokenView(x);
-        process.stdout.write(`${v.id}\t${v.status}\t${v.kind}\t${v.maskedToken}\t${v.name}\texpires ${v.expiresAt ?? "never"}\tlast used ${v.lastUsedAt ?? "never"}\n`);
+        process.stdout.write(
+          `${v.id}\t${v.status}\t${v.kind}\t${v.maskedToken}\t${v.name}\texpires ${v.expiresAt ?? "never"}\tlast used ${v.lastUsedAt ?? "never"}\n`,
+        );
       }
     });
   });
@@ -109,18 +123,34 @@ token
   .option("--expires-in-days <days>", "lifetime in days", Number)
   .option("--env <environment>", "live or test", "live")
   .option("--issued-for <app>")
-  .action(async (o: { org: string; name: string; scopes?: string[]; expiresInDays?: number; env: "live" | "test"; issuedFor?: string }) => {
-    await withTessera(async (t) => {
-      const access = await t.orgs.access({ type: "system" }, o.org);
-      const { token: created, secret } = await t.tokens.create(
-        access,
-        { name: o.name, kind: "service", scopes: o.scopes, expiresInDays: o.expiresInDays, environment: o.env, issuedFor: o.issuedFor },
-        systemMeta(),
-      );
-      process.stderr.write(`Created ${created.id} (${created.prefix}…), expires ${iso(created.expiresAt) ?? "never"}.\n`);
-      process.stdout.write(`${secret}\n`);
-    });
-  });
+  .action(
+    async (o: {
+      org: string;
+      name: string;
+      scopes?: string[];
+      expiresInDays?: number;
+      env: "live" | "test";
+      issuedFor?: string;
+    }) => {
+      await withTessera(async (t) => {
+        const access = await t.orgs.access({ type: "system" }, o.org);
+        const { token: created, secret } = await t.tokens.create(
+          access,
+          {
+            name: o.name,
+            kind: "service",
+            scopes: o.scopes,
+            expiresInDays: o.expiresInDays,
+            environment: o.env,
+            issuedFor: o.issuedFor,
+          },
+          systemMeta(),
+        );
+        process.stderr.write(`Created ${created.id} (${created.prefix}…), expires ${iso(created.expiresAt) ?? "never"}.\n`);
+        process.stdout.write(`${secret}\n`);
+      });
+    },
+  );
 
 token
   .command("revoke")
@@ -144,7 +174,19 @@ program
   .action(async (secret: string, o: { scopes?: string[]; ip?: string }) => {
     await withTessera(async (t) => {
       const result = await t.verifier.verify({ token: secret, scopes: o.scopes, ip: o.ip });
-      const view = { valid: result.valid, code: result.code, token: result.token ? { id: result.token.id, orgId: result.token.orgId, name: result.token.name, kind: result.token.kind, scopes: result.scopes } : undefined };
+      const view = {
+        valid: result.valid,
+        code: result.code,
+        token: result.token
+          ? {
+              id: result.token.id,
+              orgId: result.token.orgId,
+              name: result.token.name,
+              kind: result.token.kind,
+              scopes: result.scopes,
+            }
+          : undefined,
+      };
       process.stdout.write(`${JSON.stringify(view)}\n`);
       process.exitCode = result.valid ? 0 : 1;
     });
@@ -158,4 +200,3 @@ program.parseAsync().catch((error: unknown) => {
   }
   process.exitCode = 2;
 });
-

@@ -46,4 +46,3 @@ export function mayManageRole(actor: Role, target: Role, newRole?: Role): boolea
   if (actor !== "admin") return false;
   return target !== "owner" && newRole !== "owner";
 }
-

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { rolePermissions } from "./roles.js";
-import {
-  effectiveScopes,
-  grantableScopes,
-  intersect,
-  MANAGEMENT_SCOPE_NAMES,
-  scopeSet,
-  unknownScopes,
-} from "./scopes.js";
+import { effectiveScopes, grantableScopes, intersect, MANAGEMENT_SCOPE_NAMES, scopeSet, unknownScopes } from "./scopes.js";
 
 const catalogue = [...MANAGEMENT_SCOPE_NAMES, "messages:send", "messages:read", "billing:read"];
 
@@ -49,11 +42,7 @@ describe("scopes", () => {
   it("lists effective scopes, expanding wildcards granted only in part", () => {
     const granted = ["tokens:*", "messages:*", "audit:read"];
     expect(effectiveScopes(granted, rolePermissions("owner"), catalogue)).toEqual(granted);
-    expect(effectiveScopes(granted, rolePermissions("member"), catalogue)).toEqual([
-      "tokens:read",
-      "tokens:write",
-      "messages:*",
-    ]);
+    expect(effectiveScopes(granted, rolePermissions("member"), catalogue)).toEqual(["tokens:read", "tokens:write", "messages:*"]);
     expect(effectiveScopes(granted, rolePermissions("viewer"), catalogue)).toEqual([]);
   });
 

@@ -77,11 +77,7 @@ export function unknownScopes(requested: readonly string[], catalogue: readonly 
  * scopes the permission set grants whole are kept as written; a wildcard it grants only in part is
  * expanded to the catalogue actions it does grant; the rest is dropped.
  */
-export function effectiveScopes(
-  granted: readonly string[],
-  permissions: PermissionSet,
-  catalogue: readonly string[],
-): string[] {
+export function effectiveScopes(granted: readonly string[], permissions: PermissionSet, catalogue: readonly string[]): string[] {
   const out = new Set<string>();
   for (const scope of granted) {
     if (permissions.grants(scope)) {

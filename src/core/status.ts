@@ -21,9 +21,7 @@ export function deriveStatus(state: TokenState, now: number): TokenStatus {
 export const TRANSITIONS = ["deactivate", "activate", "suspend", "resume", "revoke"] as const;
 export type Transition = (typeof TRANSITIONS)[number];
 
-export type TransitionResult =
-  | { ok: true; patch: Partial<TokenState> }
-  | { ok: false; from: TokenStatus; reason: string };
+export type TransitionResult = { ok: true; patch: Partial<TokenState> } | { ok: false; from: TokenStatus; reason: string };
 
 export interface TransitionPolicy {
   /** The organisation's `revokeRequiresSuspension`. */
@@ -41,9 +39,13 @@ export function applyTransition(
   const refuse = (reason: string): TransitionResult => ({ ok: false, from, reason });
   switch (transition) {
     case "deactivate":
-      return from === "active" ? { ok: true, patch: { deactivatedAt: now } } : refuse(`only an active token can be deactivated; this one is ${from}`);
+      return from === "active"
+        ? { ok: true, patch: { deactivatedAt: now } }
+        : refuse(`only an active token can be deactivated; this one is ${from}`);
     case "activate":
-      return from === "inactive" ? { ok: true, patch: { deactivatedAt: null } } : refuse(`only an inactive token can be activated; this one is ${from}`);
+      return from === "inactive"
+        ? { ok: true, patch: { deactivatedAt: null } }
+        : refuse(`only an inactive token can be activated; this one is ${from}`);
     case "suspend":
       return from === "active" || from === "inactive"
         ? { ok: true, patch: { suspendedAt: now } }

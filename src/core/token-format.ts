@@ -79,7 +79,5 @@ export function maskToken(displayPrefix: string, last4: string): string {
  * pepper when one is configured (a stolen database then cannot be checked against guessed tokens).
  */
 export function hashToken(secret: string, pepper?: string): string {
-  return pepper
-    ? createHmac("sha256", pepper).update(secret).digest("hex")
-    : createHash("sha256").update(secret).digest("hex");
+  return pepper ? createHmac("sha256", pepper).update(secret).digest("hex") : createHash("sha256").update(secret).digest("hex");
 }

@@ -61,7 +61,8 @@ export function evaluateToken(input: EvaluationInput): Evaluation {
   const result = (code: Evaluation["code"]): Evaluation => ({
     code,
     permissions,
-    scopes: code === "VALID" || code === "INSUFFICIENT_SCOPE" ? effectiveScopes(token.scopes, permissions, MANAGEMENT_SCOPE_NAMES) : [],
+    scopes:
+      code === "VALID" || code === "INSUFFICIENT_SCOPE" ? effectiveScopes(token.scopes, permissions, MANAGEMENT_SCOPE_NAMES) : [],
   });
   if (input.secretExpiresAt !== null && input.secretExpiresAt <= now) return result("NOT_FOUND");
   switch (deriveStatus(token, now)) {

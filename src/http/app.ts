@@ -43,12 +43,7 @@ const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-const REDACT = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  'req.headers["x-csrf-token"]',
-  'res.headers["set-cookie"]',
-];
+const REDACT = ["req.headers.authorization", "req.headers.cookie", 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]'];
 
 /** The Fastify app, without listening: tests drive it with `app.inject`, `server.ts` listens. */
 export async function buildApp(tessera: Tessera, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -100,6 +95,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     });
   });
 
+  // A POST without a body (…/suspend, …/regenerate) validates as an empty object.
+  app.addHook("preValidation", async (request) => {
+    if (request.body === undefined && request.method !== "GET" && request.method !== "HEAD") request.body = {};
+  });
+
   app.addHook("onRequest", async (request, reply) => {
     request.traceId = request.id;
     reply.header("x-trace-id", request.traceId);
@@ -142,7 +142,12 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
       components: {
         securitySchemes: {
           bearer: { type: "http", scheme: "bearer", description: "A Tessera token whose scopes allow the call" },
-          session: { type: "apiKey", in: "cookie", name: "tessera_session", description: "Console session; mutating requests also need the x-csrf-token header" },
+          session: {
+            type: "apiKey",
+            in: "cookie",
+            name: "tessera_session",
+            description: "Console session; mutating requests also need the x-csrf-token header",
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],
@@ -166,7 +171,9 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     app.get("/", { schema: { hide: true } }, async (_request, reply) =>
       reply
         .type("text/html")
-        .send("<!doctype html><title>Tessera</title><p>Tessera is running. The console is not built: run <code>npm run build</code>.</p><p><a href=\"/docs\">API documentation</a></p>"),
+        .send(
+          '<!doctype html><title>Tessera</title><p>Tessera is running. The console is not built: run <code>npm run build</code>.</p><p><a href="/docs">API documentation</a></p>',
+        ),
     );
   }
 

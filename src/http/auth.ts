@@ -1,9 +1,9 @@
 import { timingSafeEqual } from "node:crypto";
-import type {} from "./context.js";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../core/errors.js";
 import type { VerifyCode } from "../core/verification.js";
 import type { Actor, OrgAccess } from "../services/actor.js";
+import type {} from "./context.js";
 
 export const SESSION_COOKIE = "tessera_session";
 export const CSRF_COOKIE = "tessera_csrf";
@@ -50,7 +50,8 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
       const wait = result.ratelimit ? Math.ceil((result.ratelimit.resetAt - Date.now()) / 1000) : 1;
       throw new TesseraError("rate_limited", "The bearer token's rate limit is exhausted", { retryAfterSeconds: wait });
     }
-    if (result.code === "IP_NOT_ALLOWED") throw new TesseraError("forbidden", "The bearer token may not be used from this address");
+    if (result.code === "IP_NOT_ALLOWED")
+      throw new TesseraError("forbidden", "The bearer token may not be used from this address");
     if (!result.valid || !result.token) {
       throw new TesseraError("unauthorized", REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
     }
@@ -63,12 +64,7 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
   if (!SAFE_METHODS.has(request.method)) {
     const sent = request.headers[CSRF_HEADER];
     const fromCookie = request.cookies[CSRF_COOKIE];
-    if (
-      typeof sent !== "string" ||
-      !fromCookie ||
-      !sameSecret(sent, fromCookie) ||
-      !sameSecret(sent, session.csrfToken)
-    ) {
+    if (typeof sent !== "string" || !fromCookie || !sameSecret(sent, fromCookie) || !sameSecret(sent, session.csrfToken)) {
       throw new TesseraError("csrf_failed", `Send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie`);
     }
   }

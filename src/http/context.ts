@@ -1,8 +1,8 @@
 import type {} from "@fastify/cookie";
 import type {} from "@fastify/swagger";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Tessera } from "../tessera.js";
 import type { RequestMeta } from "../services/request-meta.js";
+import type { Tessera } from "../tessera.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import type {} from "./context.js";
 import { type ErrorCode, type FieldIssue, TesseraError } from "../core/errors.js";
+import type {} from "./context.js";
 
 /** The one place error codes become HTTP statuses. */
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -69,7 +69,9 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   } else if (error.code === "forbidden" && isBearer(request)) {
     reply.header(
       "www-authenticate",
-      error.missingScope ? `Bearer error="insufficient_scope", scope="${error.missingScope}"` : 'Bearer error="insufficient_scope"',
+      error.missingScope
+        ? `Bearer error="insufficient_scope", scope="${error.missingScope}"`
+        : 'Bearer error="insufficient_scope"',
     );
   }
   if (error.code === "rate_limited") reply.header("retry-after", String(Math.max(1, error.retryAfterSeconds ?? 1)));
@@ -90,7 +92,18 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
-const STORAGE_DOWN = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001", "08003", "SQLITE_BUSY"]);
+const STORAGE_DOWN = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "57P01",
+  "57P03",
+  "08006",
+  "08001",
+  "08003",
+  "SQLITE_BUSY",
+]);
 
 /** Maps anything thrown to a problem; never leaks a 5xx message or a stack. */
 export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): TesseraError {
@@ -104,7 +117,11 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
       if (seen.has(field)) continue;
       seen.add(field);
       const message =
-        issue.keyword === "required" ? "is required" : issue.keyword === "additionalProperties" ? "is not allowed" : (issue.message ?? "is invalid");
+        issue.keyword === "required"
+          ? "is required"
+          : issue.keyword === "additionalProperties"
+            ? "is not allowed"
+            : (issue.message ?? "is invalid");
       fields.push({ field: where === "body" ? field : `${where}.${field}`, message });
     }
     return new TesseraError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), { fields });
@@ -115,21 +132,30 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return new TesseraError("validation_failed", "The JSON body is empty", { fields: [{ field: "body", message: "is required" }] });
+      return new TesseraError("validation_failed", "The JSON body is empty", {
+        fields: [{ field: "body", message: "is required" }],
+      });
     case "FST_ERR_CTP_INVALID_JSON_BODY":
-      return new TesseraError("validation_failed", "The body is not valid JSON", { fields: [{ field: "body", message: "is not valid JSON" }] });
+      return new TesseraError("validation_failed", "The body is not valid JSON", {
+        fields: [{ field: "body", message: "is not valid JSON" }],
+      });
   }
   if (error.statusCode === 400 && (error.name === "SyntaxError" || /JSON/.test(error.message))) {
-    return new TesseraError("validation_failed", "The body is not valid JSON", { fields: [{ field: "body", message: "is not valid JSON" }] });
+    return new TesseraError("validation_failed", "The body is not valid JSON", {
+      fields: [{ field: "body", message: "is not valid JSON" }],
+    });
   }
   if (error.statusCode === 413) return new TesseraError("payload_too_large", "The request body is too large");
-  if (error.statusCode === 415) return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
+  if (error.statusCode === 415)
+    return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
   const code = (error as { code?: string }).code;
   if ((code && STORAGE_DOWN.has(code)) || /connect|terminat|Connection/i.test(error.message ?? "")) {
     return new TesseraError("service_unavailable", "Storage is unreachable; try again shortly", { retryAfterSeconds: 5 });
   }
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-    return new TesseraError("validation_failed", "The request could not be understood", { fields: [{ field: "request", message: "is malformed" }] });
+    return new TesseraError("validation_failed", "The request could not be understood", {
+      fields: [{ field: "request", message: "is malformed" }],
+    });
   }
   return new TesseraError("internal_error", "Something went wrong on our side; the trace id identifies it in our logs");
 }

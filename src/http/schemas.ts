@@ -1,7 +1,7 @@
 import { type Static, Type } from "typebox";
-import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
 import { MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
+import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
 import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
 
 /** Route schemas: request validation, response serialisation and the OpenAPI document come from these. */
@@ -60,7 +60,11 @@ export const OrgSchema = Type.Object({
   ...SettingsProperties,
 });
 export const OrgPatchBody = Type.Object(
-  { name: Type.Optional(Name), settings: Type.Optional(SettingsPatch), ...Type.Partial(Type.Object(SettingsProperties)).properties },
+  {
+    name: Type.Optional(Name),
+    settings: Type.Optional(SettingsPatch),
+    ...Type.Partial(Type.Object(SettingsProperties)).properties,
+  },
   strict,
 );
 
@@ -138,7 +142,11 @@ export const RegenerateBody = Type.Object(
 
 export const RevokeBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict);
 
-const ActorRef = Type.Object({ id: nullable(Type.String()), name: nullable(Type.String()), email: Type.Optional(nullable(Type.String())) });
+const ActorRef = Type.Object({
+  id: nullable(Type.String()),
+  name: nullable(Type.String()),
+  email: Type.Optional(nullable(Type.String())),
+});
 
 export const TokenViewSchema = Type.Object({
   id: Type.String(),

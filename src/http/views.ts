@@ -1,3 +1,5 @@
+import type { Static } from "typebox";
+import type { Role } from "../core/roles.js";
 import { deriveStatus } from "../core/status.js";
 import { maskToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
@@ -5,8 +7,6 @@ import type { VerifyResult } from "../services/verifier.js";
 import type { AuditEvent } from "../store/audit-repository.js";
 import type { MemberRecord } from "../store/memberships-repository.js";
 import type { OrgRecord } from "../store/orgs-repository.js";
-import type { Role } from "../core/roles.js";
-import type { Static } from "typebox";
 import type { VerifyResponse } from "./schemas.js";
 
 /** Records → the JSON the API answers with (ISO dates, never a secret or a hash). */
@@ -23,7 +23,8 @@ export function tokenView(t: TokenRecord, now = Date.now()) {
     kind: t.kind,
     issuedFor: t.issuedFor,
     ownerId: t.ownerId,
-    createdBy: t.createdById || t.createdByName ? { id: t.createdById, name: t.createdByName, email: t.createdByEmail ?? null } : null,
+    createdBy:
+      t.createdById || t.createdByName ? { id: t.createdById, name: t.createdByName, email: t.createdByEmail ?? null } : null,
     createdAt: iso(t.createdAt)!,
     updatedAt: iso(t.updatedAt)!,
     prefix: t.prefix,

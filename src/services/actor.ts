@@ -1,14 +1,14 @@
-import type { OwnerState } from "../core/verification.js";
 import { TesseraError } from "../core/errors.js";
 import { type Role, rolePermissions, seesAllTokens } from "../core/roles.js";
 import { type PermissionSet, scopeSet } from "../core/scopes.js";
 import type { TokenRecord } from "../core/tokens.js";
+import type { OwnerState } from "../core/verification.js";
 import { tokenPermissions } from "../core/verification.js";
+import type { ActorType } from "../store/audit-repository.js";
 import type { Db } from "../store/database.js";
 import { findMember } from "../store/memberships-repository.js";
 import { findOrg, type OrgRecord } from "../store/orgs-repository.js";
 import type { UserRecord } from "../store/users-repository.js";
-import type { ActorType } from "../store/audit-repository.js";
 
 /** Who is calling: a signed-in person, a token presented as Bearer, or the system (CLI). */
 export type Actor =

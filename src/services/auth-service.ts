@@ -3,8 +3,8 @@ import { sql } from "kysely";
 import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { DEFAULT_ORG_SETTINGS } from "../core/settings.js";
-import type { Store } from "../store/database.js";
 import { insertEvents } from "../store/audit-repository.js";
+import type { Store } from "../store/database.js";
 import { insertMembership, listMembershipsOfUser, type UserMembership } from "../store/memberships-repository.js";
 import { insertOrg, type OrgRecord } from "../store/orgs-repository.js";
 import { deleteExpiredSessions, deleteSession, findSession, insertSession } from "../store/sessions-repository.js";
@@ -85,7 +85,15 @@ export class AuthService {
       await insertEvents(trx, [
         auditEvent(meta, actor, organization.id, "instance.setup", target, {}, now),
         auditEvent(meta, actor, organization.id, "org.created", target, {}, now),
-        auditEvent(meta, actor, organization.id, "member.added", { type: "user", id: user.id, name: user.name }, { role: "owner" }, now),
+        auditEvent(
+          meta,
+          actor,
+          organization.id,
+          "member.added",
+          { type: "user", id: user.id, name: user.name },
+          { role: "owner" },
+          now,
+        ),
       ]);
       const session = await this.#createSession(trx, user.id, now);
       return { user, organization, session };
@@ -109,21 +117,29 @@ export class AuthService {
     else await burnPasswordCheck(password);
     if (found && found.disabledAt !== null) ok = false;
     const now = Date.now();
-    return db.transaction().execute(async (trx) => {
-      const memberships = found ? await listMembershipsOfUser(trx, found.id) : [];
-      const actor: Actor = found ? { type: "user", user: found } : { type: "system" };
-      const target = found ? { type: "user", id: found.id, name: found.name } : null;
-      const action = ok ? "auth.login" : "auth.login_failed";
-      const details = ok ? {} : { email: normalizeEmail(email).slice(0, 320), reason: found ? "bad_credentials" : "unknown_account" };
-      const orgIds = memberships.length > 0 ? memberships.map((m) => m.orgId) : [null];
-      await insertEvents(trx, orgIds.map((orgId) => auditEvent(meta, actor, orgId, action, target, details, now)));
-      if (!ok || !found) return null;
-      const { passwordHash: _omit, ...user } = found;
-      return { user, memberships, session: await this.#createSession(trx, found.id, now) };
-    }).then((r) => {
-      if (!r) throw new TesseraError("unauthorized", "Email or password is incorrect");
-      return r;
-    });
+    return db
+      .transaction()
+      .execute(async (trx) => {
+        const memberships = found ? await listMembershipsOfUser(trx, found.id) : [];
+        const actor: Actor = found ? { type: "user", user: found } : { type: "system" };
+        const target = found ? { type: "user", id: found.id, name: found.name } : null;
+        const action = ok ? "auth.login" : "auth.login_failed";
+        const details = ok
+          ? {}
+          : { email: normalizeEmail(email).slice(0, 320), reason: found ? "bad_credentials" : "unknown_account" };
+        const orgIds = memberships.length > 0 ? memberships.map((m) => m.orgId) : [null];
+        await insertEvents(
+          trx,
+          orgIds.map((orgId) => auditEvent(meta, actor, orgId, action, target, details, now)),
+        );
+        if (!ok || !found) return null;
+        const { passwordHash: _omit, ...user } = found;
+        return { user, memberships, session: await this.#createSession(trx, found.id, now) };
+      })
+      .then((r) => {
+        if (!r) throw new TesseraError("unauthorized", "Email or password is incorrect");
+        return r;
+      });
   }
 
   async logout(cookie: string): Promise<void> {

@@ -3,8 +3,8 @@ import { newId } from "../core/ids.js";
 import { mayManageRole, type Role } from "../core/roles.js";
 import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
 import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
-import type { Store } from "../store/database.js";
 import { insertEvents } from "../store/audit-repository.js";
+import type { Store } from "../store/database.js";
 import {
   countOwners,
   deleteMembership,
@@ -15,7 +15,15 @@ import {
   type MemberRecord,
   updateRole,
 } from "../store/memberships-repository.js";
-import { findOrg, insertOrg, listAllOrgs, listProductScopes, type OrgRecord, replaceProductScopes, updateOrg } from "../store/orgs-repository.js";
+import {
+  findOrg,
+  insertOrg,
+  listAllOrgs,
+  listProductScopes,
+  type OrgRecord,
+  replaceProductScopes,
+  updateOrg,
+} from "../store/orgs-repository.js";
 import { findUserByEmail, findUserById, insertUser } from "../store/users-repository.js";
 import { type Actor, type OrgAccess, requireScope, resolveOrgAccess } from "./actor.js";
 import { auditEvent } from "./audit.js";
@@ -67,11 +75,19 @@ export class OrgService {
   async create(actor: Actor, name: string, meta: RequestMeta): Promise<OrgRecord> {
     if (actor.type !== "user") throw new TesseraError("forbidden", "Only a signed-in person can create an organisation");
     const now = Date.now();
-    const org: OrgRecord = { id: newId("organization"), name: name.trim(), settings: { ...DEFAULT_ORG_SETTINGS }, createdAt: now, updatedAt: now };
+    const org: OrgRecord = {
+      id: newId("organization"),
+      name: name.trim(),
+      settings: { ...DEFAULT_ORG_SETTINGS },
+      createdAt: now,
+      updatedAt: now,
+    };
     await this.#store.db.transaction().execute(async (trx) => {
       await insertOrg(trx, org);
       await insertMembership(trx, org.id, actor.user.id, "owner", now);
-      await insertEvents(trx, [auditEvent(meta, actor, org.id, "org.created", { type: "organization", id: org.id, name: org.name }, {}, now)]);
+      await insertEvents(trx, [
+        auditEvent(meta, actor, org.id, "org.created", { type: "organization", id: org.id, name: org.name }, {}, now),
+      ]);
     });
     return org;
   }
@@ -102,7 +118,8 @@ export class OrgService {
     const before = access.org;
     const settings: OrgSettings = { ...before.settings, ...stripUndefined(patch.settings ?? {}) };
     const errors = validateSettings(settings);
-    if (errors.length > 0) throw new TesseraError("validation_failed", errors.map((e) => `${e.field}: ${e.message}`).join("; "), { fields: errors });
+    if (errors.length > 0)
+      throw new TesseraError("validation_failed", errors.map((e) => `${e.field}: ${e.message}`).join("; "), { fields: errors });
     const now = Date.now();
     const after: OrgRecord = { ...before, name: patch.name?.trim() ?? before.name, settings, updatedAt: now };
     const changes: Record<string, { from: unknown; to: unknown }> = {};
@@ -113,7 +130,15 @@ export class OrgService {
     await this.#store.db.transaction().execute(async (trx) => {
       await updateOrg(trx, after);
       await insertEvents(trx, [
-        auditEvent(meta, access.actor, after.id, "org.settings_changed", { type: "organization", id: after.id, name: after.name }, { changes }, now),
+        auditEvent(
+          meta,
+          access.actor,
+          after.id,
+          "org.settings_changed",
+          { type: "organization", id: after.id, name: after.name },
+          { changes },
+          now,
+        ),
       ]);
     });
     this.#bus.publish({ type: "org", orgId: after.id });
@@ -137,7 +162,8 @@ export class OrgService {
     scopes.forEach((s, i) => {
       if (MANAGEMENT_SCOPE_NAMES.includes(s.name)) return;
       const field = `[${i}].name`;
-      if (!SCOPE_RE.test(s.name) || isWildcard(s.name)) throw validationError(field, "must look like resource:action (lowercase)");
+      if (!SCOPE_RE.test(s.name) || isWildcard(s.name))
+        throw validationError(field, "must look like resource:action (lowercase)");
       if (isManagementScope(s.name)) throw validationError(field, "this resource is reserved for Tessera's management scopes");
       if (seen.has(s.name)) throw validationError(field, `duplicate scope ${s.name}`);
       seen.add(s.name);
@@ -191,14 +217,30 @@ export class OrgService {
       let userId = existing?.id;
       if (!userId) {
         userId = newId("user");
-        await insertUser(trx, { id: userId, email, name: input.name!.trim(), instanceAdmin: false, disabledAt: null, createdAt: now, passwordHash: passwordHash! });
+        await insertUser(trx, {
+          id: userId,
+          email,
+          name: input.name!.trim(),
+          instanceAdmin: false,
+          disabledAt: null,
+          createdAt: now,
+          passwordHash: passwordHash!,
+        });
       } else if (await findMember(trx, orgId, userId)) {
         throw new TesseraError("conflict", "This person is already a member of the organisation");
       }
       await insertMembership(trx, orgId, userId, input.role, now);
       const name = existing?.name ?? input.name!.trim();
       await insertEvents(trx, [
-        auditEvent(meta, access.actor, orgId, "member.added", { type: "user", id: userId, name }, { role: input.role, email, newAccount: !existing }, now),
+        auditEvent(
+          meta,
+          access.actor,
+          orgId,
+          "member.added",
+          { type: "user", id: userId, name },
+          { role: input.role, email, newAccount: !existing },
+          now,
+        ),
       ]);
     });
     const user = existing ?? (await findUserByEmail(this.#store.db, email))!;
@@ -223,7 +265,15 @@ export class OrgService {
       if (target.role === role) return target;
       await updateRole(trx, orgId, userId, role);
       await insertEvents(trx, [
-        auditEvent(meta, access.actor, orgId, "member.role_changed", { type: "user", id: userId, name: target.name }, { from: target.role, to: role }, now),
+        auditEvent(
+          meta,
+          access.actor,
+          orgId,
+          "member.role_changed",
+          { type: "user", id: userId, name: target.name },
+          { from: target.role, to: role },
+          now,
+        ),
       ]);
       return { ...target, role };
     });
@@ -240,13 +290,22 @@ export class OrgService {
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
       const actorRole = managingRole(access);
-      if (!actorRole || !mayManageRole(actorRole, target.role)) throw new TesseraError("forbidden", "Only an owner can remove an owner");
+      if (!actorRole || !mayManageRole(actorRole, target.role))
+        throw new TesseraError("forbidden", "Only an owner can remove an owner");
       if (target.role === "owner" && (await countOwners(trx, orgId)) <= 1) {
         throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
       }
       await deleteMembership(trx, orgId, userId);
       await insertEvents(trx, [
-        auditEvent(meta, access.actor, orgId, "member.removed", { type: "user", id: userId, name: target.name }, { role: target.role }, now),
+        auditEvent(
+          meta,
+          access.actor,
+          orgId,
+          "member.removed",
+          { type: "user", id: userId, name: target.name },
+          { role: target.role },
+          now,
+        ),
       ]);
     });
     this.#bus.publish({ type: "member", orgId, userId });

@@ -6,9 +6,16 @@ import { grantableScopes, MANAGEMENT_SCOPE_NAMES, unknownScopes } from "../core/
 import { applyTransition, canRegenerate, MAX_GRACE_SECONDS, type TokenStatus, type Transition } from "../core/status.js";
 import { type Environment, generateToken, hashToken } from "../core/token-format.js";
 import { MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
-import type { Store } from "../store/database.js";
 import { type AuditEvent, insertEvents, listEvents } from "../store/audit-repository.js";
-import { findTokenById, findTokenForUpdate, insertToken, listTokens, replaceSecret, updateToken } from "../store/tokens-repository.js";
+import type { Store } from "../store/database.js";
+import {
+  findTokenById,
+  findTokenForUpdate,
+  insertToken,
+  listTokens,
+  replaceSecret,
+  updateToken,
+} from "../store/tokens-repository.js";
 import { listUsage } from "../store/usage-repository.js";
 import { actorRef, type OrgAccess, requireScope } from "./actor.js";
 import { auditEvent } from "./audit.js";
@@ -30,7 +37,9 @@ export interface CreateTokenInput {
   metadata?: Record<string, unknown> | undefined;
 }
 
-export type UpdateTokenInput = Partial<Pick<CreateTokenInput, "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "metadata">>;
+export type UpdateTokenInput = Partial<
+  Pick<CreateTokenInput, "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "metadata">
+>;
 
 export interface RegenerateInput {
   graceSeconds?: number | undefined;
@@ -77,7 +86,8 @@ function checkAllowedIps(ips: readonly string[]): string[] {
   if (ips.length > MAX_ALLOWED_IPS) throw validationError("allowedIps", `at most ${MAX_ALLOWED_IPS} entries`);
   return ips.map((ip, i) => {
     const trimmed = ip.trim();
-    if (!parseCidr(trimmed)) throw validationError(`allowedIps[${i}]`, `"${trimmed.slice(0, 64)}" is not an IPv4 or IPv6 address or CIDR`);
+    if (!parseCidr(trimmed))
+      throw validationError(`allowedIps[${i}]`, `"${trimmed.slice(0, 64)}" is not an IPv4 or IPv6 address or CIDR`);
     return trimmed;
   });
 }
@@ -166,13 +176,21 @@ export class TokenService {
     await this.#store.db.transaction().execute(async (trx) => {
       await insertToken(trx, token, hashToken(generated.secret, this.#pepper));
       await insertEvents(trx, [
-        auditEvent(meta, access.actor, org.id, "token.created", targetOf(token), {
-          kind,
-          scopes,
-          environment,
-          expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
-          prefix: token.prefix,
-        }, now),
+        auditEvent(
+          meta,
+          access.actor,
+          org.id,
+          "token.created",
+          targetOf(token),
+          {
+            kind,
+            scopes,
+            environment,
+            expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
+            prefix: token.prefix,
+          },
+          now,
+        ),
       ]);
     });
     return { token: (await findTokenById(this.#store.db, token.id))!, secret: generated.secret };
@@ -182,7 +200,11 @@ export class TokenService {
    * An instance-level token for the operator (CLI only): verifies any organisation's tokens and acts
    * in any organisation with the management scopes it holds.
    */
-  async createRoot(name: string, meta: RequestMeta, scopes: readonly string[] = MANAGEMENT_SCOPE_NAMES): Promise<{ token: TokenRecord; secret: string }> {
+  async createRoot(
+    name: string,
+    meta: RequestMeta,
+    scopes: readonly string[] = MANAGEMENT_SCOPE_NAMES,
+  ): Promise<{ token: TokenRecord; secret: string }> {
     const generated = generateToken("tsr", "live");
     const now = Date.now();
     const token: TokenRecord = {
@@ -197,7 +219,9 @@ export class TokenService {
     };
     await this.#store.db.transaction().execute(async (trx) => {
       await insertToken(trx, token, hashToken(generated.secret, this.#pepper));
-      await insertEvents(trx, [auditEvent(meta, { type: "system" }, null, "token.created", targetOf(token), { kind: "root", scopes }, now)]);
+      await insertEvents(trx, [
+        auditEvent(meta, { type: "system" }, null, "token.created", targetOf(token), { kind: "root", scopes }, now),
+      ]);
     });
     return { token, secret: generated.secret };
   }
@@ -212,7 +236,15 @@ export class TokenService {
     const limit = query.limit ?? 50;
     const rows = await listTokens(
       this.#store.db,
-      { orgId: access.org.id, ownerId, q: query.q, status: query.status, kind: query.kind, before: query.cursor, limit: limit + 1 },
+      {
+        orgId: access.org.id,
+        ownerId,
+        q: query.q,
+        status: query.status,
+        kind: query.kind,
+        before: query.cursor,
+        limit: limit + 1,
+      },
       Date.now(),
     );
     const items = rows.slice(0, limit);
@@ -243,22 +275,40 @@ export class TokenService {
         patch[column] = stored;
       };
       if (name !== undefined) set("name", "name", token.name, name);
-      if (input.description !== undefined) set("description", "description", token.description, input.description?.trim() || null);
+      if (input.description !== undefined)
+        set("description", "description", token.description, input.description?.trim() || null);
       if (allowedIps !== undefined) set("allowedIps", "allowed_ips", token.allowedIps, allowedIps, JSON.stringify(allowedIps));
-      if (input.rateLimit !== undefined) set("rateLimit", "rate_limit", token.rateLimit, input.rateLimit, input.rateLimit ? JSON.stringify(input.rateLimit) : null);
-      if (input.metadata !== undefined) set("metadata", "metadata", token.metadata, input.metadata, JSON.stringify(input.metadata));
+      if (input.rateLimit !== undefined)
+        set(
+          "rateLimit",
+          "rate_limit",
+          token.rateLimit,
+          input.rateLimit,
+          input.rateLimit ? JSON.stringify(input.rateLimit) : null,
+        );
+      if (input.metadata !== undefined)
+        set("metadata", "metadata", token.metadata, input.metadata, JSON.stringify(input.metadata));
       const scopesChanged = scopes !== undefined && JSON.stringify(scopes) !== JSON.stringify(token.scopes);
       if (scopesChanged) patch.scopes = JSON.stringify(scopes);
       const events: AuditEvent[] = [];
-      if (Object.keys(changes).length > 0) events.push(auditEvent(meta, access.actor, token.orgId, "token.updated", targetOf(token), { changes }, now));
+      if (Object.keys(changes).length > 0)
+        events.push(auditEvent(meta, access.actor, token.orgId, "token.updated", targetOf(token), { changes }, now));
       if (scopesChanged) {
         events.push(
-          auditEvent(meta, access.actor, token.orgId, "token.scopes_changed", targetOf(token), {
-            from: token.scopes,
-            to: scopes,
-            added: scopes.filter((s) => !token.scopes.includes(s)),
-            removed: token.scopes.filter((s) => !scopes.includes(s)),
-          }, now),
+          auditEvent(
+            meta,
+            access.actor,
+            token.orgId,
+            "token.scopes_changed",
+            targetOf(token),
+            {
+              from: token.scopes,
+              to: scopes,
+              added: scopes.filter((s) => !token.scopes.includes(s)),
+              removed: token.scopes.filter((s) => !scopes.includes(s)),
+            },
+            now,
+          ),
         );
       }
       return { patch: events.length > 0 ? patch : null, events };
@@ -266,7 +316,13 @@ export class TokenService {
     return this.#reload(tokenId);
   }
 
-  async transition(access: OrgAccess, tokenId: string, transition: Transition, reason: string | undefined, meta: RequestMeta): Promise<TokenRecord> {
+  async transition(
+    access: OrgAccess,
+    tokenId: string,
+    transition: Transition,
+    reason: string | undefined,
+    meta: RequestMeta,
+  ): Promise<TokenRecord> {
     requireScope(access, "tokens:write");
     await this.#mutate(access, tokenId, async (token, now) => {
       const result = applyTransition(token, transition, now, access.org.settings);
@@ -274,18 +330,31 @@ export class TokenService {
       const patch: Record<string, unknown> = { updated_at: now };
       if ("revokedAt" in result.patch) {
         const by = actorRef(access.actor);
-        Object.assign(patch, { revoked_at: now, revoked_by_id: by.id, revoked_by_name: by.name, revoke_reason: reason?.trim() || null });
+        Object.assign(patch, {
+          revoked_at: now,
+          revoked_by_id: by.id,
+          revoked_by_name: by.name,
+          revoke_reason: reason?.trim() || null,
+        });
       }
       if ("suspendedAt" in result.patch) patch.suspended_at = result.patch.suspendedAt;
       if ("deactivatedAt" in result.patch) patch.deactivated_at = result.patch.deactivatedAt;
       const details = transition === "revoke" && reason ? { reason: reason.trim() } : {};
-      return { patch, events: [auditEvent(meta, access.actor, token.orgId, `token.${PAST_TENSE[transition]}`, targetOf(token), details, now)] };
+      return {
+        patch,
+        events: [auditEvent(meta, access.actor, token.orgId, `token.${PAST_TENSE[transition]}`, targetOf(token), details, now)],
+      };
     });
     return this.#reload(tokenId);
   }
 
   /** A new secret; the old one dies now or after a grace period of at most 7 days. */
-  async regenerate(access: OrgAccess, tokenId: string, input: RegenerateInput, meta: RequestMeta): Promise<{ token: TokenRecord; secret: string }> {
+  async regenerate(
+    access: OrgAccess,
+    tokenId: string,
+    input: RegenerateInput,
+    meta: RequestMeta,
+  ): Promise<{ token: TokenRecord; secret: string }> {
     requireScope(access, "tokens:write");
     const grace = input.graceSeconds ?? 0;
     if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
@@ -315,11 +384,19 @@ export class TokenService {
           updated_at: now,
         },
         events: [
-          auditEvent(meta, access.actor, token.orgId, "token.regenerated", targetOf(token), {
-            graceSeconds: grace,
-            previousSecretExpiresAt: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
-            expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-          }, now),
+          auditEvent(
+            meta,
+            access.actor,
+            token.orgId,
+            "token.regenerated",
+            targetOf(token),
+            {
+              graceSeconds: grace,
+              previousSecretExpiresAt: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
+              expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+            },
+            now,
+          ),
         ],
       };
     });
@@ -435,4 +512,3 @@ function blankToken(now: number): TokenRecord {
 export function targetOf(token: TokenRecord) {
   return { type: "token", id: token.id, name: token.name };
 }
-

@@ -1,8 +1,8 @@
 import { isRole } from "../core/roles.js";
+import type { PermissionSet } from "../core/scopes.js";
 import { hashToken, parseToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
 import { evaluateToken, type OwnerState, type VerifyCode } from "../core/verification.js";
-import type { PermissionSet } from "../core/scopes.js";
 import type { Store } from "../store/database.js";
 import { findMember } from "../store/memberships-repository.js";
 import { findTokenBySecretHash } from "../store/tokens-repository.js";

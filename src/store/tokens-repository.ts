@@ -79,7 +79,10 @@ export async function insertToken(db: Db, t: TokenRecord, secretHash: string): P
       updated_at: t.updatedAt,
     })
     .execute();
-  await db.insertInto("token_secrets").values({ hash: secretHash, token_id: t.id, created_at: t.createdAt, expires_at: null }).execute();
+  await db
+    .insertInto("token_secrets")
+    .values({ hash: secretHash, token_id: t.id, created_at: t.createdAt, expires_at: null })
+    .execute();
 }
 
 function selectTokens(db: Db) {

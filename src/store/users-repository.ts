@@ -21,10 +21,7 @@ export function userFromRow(row: UserRow): UserRecord {
   };
 }
 
-export async function insertUser(
-  db: Db,
-  user: UserRecord & { passwordHash: string },
-): Promise<void> {
+export async function insertUser(db: Db, user: UserRecord & { passwordHash: string }): Promise<void> {
   await db
     .insertInto("users")
     .values({
@@ -52,6 +49,9 @@ export async function findUserByEmail(db: Db, email: string): Promise<(UserRecor
 }
 
 export async function countUsers(db: Db): Promise<number> {
-  const row = await db.selectFrom("users").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("users")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }

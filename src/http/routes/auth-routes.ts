@@ -1,6 +1,6 @@
 import { Type } from "typebox";
 import { TesseraError } from "../../core/errors.js";
-import { clearSessionCookies, authenticate, SESSION_COOKIE, setSessionCookies } from "../auth.js";
+import { authenticate, clearSessionCookies, SESSION_COOKIE, setSessionCookies } from "../auth.js";
 import { metaOf } from "../context.js";
 import { Email, MembershipSchema, Name, OrgSchema, Password, UserSchema } from "../schemas.js";
 import { orgView } from "../views.js";
@@ -41,11 +41,18 @@ export const authRoutes: Routes = async (app) => {
         tags: ["auth"],
         summary: "Sign in to the console (sets the session and CSRF cookies)",
         body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Password }, { additionalProperties: false }),
-        response: { 200: Type.Object({ user: UserSchema, memberships: Type.Array(MembershipSchema) }), ...problemResponses(400, 401, 429) },
+        response: {
+          200: Type.Object({ user: UserSchema, memberships: Type.Array(MembershipSchema) }),
+          ...problemResponses(400, 401, 429),
+        },
       },
     },
     async (request, reply) => {
-      const { user, memberships, session } = await app.tessera.auth.login(request.body.email, request.body.password, metaOf(request));
+      const { user, memberships, session } = await app.tessera.auth.login(
+        request.body.email,
+        request.body.password,
+        metaOf(request),
+      );
       setSessionCookies(request, reply, session);
       return { user: userView(user), memberships };
     },
@@ -53,7 +60,13 @@ export const authRoutes: Routes = async (app) => {
 
   app.post(
     "/v1/auth/logout",
-    { schema: { tags: ["auth"], summary: "Sign out (ends the session)", response: { 204: Type.Null(), ...problemResponses(401, 403) } } },
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Sign out (ends the session)",
+        response: { 204: Type.Null(), ...problemResponses(401, 403) },
+      },
+    },
     async (request, reply) => {
       const actor = await authenticate(request);
       if (actor.type !== "user") throw new TesseraError("forbidden", "Only a console session can sign out");
@@ -74,7 +87,13 @@ export const authRoutes: Routes = async (app) => {
             user: Type.Union([UserSchema, Type.Null()]),
             memberships: Type.Array(MembershipSchema),
             token: Type.Optional(
-              Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String(), orgId: Type.Union([Type.String(), Type.Null()]), scopes: Type.Array(Type.String()) }),
+              Type.Object({
+                id: Type.String(),
+                name: Type.String(),
+                kind: Type.String(),
+                orgId: Type.Union([Type.String(), Type.Null()]),
+                scopes: Type.Array(Type.String()),
+              }),
             ),
           }),
           ...problemResponses(401),

@@ -1,7 +1,18 @@
 import { Type } from "typebox";
 import { authenticate, orgAccess } from "../auth.js";
 import { metaOf } from "../context.js";
-import { CatalogueEntrySchema, Email, MemberParams, MemberSchema, Name, OrgParams, OrgPatchBody, OrgSchema, Password, Role } from "../schemas.js";
+import {
+  CatalogueEntrySchema,
+  Email,
+  MemberParams,
+  MemberSchema,
+  Name,
+  OrgParams,
+  OrgPatchBody,
+  OrgSchema,
+  Password,
+  Role,
+} from "../schemas.js";
 import { memberView, orgView } from "../views.js";
 import { problemResponses, type Routes } from "./types.js";
 
@@ -19,7 +30,13 @@ export const orgRoutes: Routes = async (app) => {
 
   app.get(
     "/v1/orgs",
-    { schema: { tags: ["organisations"], summary: "Organisations you belong to", response: { 200: Type.Object({ items: Type.Array(OrgSchema) }), ...problemResponses(401, 403) } } },
+    {
+      schema: {
+        tags: ["organisations"],
+        summary: "Organisations you belong to",
+        response: { 200: Type.Object({ items: Type.Array(OrgSchema) }), ...problemResponses(401, 403) },
+      },
+    },
     async (request) => {
       const actor = await authenticate(request);
       return { items: (await orgs.list(actor)).map((o) => orgView(o, o.role)) };
@@ -45,7 +62,14 @@ export const orgRoutes: Routes = async (app) => {
 
   app.get(
     "/v1/orgs/:orgId",
-    { schema: { tags: ["organisations"], summary: "An organisation and its settings", params: OrgParams, response: { 200: OrgSchema, ...problemResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["organisations"],
+        summary: "An organisation and its settings",
+        params: OrgParams,
+        response: { 200: OrgSchema, ...problemResponses(401, 403, 404) },
+      },
+    },
     async (request) => {
       const access = await orgAccess(request, request.params.orgId);
       return orgView(await orgs.get(access), access.role);
@@ -75,7 +99,14 @@ export const orgRoutes: Routes = async (app) => {
 
   app.get(
     "/v1/orgs/:orgId/members",
-    { schema: { tags: ["members"], summary: "Members and their roles", params: OrgParams, response: { 200: Type.Object({ items: Type.Array(MemberSchema) }), ...problemResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Members and their roles",
+        params: OrgParams,
+        response: { 200: Type.Object({ items: Type.Array(MemberSchema) }), ...problemResponses(401, 403, 404) },
+      },
+    },
     async (request) => {
       const access = await orgAccess(request, request.params.orgId);
       return { items: (await orgs.members(access)).map(memberView) };
@@ -139,7 +170,14 @@ export const orgRoutes: Routes = async (app) => {
 
   app.get(
     "/v1/orgs/:orgId/scopes",
-    { schema: { tags: ["scopes"], summary: "The scope catalogue: management scopes and the product's own", params: OrgParams, response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["scopes"],
+        summary: "The scope catalogue: management scopes and the product's own",
+        params: OrgParams,
+        response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(401, 403, 404) },
+      },
+    },
     async (request) => {
       const access = await orgAccess(request, request.params.orgId);
       return orgs.catalogue(access);
@@ -154,7 +192,10 @@ export const orgRoutes: Routes = async (app) => {
         summary: "Replace the product scopes (management scopes in the body are ignored)",
         params: OrgParams,
         body: Type.Array(
-          Type.Object({ name: Type.String({ minLength: 1, maxLength: 130 }), description: Type.Optional(Type.String({ maxLength: 300 })) }, { additionalProperties: false }),
+          Type.Object(
+            { name: Type.String({ minLength: 1, maxLength: 130 }), description: Type.Optional(Type.String({ maxLength: 300 })) },
+            { additionalProperties: false },
+          ),
           { maxItems: 500 },
         ),
         response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(400, 401, 403, 404) },
@@ -166,4 +207,3 @@ export const orgRoutes: Routes = async (app) => {
     },
   );
 };
-

@@ -44,7 +44,10 @@ export const tokenRoutes: Routes = async (app) => {
     async (request, reply) => {
       const access = await orgAccess(request, request.params.orgId);
       const { token, secret } = await tokens.create(access, request.body, metaOf(request));
-      return reply.code(201).header("cache-control", "no-store").send({ token: tokenView(token), secret });
+      return reply
+        .code(201)
+        .header("cache-control", "no-store")
+        .send({ token: tokenView(token), secret });
     },
   );
 
@@ -56,7 +59,10 @@ export const tokenRoutes: Routes = async (app) => {
         summary: "List tokens, newest first (members see only their own)",
         params: OrgParams,
         querystring: TokenListQuery,
-        response: { 200: Type.Object({ items: Type.Array(TokenViewSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problemResponses(400, 401, 403, 404) },
+        response: {
+          200: Type.Object({ items: Type.Array(TokenViewSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problemResponses(400, 401, 403, 404),
+        },
       },
     },
     async (request) => {
@@ -69,7 +75,14 @@ export const tokenRoutes: Routes = async (app) => {
 
   app.get(
     `${base}/:tokenId`,
-    { schema: { tags: ["tokens"], summary: "A token (never its secret)", params: TokenParams, response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["tokens"],
+        summary: "A token (never its secret)",
+        params: TokenParams,
+        response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404) },
+      },
+    },
     async (request) => {
       const access = await orgAccess(request, request.params.orgId);
       return tokenView(await tokens.get(access, request.params.tokenId));
@@ -99,15 +112,18 @@ export const tokenRoutes: Routes = async (app) => {
       {
         schema: {
           tags: ["tokens"],
-          summary: transition === "revoke" ? "Revoke the token: immediate and irreversible" : `${transition[0]!.toUpperCase()}${transition.slice(1)} the token`,
+          summary:
+            transition === "revoke"
+              ? "Revoke the token: immediate and irreversible"
+              : `${transition[0]!.toUpperCase()}${transition.slice(1)} the token`,
           params: TokenParams,
-          ...(transition === "revoke" ? { body: Type.Optional(RevokeBody) } : {}),
+          ...(transition === "revoke" ? { body: RevokeBody } : {}),
           response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404, 409) },
         },
       },
       async (request) => {
         const access = await orgAccess(request, request.params.orgId);
-        const reason = transition === "revoke" ? (request.body as { reason?: string } | undefined)?.reason : undefined;
+        const reason = transition === "revoke" ? (request.body as { reason?: string }).reason : undefined;
         return tokenView(await tokens.transition(access, request.params.tokenId, transition, reason, metaOf(request)));
       },
     );
@@ -116,7 +132,12 @@ export const tokenRoutes: Routes = async (app) => {
   app.delete(
     `${base}/:tokenId`,
     {
-      schema: { tags: ["tokens"], summary: "Same as revoke: the row stays for the audit trail", params: TokenParams, response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404, 409) } },
+      schema: {
+        tags: ["tokens"],
+        summary: "Same as revoke: the row stays for the audit trail",
+        params: TokenParams,
+        response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404, 409) },
+      },
     },
     async (request) => {
       const access = await orgAccess(request, request.params.orgId);
@@ -131,13 +152,13 @@ export const tokenRoutes: Routes = async (app) => {
         tags: ["tokens"],
         summary: "New secret; the old one dies now or after graceSeconds (≤ 7 days)",
         params: TokenParams,
-        body: Type.Optional(RegenerateBody),
+        body: RegenerateBody,
         response: { 200: TokenWithSecret, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => {
       const access = await orgAccess(request, request.params.orgId);
-      const { token, secret } = await tokens.regenerate(access, request.params.tokenId, request.body ?? {}, metaOf(request));
+      const { token, secret } = await tokens.regenerate(access, request.params.tokenId, request.body, metaOf(request));
       return reply.header("cache-control", "no-store").send({ token: tokenView(token), secret });
     },
   );
@@ -159,7 +180,10 @@ export const tokenRoutes: Routes = async (app) => {
       const step = interval === "hour" ? HOUR : DAY;
       const to = request.query.to ? Date.parse(request.query.to) : Date.now();
       const from = request.query.from ? Date.parse(request.query.from) : to - (interval === "hour" ? 24 * HOUR : 30 * DAY);
-      if (from >= to) throw new TesseraError("validation_failed", "from must be before to", { fields: [{ field: "query.from", message: "must be before to" }] });
+      if (from >= to)
+        throw new TesseraError("validation_failed", "from must be before to", {
+          fields: [{ field: "query.from", message: "must be before to" }],
+        });
       if ((to - from) / step > MAX_BUCKETS[interval]) {
         const message = `covers more than ${MAX_BUCKETS[interval]} ${interval}s`;
         throw new TesseraError("validation_failed", `from..to ${message}`, { fields: [{ field: "query.from", message }] });

@@ -22,11 +22,15 @@ export const verifyRoutes: Routes = async (app) => {
         orgId = undefined;
       } else if (actor.type === "token" && actor.token.kind === "service") {
         if (!actor.token.scopes.includes("tokens:verify") && !actor.token.scopes.includes("tokens:*")) {
-          throw new TesseraError("forbidden", "This action needs the tokens:verify permission", { missingScope: "tokens:verify" });
+          throw new TesseraError("forbidden", "This action needs the tokens:verify permission", {
+            missingScope: "tokens:verify",
+          });
         }
         orgId = actor.token.orgId!;
       } else {
-        throw new TesseraError("forbidden", "Verification takes a root token or a service token with tokens:verify", { missingScope: "tokens:verify" });
+        throw new TesseraError("forbidden", "Verification takes a root token or a service token with tokens:verify", {
+          missingScope: "tokens:verify",
+        });
       }
       const result = await app.tessera.verifier.verify({
         token: request.body.token,

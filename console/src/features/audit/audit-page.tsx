@@ -31,7 +31,6 @@ export const KNOWN_ACTIONS = [
   "org.scopes_changed",
   "auth.login",
   "auth.login_failed",
-  "auth.logout",
 ] as const;
 
 export function AuditPage() {

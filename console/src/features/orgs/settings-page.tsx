@@ -1,0 +1,208 @@
+import { Button, Group, NumberInput, Paper, Stack, Switch, Table, Text, TextInput, Title } from "@mantine/core";
+import { schemaResolver, useForm } from "@mantine/form";
+import { useTranslation } from "react-i18next";
+import { z } from "zod";
+import type { Organization } from "../../api/types";
+import { ErrorAlert } from "../../components/error-alert";
+import { notifySuccess } from "../../components/notify";
+import { applyServerFieldErrors } from "../../lib/forms";
+import { can } from "../../lib/permissions";
+import { useUpdateOrg } from "./api";
+import { useCurrentOrg } from "./org-context";
+import { ScopeCatalogue } from "./scope-catalogue";
+
+/** Longest expiry the API accepts (ten years). */
+const MAX_EXPIRY_DAYS = 3650;
+
+export function SettingsPage() {
+  const { t } = useTranslation();
+  const { org, role } = useCurrentOrg();
+  const edit = can.editSettings(role);
+  return (
+    <Stack gap="lg" maw={880}>
+      <Stack gap={4}>
+        <Title order={1} size="h2">
+          {t("settings.title")}
+        </Title>
+        <Text c="dimmed" size="sm">
+          {t("settings.yourRole", { role: t(`roles.${role}`) })}
+        </Text>
+      </Stack>
+      {edit ? (
+        <>
+          <SettingsForm key={org.updatedAt} org={org} />
+          <ScopeCatalogue orgId={org.id} />
+        </>
+      ) : (
+        <Paper withBorder p="md" radius="md">
+          <Stack gap="xs">
+            <Text size="xs" c="dimmed" fw={600} tt="uppercase">
+              {t("settings.name")}
+            </Text>
+            <Text fw={600}>{org.name}</Text>
+            {role === "viewer" ? (
+              <Text size="sm" c="dimmed">
+                {t("settings.viewerNote")}
+              </Text>
+            ) : (
+              <ReadOnlyPolicy org={org} />
+            )}
+          </Stack>
+        </Paper>
+      )}
+    </Stack>
+  );
+}
+
+function ReadOnlyPolicy({ org }: { org: Organization }) {
+  const { t } = useTranslation();
+  const s = org.settings;
+  const days = (n: number | null) => (n === null ? t("settings.none") : t("tokens.create.days", { count: n }));
+  const yes = (b: boolean) => (b ? t("common.yes") : t("common.no"));
+  const rows: [string, string][] = [
+    [t("settings.tokenPrefix"), s.tokenPrefix],
+    [t("settings.defaultExpiryDays"), days(s.defaultExpiryDays)],
+    [t("settings.maxExpiryDays"), days(s.maxExpiryDays)],
+    [t("settings.requireExpiry"), yes(s.requireExpiry)],
+    [t("settings.membersCanCreateTokens"), yes(s.membersCanCreateTokens)],
+    [t("settings.revokeRequiresSuspension"), yes(s.revokeRequiresSuspension)],
+  ];
+  return (
+    <Table mt="sm" aria-label={t("settings.policy")}>
+      <Table.Tbody>
+        {rows.map(([label, value]) => (
+          <Table.Tr key={label}>
+            <Table.Th w="50%">{label}</Table.Th>
+            <Table.Td>{value}</Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
+
+function SettingsForm({ org }: { org: Organization }) {
+  const { t } = useTranslation();
+  const update = useUpdateOrg(org.id);
+  const optionalDays = z.union([z.number().int().min(1).max(MAX_EXPIRY_DAYS), z.literal("")]);
+  const schema = z
+    .object({
+      name: z.string().trim().min(1, t("validation.required")).max(100, t("validation.maxLength", { count: 100 })),
+      tokenPrefix: z.string().regex(/^[a-z]{2,8}$/, t("settings.prefixRule")),
+      defaultExpiryDays: optionalDays,
+      maxExpiryDays: optionalDays,
+      requireExpiry: z.boolean(),
+      membersCanCreateTokens: z.boolean(),
+      revokeRequiresSuspension: z.boolean(),
+    })
+    .refine(
+      (v) => v.defaultExpiryDays === "" || v.maxExpiryDays === "" || v.defaultExpiryDays <= v.maxExpiryDays,
+      { path: ["defaultExpiryDays"], message: t("settings.defaultBeyondMax") },
+    );
+  const s = org.settings;
+  const form = useForm({
+    initialValues: {
+      name: org.name,
+      tokenPrefix: s.tokenPrefix,
+      defaultExpiryDays: (s.defaultExpiryDays ?? "") as number | "",
+      maxExpiryDays: (s.maxExpiryDays ?? "") as number | "",
+      requireExpiry: s.requireExpiry,
+      membersCanCreateTokens: s.membersCanCreateTokens,
+      revokeRequiresSuspension: s.revokeRequiresSuspension,
+    },
+    validate: schemaResolver(schema, { sync: true }),
+  });
+
+  return (
+    <Paper withBorder p="md" radius="md">
+      <form
+        noValidate
+        onSubmit={form.onSubmit(async (v) => {
+          try {
+            await update.mutateAsync({
+              name: v.name.trim(),
+              settings: {
+                tokenPrefix: v.tokenPrefix,
+                defaultExpiryDays: v.defaultExpiryDays === "" ? null : v.defaultExpiryDays,
+                maxExpiryDays: v.maxExpiryDays === "" ? null : v.maxExpiryDays,
+                requireExpiry: v.requireExpiry,
+                membersCanCreateTokens: v.membersCanCreateTokens,
+                revokeRequiresSuspension: v.revokeRequiresSuspension,
+              },
+            });
+            notifySuccess(t("settings.saved"));
+          } catch (error) {
+            applyServerFieldErrors(form, error, {
+              "settings.tokenPrefix": "tokenPrefix",
+              "settings.defaultExpiryDays": "defaultExpiryDays",
+              "settings.maxExpiryDays": "maxExpiryDays",
+            });
+          }
+        })}
+      >
+        <Stack>
+          <Title order={2} size="h4">
+            {t("settings.general")}
+          </Title>
+          <ErrorAlert error={update.error} />
+          <TextInput label={t("settings.name")} required {...form.getInputProps("name")} />
+          <TextInput
+            label={t("settings.tokenPrefix")}
+            description={t("settings.tokenPrefixHint")}
+            required
+            maxLength={8}
+            w={260}
+            {...form.getInputProps("tokenPrefix")}
+          />
+          <Title order={2} size="h4" mt="sm">
+            {t("settings.policy")}
+          </Title>
+          <Group grow align="flex-start">
+            <NumberInput
+              label={t("settings.defaultExpiryDays")}
+              description={t("settings.defaultExpiryHint")}
+              min={1}
+              max={MAX_EXPIRY_DAYS}
+              allowDecimal={false}
+              allowNegative={false}
+              {...form.getInputProps("defaultExpiryDays")}
+            />
+            <NumberInput
+              label={t("settings.maxExpiryDays")}
+              description={t("settings.maxExpiryHint")}
+              min={1}
+              max={MAX_EXPIRY_DAYS}
+              allowDecimal={false}
+              allowNegative={false}
+              {...form.getInputProps("maxExpiryDays")}
+            />
+          </Group>
+          <Switch
+            label={t("settings.requireExpiry")}
+            description={t("settings.requireExpiryHint")}
+            {...form.getInputProps("requireExpiry", { type: "checkbox" })}
+          />
+          <Switch
+            label={t("settings.membersCanCreateTokens")}
+            description={t("settings.membersCanCreateTokensHint")}
+            {...form.getInputProps("membersCanCreateTokens", { type: "checkbox" })}
+          />
+          <Switch
+            label={t("settings.revokeRequiresSuspension")}
+            description={t("settings.revokeRequiresSuspensionHint")}
+            {...form.getInputProps("revokeRequiresSuspension", { type: "checkbox" })}
+          />
+          <Group justify="flex-end">
+            <Button type="button" variant="default" onClick={() => form.reset()} disabled={!form.isDirty()}>
+              {t("common.reset")}
+            </Button>
+            <Button type="submit" loading={update.isPending}>
+              {t("common.save")}
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Paper>
+  );
+}
+
