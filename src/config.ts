@@ -26,6 +26,13 @@ export interface Config {
   consoleDir: string;
   /** How often in-memory usage is written to storage (ms). */
   usageFlushIntervalMs: number;
+  /** Verifier cache: most tokens kept (`TESSERA_CACHE_SIZE`, default 100000; 0 disables the cache). */
+  cacheMaxEntries: number;
+  /**
+   * Longest a cached token is trusted without hearing of a change (`TESSERA_CACHE_TTL_MS`, default
+   * 10000): the staleness bound if a change notification is lost. Changes normally arrive in milliseconds.
+   */
+  cacheTtlMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -69,6 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sessionTtlMs: int(env, "TESSERA_SESSION_HOURS", 12, 1, 24 * 30) * 3600 * 1000,
     consoleDir: resolve(env.TESSERA_CONSOLE_DIR || new URL("../console/dist", import.meta.url).pathname),
     usageFlushIntervalMs: int(env, "TESSERA_USAGE_FLUSH_MS", 1000, 50, 2000),
+    cacheMaxEntries: int(env, "TESSERA_CACHE_SIZE", 100_000, 0, 10_000_000),
+    cacheTtlMs: int(env, "TESSERA_CACHE_TTL_MS", 10_000, 100, 300_000),
   };
   return { ...config, ...overrides };
 }

@@ -8,6 +8,7 @@ import { TokenService } from "./services/token-service.js";
 import { UsageRecorder } from "./services/usage-recorder.js";
 import { Verifier } from "./services/verifier.js";
 import { createStore, migrate, type Store } from "./store/database.js";
+import { PgChangeBus } from "./store/pg-change-bus.js";
 
 /** Everything one Tessera instance holds: storage, the verifier, the use cases. Shared by HTTP and CLI. */
 export interface Tessera {
@@ -32,7 +33,20 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     await store.close();
     throw error;
   }
-  const bus = new LocalChangeBus();
+  let bus: ChangeBus;
+  if (store.dialect === "postgres" && store.databaseUrl) {
+    const pgBus = new PgChangeBus(store.databaseUrl, (error) => console.error("tessera: change bus:", String(error)));
+    try {
+      await pgBus.start();
+    } catch (error) {
+      await pgBus.close();
+      await store.close();
+      throw error;
+    }
+    bus = pgBus;
+  } else {
+    bus = new LocalChangeBus();
+  }
   const metrics = createMetrics();
   const usage = new UsageRecorder(store, config.usageFlushIntervalMs);
   const verifier = new Verifier({
@@ -40,6 +54,8 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     pepper: config.pepper,
     rateLimiter: new MemoryRateLimiter(),
     usage,
+    bus,
+    cache: { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheTtlMs },
     onResult: (code) => metrics.verifications.inc({ code }),
   });
   let closed = false;
@@ -59,6 +75,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
       try {
         await usage.close();
       } finally {
+        verifier.close();
         await bus.close();
         await store.close();
       }

@@ -1,4 +1,4 @@
-import { compileAllowlist } from "./ip.js";
+import { compileAllowlist, type IpAllowlist } from "./ip.js";
 import { type Role, rolePermissions } from "./roles.js";
 import { effectiveScopes, intersect, MANAGEMENT_SCOPE_NAMES, type PermissionSet, scopeSet } from "./scopes.js";
 import { deriveStatus } from "./status.js";
@@ -26,22 +26,39 @@ export interface OwnerState {
   disabled: boolean;
 }
 
-export interface EvaluationInput {
+/**
+ * What verification needs of a found token, computed once and cacheable: its permissions now, the
+ * scopes it may use, its compiled IP allowlist. Recomputed whenever the token or its owner changes.
+ */
+export interface PreparedToken {
   token: TokenRecord;
+  owner: OwnerState | null;
+  permissions: PermissionSet;
+  /** The scopes the token may use now (personal tokens: ∩ the owner's current role). */
+  scopes: string[];
+  allowlist: IpAllowlist;
+}
+
+export function prepareToken(token: TokenRecord, owner: OwnerState | null): PreparedToken {
+  const permissions = tokenPermissions(token, owner);
+  return {
+    token,
+    owner,
+    permissions,
+    scopes: effectiveScopes(token.scopes, permissions, MANAGEMENT_SCOPE_NAMES),
+    allowlist: compileAllowlist(token.allowedIps),
+  };
+}
+
+export interface EvaluationInput {
   /** When the presented secret stops working (a previous secret in its grace period), else null. */
   secretExpiresAt: number | null;
-  owner: OwnerState | null;
   now: number;
   ip?: string | null | undefined;
   requiredScopes?: readonly string[] | undefined;
 }
 
-export interface Evaluation {
-  code: Exclude<VerifyCode, "MALFORMED" | "RATE_LIMITED">;
-  permissions: PermissionSet;
-  /** The scopes the token may use now (personal tokens: ∩ the owner's current role). */
-  scopes: string[];
-}
+export type EvaluationCode = Exclude<VerifyCode, "MALFORMED" | "RATE_LIMITED">;
 
 /** The permissions a token carries now: its scopes, and for personal tokens ∩ its owner's current role. */
 export function tokenPermissions(token: TokenRecord, owner: OwnerState | null): PermissionSet {
@@ -52,35 +69,31 @@ export function tokenPermissions(token: TokenRecord, owner: OwnerState | null): 
 }
 
 /**
- * Everything verification decides from a token already found: status, owner, IP allowlist, scopes.
- * Rate limiting and usage are the verifier's (they hold state). Pure: the same input, the same answer.
+ * Everything verification decides from a token already found: the presented secret's own expiry,
+ * status, owner, IP allowlist, scopes. Rate limiting and usage are the verifier's (they hold state).
+ * Pure: the same input, the same answer.
  */
-export function evaluateToken(input: EvaluationInput): Evaluation {
-  const { token, owner, now } = input;
-  const permissions = tokenPermissions(token, owner);
-  const result = (code: Evaluation["code"]): Evaluation => ({
-    code,
-    permissions,
-    scopes:
-      code === "VALID" || code === "INSUFFICIENT_SCOPE" ? effectiveScopes(token.scopes, permissions, MANAGEMENT_SCOPE_NAMES) : [],
-  });
-  if (input.secretExpiresAt !== null && input.secretExpiresAt <= now) return result("NOT_FOUND");
+export function evaluateToken(prepared: PreparedToken, input: EvaluationInput): EvaluationCode {
+  const { token, owner } = prepared;
+  const { now } = input;
+  if (input.secretExpiresAt !== null && input.secretExpiresAt <= now) return "NOT_FOUND";
   switch (deriveStatus(token, now)) {
     case "revoked":
-      return result("REVOKED");
+      return "REVOKED";
     case "suspended":
-      return result("SUSPENDED");
+      return "SUSPENDED";
     case "inactive":
-      return result("INACTIVE");
+      return "INACTIVE";
     case "expired":
-      return result("EXPIRED");
+      return "EXPIRED";
     case "active":
       break;
   }
-  if (token.kind === "personal" && (!owner || owner.disabled || owner.role === null)) return result("OWNER_DISABLED");
-  if (token.allowedIps.length > 0 && !compileAllowlist(token.allowedIps).allows(input.ip)) return result("IP_NOT_ALLOWED");
-  for (const scope of input.requiredScopes ?? []) {
-    if (!permissions.grants(scope)) return result("INSUFFICIENT_SCOPE");
+  if (token.kind === "personal" && (!owner || owner.disabled || owner.role === null)) return "OWNER_DISABLED";
+  if (token.allowedIps.length > 0 && !prepared.allowlist.allows(input.ip)) return "IP_NOT_ALLOWED";
+  const required = input.requiredScopes;
+  if (required) {
+    for (const scope of required) if (!prepared.permissions.grants(scope)) return "INSUFFICIENT_SCOPE";
   }
-  return result("VALID");
+  return "VALID";
 }

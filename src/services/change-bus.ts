@@ -1,19 +1,8 @@
-/**
- * What changed, for everything that caches authorization state (the verifier's cache, issue #3).
- * Published after the transaction that made the change has committed.
- */
-export type Change =
-  | { type: "token"; tokenId: string }
-  | { type: "member"; orgId: string; userId: string }
-  | { type: "org"; orgId: string };
+import type { Change, ChangeBus } from "../core/changes.js";
 
-export interface ChangeBus {
-  publish(change: Change): void;
-  subscribe(listener: (change: Change) => void): () => void;
-  close(): Promise<void>;
-}
+export type { Change, ChangeBus };
 
-/** Delivers changes within this process only. */
+/** Delivers changes within this process only (one instance, or SQLite). */
 export class LocalChangeBus implements ChangeBus {
   readonly #listeners = new Set<(change: Change) => void>();
 

@@ -1,13 +1,15 @@
+import type { ChangeBus } from "../core/changes.js";
 import { isRole } from "../core/roles.js";
 import type { PermissionSet } from "../core/scopes.js";
 import { hashToken, parseToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
-import { evaluateToken, type OwnerState, type VerifyCode } from "../core/verification.js";
+import { evaluateToken, type OwnerState, type PreparedToken, prepareToken, type VerifyCode } from "../core/verification.js";
 import type { Store } from "../store/database.js";
 import { findMember } from "../store/memberships-repository.js";
 import { findTokenBySecretHash } from "../store/tokens-repository.js";
 import { findUserById, type UserRecord } from "../store/users-repository.js";
 import type { RateLimitDecision, RateLimiter } from "./rate-limiter.js";
+import { TokenCache, type TokenCacheOptions } from "./token-cache.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 
 export interface VerifyRequest {
@@ -21,22 +23,17 @@ export interface VerifyRequest {
   orgId?: string | undefined;
 }
 
+export type TokenOwner = UserRecord & OwnerState;
+
 export interface VerifyResult {
   valid: boolean;
   code: VerifyCode;
   /** Present whenever the token was found (so refusals can be explained and audited). */
   token?: TokenRecord;
-  owner?: (UserRecord & OwnerState) | null;
+  owner?: TokenOwner | null;
   scopes?: string[];
   permissions?: PermissionSet;
   ratelimit?: RateLimitDecision;
-}
-
-/** A token found by its hash, with its owner's current standing. */
-export interface ResolvedToken {
-  token: TokenRecord;
-  secretExpiresAt: number | null;
-  owner: (UserRecord & OwnerState) | null;
 }
 
 export interface VerifierOptions {
@@ -44,23 +41,57 @@ export interface VerifierOptions {
   pepper: string | undefined;
   rateLimiter: RateLimiter;
   usage: UsageRecorder;
+  /** Changes from this and other instances; each evicts what it affects from the cache. */
+  bus: ChangeBus;
+  cache?: Partial<TokenCacheOptions>;
   clock?: () => number;
   /** Called with every outcome (metrics). */
   onResult?: (code: VerifyCode) => void;
 }
 
+export const DEFAULT_CACHE: TokenCacheOptions = { maxEntries: 100_000, ttlMs: 10_000, negativeTtlMs: 10_000 };
+
+export interface VerifierStats {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: "MALFORMED" });
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
+
 /**
  * The one verifier (SPEC §5): `POST /v1/verify`, bearer authentication and the middleware all use it.
- * Order: format and checksum (no storage for malformed input) → hash → lookup → status, expiry, owner,
- * IP, scopes → rate limit → usage recorded in memory.
+ * Order: format and checksum (malformed input never touches storage) → SHA-256 → cache (storage on a
+ * miss only) → status, expiry, owner, IP, scopes → rate limit → usage recorded in memory. A warm
+ * verification neither reads nor writes storage.
  */
 export class Verifier {
   readonly #o: VerifierOptions;
   readonly #clock: () => number;
+  readonly #cache: TokenCache;
+  readonly #unsubscribe: () => void;
+  #hits = 0;
+  #misses = 0;
 
   constructor(options: VerifierOptions) {
     this.#o = options;
     this.#clock = options.clock ?? Date.now;
+    this.#cache = new TokenCache({ ...DEFAULT_CACHE, ...options.cache });
+    this.#unsubscribe = options.bus.subscribe((change) => this.#cache.apply(change));
+  }
+
+  get stats(): VerifierStats {
+    return { hits: this.#hits, misses: this.#misses, size: this.#cache.size };
+  }
+
+  /** Drops every cached lookup (tests, operators). */
+  clearCache(): void {
+    this.#cache.clear();
+  }
+
+  close(): void {
+    this.#unsubscribe();
   }
 
   async verify(req: VerifyRequest): Promise<VerifyResult> {
@@ -70,46 +101,57 @@ export class Verifier {
   }
 
   async #verify(req: VerifyRequest): Promise<VerifyResult> {
-    if (!parseToken(req.token)) return { valid: false, code: "MALFORMED" };
-    const resolved = await this.resolve(hashToken(req.token, this.#o.pepper));
-    if (!resolved || (req.orgId !== undefined && resolved.token.orgId !== req.orgId)) {
-      return { valid: false, code: "NOT_FOUND" };
+    if (!parseToken(req.token)) return MALFORMED;
+    const hash = hashToken(req.token, this.#o.pepper);
+    let now = this.#clock();
+    let entry = this.#cache.get(hash, now);
+    if (entry) {
+      this.#hits++;
+    } else {
+      this.#misses++;
+      const epoch = this.#cache.epoch;
+      const found = await this.#lookup(hash);
+      now = this.#clock();
+      this.#cache.set(hash, found?.prepared ?? null, found?.secretExpiresAt ?? null, now, epoch);
+      entry = { prepared: found?.prepared ?? null, secretExpiresAt: found?.secretExpiresAt ?? null, staleAt: 0 };
     }
-    const now = this.#clock();
+    const prepared = entry.prepared;
+    if (!prepared || (req.orgId !== undefined && prepared.token.orgId !== req.orgId)) return NOT_FOUND;
     const ip = req.ip ?? null;
-    const { token, owner } = resolved;
-    const evaluation = evaluateToken({ ...resolved, now, ip, requiredScopes: req.scopes });
-    const base = { token, owner, scopes: evaluation.scopes, permissions: evaluation.permissions };
-    if (evaluation.code === "NOT_FOUND") return { valid: false, code: "NOT_FOUND" };
-    if (evaluation.code !== "VALID") {
+    const code = evaluateToken(prepared, { secretExpiresAt: entry.secretExpiresAt, now, ip, requiredScopes: req.scopes });
+    if (code === "NOT_FOUND") return NOT_FOUND;
+    const { token, owner } = prepared;
+    const base = { token, owner: owner as TokenOwner | null, scopes: prepared.scopes, permissions: prepared.permissions };
+    if (code !== "VALID") {
       this.#o.usage.record(token.id, false, ip, now);
-      return { ...base, valid: false, code: evaluation.code };
+      return { ...base, valid: false, code };
     }
-    let ratelimit: RateLimitDecision | undefined;
     if (token.rateLimit) {
-      ratelimit = await this.#o.rateLimiter.consume(token.id, token.rateLimit, now);
+      const ratelimit = await this.#o.rateLimiter.consume(token.id, token.rateLimit, now);
       if (!ratelimit.allowed) {
         this.#o.usage.record(token.id, false, ip, now);
         return { ...base, valid: false, code: "RATE_LIMITED", ratelimit };
       }
+      this.#o.usage.record(token.id, true, ip, now);
+      return { ...base, valid: true, code: "VALID", ratelimit };
     }
     this.#o.usage.record(token.id, true, ip, now);
-    return ratelimit ? { ...base, valid: true, code: "VALID", ratelimit } : { ...base, valid: true, code: "VALID" };
+    return { ...base, valid: true, code: "VALID" };
   }
 
-  /** Finds a token by the hash of its secret, with its owner's current role and state. */
-  async resolve(hash: string): Promise<ResolvedToken | undefined> {
+  /** Storage: the token with this secret hash and its owner's current role and state. */
+  async #lookup(hash: string): Promise<{ prepared: PreparedToken; secretExpiresAt: number | null } | undefined> {
     const { db } = this.#o.store;
     const match = await findTokenBySecretHash(db, hash);
     if (!match) return undefined;
     const { token } = match;
-    let owner: (UserRecord & OwnerState) | null = null;
+    let owner: TokenOwner | null = null;
     if (token.kind === "personal" && token.ownerId && token.orgId) {
       const [user, member] = await Promise.all([findUserById(db, token.ownerId), findMember(db, token.orgId, token.ownerId)]);
       if (user) {
         owner = { ...user, role: member && isRole(member.role) ? member.role : null, disabled: user.disabledAt !== null };
       }
     }
-    return { token, secretExpiresAt: match.secretExpiresAt, owner };
+    return { prepared: prepareToken(token, owner), secretExpiresAt: match.secretExpiresAt };
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
+import { Kysely, type KyselyConfig, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
 import type { Database } from "./schema.js";
@@ -23,6 +23,8 @@ export interface Store {
   dialect: Dialect;
   /** The PostgreSQL URL in use (for LISTEN/NOTIFY), when the dialect is postgres. */
   databaseUrl: string | undefined;
+  /** Statements executed so far, and how many of them wrote (tests prove the warm path does neither). */
+  stats: { queries: number; writes: number };
   /** Throws when storage is unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -31,6 +33,16 @@ export interface Store {
 export const SQLITE_FILE = "tessera.db";
 
 const INT8_OID = 20;
+
+const WRITE_RE = /^\s*(insert|update|delete|create|alter|drop)\b/i;
+
+/** Kysely's query log, used only to count statements (cheap: one regex per statement). */
+function counting(stats: Store["stats"]): KyselyConfig["log"] {
+  return (event) => {
+    stats.queries++;
+    if (WRITE_RE.test(event.query.sql)) stats.writes++;
+  };
+}
 
 export function createStore(options: StoreOptions): Store {
   const url = options.databaseUrl;
@@ -46,11 +58,13 @@ export function createStore(options: StoreOptions): Store {
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on("error", () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const stats = { queries: 0, writes: 0 };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: counting(stats) });
     return {
       db,
       dialect: "postgres",
       databaseUrl: url,
+      stats,
       ping: async () => {
         await sql`select 1`.execute(db);
       },
@@ -66,11 +80,13 @@ export function createStore(options: StoreOptions): Store {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const stats = { queries: 0, writes: 0 };
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: counting(stats) });
   return {
     db,
     dialect: "sqlite",
     databaseUrl: undefined,
+    stats,
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -1,0 +1,134 @@
+import type { Change } from "../core/changes.js";
+import type { PreparedToken } from "../core/verification.js";
+
+/** A cached lookup: the prepared token (null = no such secret) and when the presented secret dies. */
+export interface CacheEntry {
+  prepared: PreparedToken | null;
+  secretExpiresAt: number | null;
+  /** Epoch ms after which the entry is not trusted (the TTL bound on staleness). */
+  staleAt: number;
+}
+
+export interface TokenCacheOptions {
+  /** Most entries kept (least recently used go first). */
+  maxEntries: number;
+  /** How long a found token may be served from memory without hearing of a change. */
+  ttlMs: number;
+  /** How long a "no such secret" answer is remembered. */
+  negativeTtlMs: number;
+}
+
+/**
+ * Secret hash → prepared token, bounded (LRU) and indexed by token, owner and organisation so that a
+ * change evicts exactly the entries it affects. `epoch` moves on every change: a lookup that started
+ * before a change must not cache what it read (it may predate the change).
+ */
+export class TokenCache {
+  readonly #o: TokenCacheOptions;
+  readonly #entries = new Map<string, CacheEntry>();
+  readonly #byKey = new Map<string, Set<string>>();
+  #epoch = 0;
+
+  constructor(options: TokenCacheOptions) {
+    this.#o = options;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(hash: string, now: number): CacheEntry | undefined {
+    const entry = this.#entries.get(hash);
+    if (!entry) return undefined;
+    if (entry.staleAt <= now) {
+      this.#remove(hash);
+      return undefined;
+    }
+    // Move to the most-recently-used end.
+    this.#entries.delete(hash);
+    this.#entries.set(hash, entry);
+    return entry;
+  }
+
+  /** Stores a lookup made at `epoch`, unless a change has happened since. */
+  set(hash: string, prepared: PreparedToken | null, secretExpiresAt: number | null, now: number, epoch: number): void {
+    if (epoch !== this.#epoch || this.#o.maxEntries <= 0) return;
+    if (this.#entries.has(hash)) this.#remove(hash);
+    while (this.#entries.size >= this.#o.maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#remove(oldest);
+    }
+    const ttl = prepared ? this.#o.ttlMs : this.#o.negativeTtlMs;
+    this.#entries.set(hash, { prepared, secretExpiresAt, staleAt: now + ttl });
+    if (prepared) for (const key of keysOf(prepared)) this.#index(key, hash);
+  }
+
+  /** Evicts what a change affects. */
+  apply(change: Change): void {
+    this.#epoch++;
+    switch (change.type) {
+      case "token":
+        this.#evictKey(`t:${change.tokenId}`);
+        break;
+      case "member":
+        this.#evictKey(`m:${change.orgId}:${change.userId}`);
+        break;
+      case "org":
+        this.#evictKey(`o:${change.orgId}`);
+        break;
+      case "reset":
+        this.clear();
+        break;
+    }
+  }
+
+  clear(): void {
+    this.#epoch++;
+    this.#entries.clear();
+    this.#byKey.clear();
+  }
+
+  #index(key: string, hash: string): void {
+    let set = this.#byKey.get(key);
+    if (!set) {
+      set = new Set();
+      this.#byKey.set(key, set);
+    }
+    set.add(hash);
+  }
+
+  #evictKey(key: string): void {
+    const hashes = this.#byKey.get(key);
+    if (!hashes) return;
+    for (const hash of [...hashes]) this.#remove(hash);
+    this.#byKey.delete(key);
+  }
+
+  #remove(hash: string): void {
+    const entry = this.#entries.get(hash);
+    if (!entry) return;
+    this.#entries.delete(hash);
+    if (!entry.prepared) return;
+    for (const key of keysOf(entry.prepared)) {
+      const set = this.#byKey.get(key);
+      if (!set) continue;
+      set.delete(hash);
+      if (set.size === 0) this.#byKey.delete(key);
+    }
+  }
+}
+
+function keysOf(prepared: PreparedToken): string[] {
+  const { token } = prepared;
+  const keys = [`t:${token.id}`];
+  if (token.orgId) {
+    keys.push(`o:${token.orgId}`);
+    if (token.ownerId) keys.push(`m:${token.orgId}:${token.ownerId}`);
+  }
+  return keys;
+}
