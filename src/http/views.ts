@@ -3,6 +3,7 @@ import type { Role } from "../core/roles.js";
 import { deriveStatus } from "../core/status.js";
 import { maskToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
+import { verificationResponse } from "../services/verification-view.js";
 import type { VerifyResult } from "../services/verifier.js";
 import type { AuditEvent } from "../store/audit-repository.js";
 import type { MemberRecord } from "../store/memberships-repository.js";
@@ -70,26 +71,7 @@ export function eventView(e: AuditEvent) {
   return { ...e, at: iso(e.at)! };
 }
 
+/** `POST /v1/verify`'s body: the same wire form the SDK's middleware exposes. */
 export function verifyView(r: VerifyResult): Static<typeof VerifyResponse> {
-  const body: Static<typeof VerifyResponse> = { valid: r.valid, code: r.code };
-  if (r.token && r.code !== "NOT_FOUND") {
-    const t = r.token;
-    body.token = {
-      id: t.id,
-      orgId: t.orgId,
-      name: t.name,
-      kind: t.kind,
-      ownerId: t.ownerId,
-      scopes: r.scopes ?? [],
-      environment: t.environment,
-      expiresAt: iso(t.expiresAt),
-      metadata: t.metadata,
-    };
-  }
-  if (r.token) {
-    body.ratelimit = r.ratelimit
-      ? { limit: r.ratelimit.limit, remaining: r.ratelimit.remaining, resetAt: iso(r.ratelimit.resetAt)! }
-      : null;
-  }
-  return body;
+  return verificationResponse(r);
 }

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Db } from "./database.js";
 import { fromJson, toJson } from "./json.js";
 import type { AuditEventRow } from "./schema.js";
@@ -72,10 +73,14 @@ export interface AuditFilter {
 export async function listEvents(db: Db, f: AuditFilter): Promise<AuditEvent[]> {
   let query = db.selectFrom("audit_events").selectAll().where("org_id", "=", f.orgId);
   if (f.action) {
-    // `token.*` style prefixes are handy in the console's filter; exact names match themselves.
-    query = f.action.endsWith(".*")
-      ? query.where("action", "like", `${f.action.slice(0, -1).replace(/[\\%_]/g, "")}%`)
-      : query.where("action", "=", f.action);
+    // `token.*` style prefixes are handy in the console's filter; exact names match themselves. The prefix
+    // is compared with substr, not LIKE: literal (`_`, `%`) and case-sensitive on SQLite and PostgreSQL alike.
+    if (f.action.endsWith(".*")) {
+      const prefix = f.action.slice(0, -1);
+      query = query.where(sql<string>`substr(action, 1, ${sql.lit([...prefix].length)})`, "=", prefix);
+    } else {
+      query = query.where("action", "=", f.action);
+    }
   }
   if (f.actorId) query = query.where("actor_id", "=", f.actorId);
   if (f.targetId) query = query.where("target_id", "=", f.targetId);

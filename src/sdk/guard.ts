@@ -1,0 +1,90 @@
+import type { VerifiedToken } from "../services/verification-view.js";
+import type { TokenVerifier } from "./verifier-client.js";
+
+/** What a protected route needs: a verifier and the scopes every request must hold. */
+export interface GuardOptions {
+  verifier: TokenVerifier;
+  scopes?: readonly string[];
+}
+
+export interface Denial {
+  status: 401 | 403 | 429 | 503;
+  headers: Record<string, string>;
+  /** RFC 9457 problem details. */
+  body: { type: string; title: string; status: number; detail: string; code: string };
+}
+
+export type GuardResult = { ok: true; token: VerifiedToken } | { ok: false; denial: Denial };
+
+function deny(
+  status: Denial["status"],
+  code: string,
+  title: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): GuardResult {
+  return {
+    ok: false,
+    denial: {
+      status,
+      headers: { "content-type": "application/problem+json", ...headers },
+      body: { type: `urn:tessera:problem:${code}`, title, status, detail, code },
+    },
+  };
+}
+
+const BEARER_RE = /^Bearer +(\S+) *$/i;
+
+/**
+ * The framework-neutral core of every middleware: reads `Authorization: Bearer`, verifies, and answers
+ * per RFC 6750: 401 `invalid_token` for missing/bad tokens, 403 `insufficient_scope`, 429 with
+ * Retry-After when the token's rate limit is exhausted, 503 when Tessera cannot be reached.
+ */
+export async function guard(
+  options: GuardOptions,
+  authorization: string | undefined,
+  ip: string | null | undefined,
+): Promise<GuardResult> {
+  if (!authorization) {
+    return deny(401, "unauthorized", "Authentication required", "Send Authorization: Bearer <token>", {
+      "www-authenticate": 'Bearer realm="api"',
+    });
+  }
+  const match = BEARER_RE.exec(authorization);
+  if (!match) {
+    return deny(401, "unauthorized", "Authentication required", "Use Authorization: Bearer <token>", {
+      "www-authenticate": 'Bearer error="invalid_request"',
+    });
+  }
+  let result: Awaited<ReturnType<TokenVerifier["verify"]>>;
+  try {
+    result = await options.verifier.verify({ token: match[1]!, scopes: options.scopes, ip: ip ?? null });
+  } catch {
+    return deny(503, "service_unavailable", "Service unavailable", "Token verification is unavailable; try again shortly", {
+      "retry-after": "5",
+    });
+  }
+  if (result.valid && result.token) return { ok: true, token: result.token };
+  switch (result.code) {
+    case "INSUFFICIENT_SCOPE": {
+      const scope = (options.scopes ?? []).join(" ");
+      return deny(403, "forbidden", "Not allowed", `This call needs the scope(s): ${scope}`, {
+        "www-authenticate": `Bearer error="insufficient_scope", scope="${scope}"`,
+      });
+    }
+    case "IP_NOT_ALLOWED":
+      return deny(403, "forbidden", "Not allowed", "This token may not be used from this address", {
+        "www-authenticate": 'Bearer error="insufficient_scope"',
+      });
+    case "RATE_LIMITED": {
+      const reset = result.ratelimit ? Date.parse(result.ratelimit.resetAt) : Date.now() + 1000;
+      return deny(429, "rate_limited", "Too many requests", "The token's rate limit is exhausted", {
+        "retry-after": String(Math.max(1, Math.ceil((reset - Date.now()) / 1000))),
+      });
+    }
+    default:
+      return deny(401, "unauthorized", "Authentication required", `The token is not valid (${result.code})`, {
+        "www-authenticate": 'Bearer error="invalid_token"',
+      });
+  }
+}

@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import express from "express";
+import Fastify from "fastify";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { requireToken, tesseraExpress, tesseraHono } from "../../src/index.js";
+import { inProcessVerifier, remoteVerifier, type TokenVerifier } from "../../src/sdk/verifier-client.js";
+import { type RunningServer, startServer } from "../../src/server.js";
+import { systemMeta } from "../../src/services/request-meta.js";
+import type { VerifiedToken } from "../../src/services/verification-view.js";
+
+type Started = { url: string; close: () => Promise<void> };
+
+/** Each framework protects GET /messages with `messages:send` and echoes the verified token. */
+const frameworks: Record<string, (verifier: TokenVerifier) => Promise<Started>> = {
+  async fastify(verifier) {
+    const app = Fastify();
+    app.get("/messages", { preHandler: requireToken({ verifier, scopes: ["messages:send"] }) }, async (request) => ({
+      token: request.tesseraToken,
+    }));
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+  },
+  async express(verifier) {
+    const app = express();
+    app.get("/messages", tesseraExpress({ verifier, scopes: ["messages:send"] }), (req, res) => {
+      res.json({ token: (req as unknown as { tesseraToken: VerifiedToken }).tesseraToken });
+    });
+    const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  },
+  async hono(verifier) {
+    const app = new Hono<{ Variables: { tesseraToken: VerifiedToken } }>();
+    app.get("/messages", tesseraHono({ verifier, scopes: ["messages:send"] }), (c) => c.json({ token: c.get("tesseraToken") }));
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+    });
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  },
+};
+
+describe("middleware against real servers", () => {
+  let dir: string;
+  let tessera: RunningServer;
+  const secrets: Record<string, string> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tessera-sdk-"));
+    tessera = await startServer(loadConfig({ TESSERA_DATA_DIR: dir, TESSERA_LOG_LEVEL: "silent", TESSERA_PORT: "0" }));
+    const t = tessera.tessera;
+    const meta = systemMeta();
+    const { organization } = await t.auth.setup(
+      { email: "ops@example.test", password: "correct horse battery", name: "Ops", organization: { name: "Shop" } },
+      meta,
+    );
+    const access = await t.orgs.access({ type: "system" }, organization.id);
+    await t.orgs.replaceCatalogue(access, [{ name: "messages:send" }, { name: "messages:read" }], meta);
+    const make = async (name: string, scopes: string[]) =>
+      (await t.tokens.create(access, { name, kind: "service", scopes }, meta)).secret;
+    secrets.verifierKey = await make("backend verifier", ["tokens:verify"]);
+    secrets.sender = await make("sender", ["messages:send"]);
+    secrets.reader = await make("reader", ["messages:read"]);
+    const revoked = await t.tokens.create(access, { name: "gone", kind: "service", scopes: ["messages:send"] }, meta);
+    await t.tokens.transition(access, revoked.token.id, "revoke", undefined, meta);
+    secrets.revoked = revoked.secret;
+  });
+  afterAll(async () => {
+    await tessera?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const modes: Record<string, () => TokenVerifier> = {
+    "in-process": () => inProcessVerifier(tessera.tessera),
+    remote: () => remoteVerifier({ url: tessera.url.replace("localhost", "127.0.0.1"), token: secrets.verifierKey! }),
+  };
+
+  for (const [framework, start] of Object.entries(frameworks)) {
+    for (const [mode, makeVerifier] of Object.entries(modes)) {
+      it(`${framework} (${mode}) protects a route per RFC 6750`, async () => {
+        const server = await start(makeVerifier());
+        try {
+          const get = (authorization?: string) =>
+            fetch(`${server.url}/messages`, { headers: authorization ? { authorization } : {} });
+
+          const ok = await get(`Bearer ${secrets.sender}`);
+          expect(ok.status).toBe(200);
+          const body = (await ok.json()) as { token: VerifiedToken };
+          expect(body.token).toMatchObject({ name: "sender", kind: "service", scopes: ["messages:send"] });
+
+          const anonymous = await get();
+          expect(anonymous.status).toBe(401);
+          expect(anonymous.headers.get("www-authenticate")).toMatch(/^Bearer/);
+          expect(anonymous.headers.get("content-type")).toContain("application/problem+json");
+
+          const wrongScope = await get(`Bearer ${secrets.reader}`);
+          expect(wrongScope.status).toBe(403);
+          expect(wrongScope.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+
+          const revoked = await get(`Bearer ${secrets.revoked}`);
+          expect(revoked.status).toBe(401);
+          expect(revoked.headers.get("www-authenticate")).toContain('error="invalid_token"');
+          const problem = (await revoked.json()) as { code: string; detail: string };
+          expect(problem.code).toBe("unauthorized");
+          expect(problem.detail).not.toContain(secrets.revoked);
+
+          const garbage = await get("Bearer tsr_live_not-a-token");
+          expect(garbage.status).toBe(401);
+        } finally {
+          await server.close();
+        }
+      });
+    }
+  }
+
+  it("remote verification with a token lacking tokens:verify fails closed (503)", async () => {
+    const server = await frameworks.fastify!(
+      remoteVerifier({ url: tessera.url.replace("localhost", "127.0.0.1"), token: secrets.reader! }),
+    );
+    try {
+      const res = await fetch(`${server.url}/messages`, { headers: { authorization: `Bearer ${secrets.sender}` } });
+      expect(res.status).toBe(503);
+    } finally {
+      await server.close();
+    }
+  });
+});
