@@ -1,4 +1,4 @@
-import { createTheme, Modal, Notification, PasswordInput, Select } from "@mantine/core";
+import { createTheme, Modal, Notification, PasswordInput } from "@mantine/core";
 import { DatePickerInput } from "@mantine/dates";
 import type { TFunction } from "i18next";
 
@@ -26,7 +26,6 @@ export function buildTheme(t: TFunction) {
       PasswordInput: PasswordInput.extend({
         defaultProps: { visibilityToggleButtonProps: { "aria-label": t("a11y.toggleVisibility") } },
       }),
-      Select: Select.extend({ defaultProps: { clearButtonProps: { "aria-label": t("a11y.clear") } } }),
       DatePickerInput: DatePickerInput.extend({
         defaultProps: { ariaLabels: calendarLabels, clearButtonProps: { "aria-label": t("a11y.clear") } },
       }),

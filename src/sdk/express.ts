@@ -10,7 +10,7 @@ interface ExpressLikeRequest {
 interface ExpressLikeResponse {
   status(code: number): ExpressLikeResponse;
   set(headers: Record<string, string>): ExpressLikeResponse;
-  send(body: string): unknown;
+  send(body: unknown): unknown;
   locals: Record<string, unknown>;
 }
 

@@ -1,25 +1,21 @@
-import { Select } from "@mantine/core";
+import { NativeSelect } from "@mantine/core";
 import { IconLanguage } from "@tabler/icons-react";
 import { useTranslation } from "react-i18next";
 import { LANGUAGES } from "../i18n";
 
+/** English / Italiano, switchable at any time; the choice is remembered (see i18n/index.ts). */
 export function LanguageSwitcher() {
   const { t, i18n } = useTranslation();
   return (
-    <Select
+    <NativeSelect
       label={t("language.label")}
-      aria-label={t("language.label")}
       labelProps={{ className: "visually-hidden" }}
       data={LANGUAGES.map((l) => ({ value: l.code, label: l.label }))}
       value={i18n.language === "it" ? "it" : "en"}
-      onChange={(value) => {
-        if (value) void i18n.changeLanguage(value);
-      }}
-      allowDeselect={false}
+      onChange={(e) => void i18n.changeLanguage(e.currentTarget.value)}
       leftSection={<IconLanguage size={16} />}
       w={150}
       size="xs"
-      comboboxProps={{ withinPortal: true }}
     />
   );
 }

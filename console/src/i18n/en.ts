@@ -161,8 +161,8 @@ export const en = {
       metadata: "Metadata",
     },
     filters: {
-      name: "Filter by name",
-      namePlaceholder: "Token name",
+      name: "Search tokens",
+      namePlaceholder: "Name contains…",
       status: "Status",
       kind: "Kind",
       any: "Any",

@@ -164,8 +164,8 @@ export const it: Messages = {
       metadata: "Metadati",
     },
     filters: {
-      name: "Filtra per nome",
-      namePlaceholder: "Nome del token",
+      name: "Cerca token",
+      namePlaceholder: "Il nome contiene…",
       status: "Stato",
       kind: "Tipo",
       any: "Tutti",

@@ -1,4 +1,4 @@
-import { Button, Group, Paper, Select, Stack, Text, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, Paper, Stack, Text, Title } from "@mantine/core";
 import { DatePickerInput, type DatesRangeValue } from "@mantine/dates";
 import { IconChevronLeft, IconChevronRight } from "@tabler/icons-react";
 import { useEffect, useMemo, useState } from "react";
@@ -75,24 +75,24 @@ function AuditLog() {
       <Paper withBorder p="md" radius="md">
         <Stack>
           <Group align="flex-end" gap="sm">
-            <Select
+            <NativeSelect
               label={t("audit.filters.action")}
-              placeholder={t("audit.filters.anyAction")}
-              data={KNOWN_ACTIONS.map((a) => ({ value: a, label: actionLabel(a) }))}
-              value={action}
-              onChange={setAction}
-              searchable
-              clearable
+              data={[
+                { value: "", label: t("audit.filters.anyAction") },
+                ...KNOWN_ACTIONS.map((a) => ({ value: a, label: actionLabel(a) })),
+              ]}
+              value={action ?? ""}
+              onChange={(e) => setAction(e.currentTarget.value || null)}
               w={240}
             />
-            <Select
+            <NativeSelect
               label={t("audit.filters.actor")}
-              placeholder={t("audit.filters.anyActor")}
-              data={(members.data ?? []).map((m) => ({ value: m.userId, label: `${m.name} (${m.email})` }))}
-              value={actorId}
-              onChange={setActorId}
-              searchable
-              clearable
+              data={[
+                { value: "", label: t("audit.filters.anyActor") },
+                ...(members.data ?? []).map((m) => ({ value: m.userId, label: `${m.name} (${m.email})` })),
+              ]}
+              value={actorId ?? ""}
+              onChange={(e) => setActorId(e.currentTarget.value || null)}
               w={260}
             />
             <DatePickerInput

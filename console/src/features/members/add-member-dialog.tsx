@@ -1,4 +1,4 @@
-import { Button, Group, Modal, PasswordInput, Select, Stack, TextInput } from "@mantine/core";
+import { Button, Group, Modal, NativeSelect, PasswordInput, Stack, TextInput } from "@mantine/core";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useTranslation } from "react-i18next";
 import { z } from "zod";
@@ -50,10 +50,9 @@ export function AddMemberDialog({ opened, onClose }: { opened: boolean; onClose:
           <ErrorAlert error={add.error} />
           <TextInput label={t("members.fields.email")} type="email" required data-autofocus {...form.getInputProps("email")} />
           <TextInput label={t("members.fields.name")} required {...form.getInputProps("name")} />
-          <Select
+          <NativeSelect
             label={t("members.fields.role")}
             data={roles.map((r) => ({ value: r, label: t(`roles.${r}`) }))}
-            allowDeselect={false}
             required
             {...form.getInputProps("role")}
           />

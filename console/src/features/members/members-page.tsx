@@ -1,4 +1,4 @@
-import { ActionIcon, Badge, Button, Group, Modal, Paper, Select, Stack, Table, Text, Title } from "@mantine/core";
+import { ActionIcon, Badge, Button, Group, Modal, NativeSelect, Paper, Stack, Table, Text, Title } from "@mantine/core";
 import { IconPlus, IconUserMinus } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -92,15 +92,15 @@ function Members() {
                       </Table.Td>
                       <Table.Td>
                         {editable ? (
-                          <Select
+                          <NativeSelect
                             aria-label={t("members.roleFor", { name: member.name })}
                             data={can.assignableRoles(role).map((r) => ({ value: r, label: t(`roles.${r}`) }))}
                             value={member.role}
-                            allowDeselect={false}
                             size="xs"
                             w={140}
                             disabled={changeRole.isPending && changeRole.variables?.userId === member.userId}
-                            onChange={(value) => {
+                            onChange={(e) => {
+                              const value = e.currentTarget.value;
                               if (!value || value === member.role) return;
                               changeRole.mutate(
                                 { userId: member.userId, role: value as Role },

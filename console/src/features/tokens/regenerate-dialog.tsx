@@ -1,4 +1,4 @@
-import { Alert, Button, Group, Modal, Select, Stack, Text } from "@mantine/core";
+import { Alert, Button, Group, Modal, NativeSelect, Stack, Text } from "@mantine/core";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { TokenView, TokenWithSecret } from "../../api/types";
@@ -80,13 +80,12 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
         <Stack>
           <Text size="sm">{t("tokens.regenerate.intro", { name: token.name })}</Text>
           <ErrorAlert error={regenerate.error} />
-          <Select
+          <NativeSelect
             label={t("tokens.regenerate.grace")}
             description={t("tokens.regenerate.graceHint")}
             data={GRACE_OPTIONS.map((s) => ({ value: String(s), label: t(`tokens.regenerate.graceOptions.${s}`) }))}
             value={grace}
-            onChange={(v) => setGrace(v ?? "0")}
-            allowDeselect={false}
+            onChange={(e) => setGrace(e.currentTarget.value)}
             data-autofocus
           />
           {needsExpiry && (

@@ -1,4 +1,4 @@
-import { Alert, Button, Center, Group, Paper, Select, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Center, Group, NativeSelect, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconChevronLeft, IconChevronRight, IconPlus, IconSearch } from "@tabler/icons-react";
 import { useEffect, useState } from "react";
@@ -87,23 +87,25 @@ function TokensScreen() {
               w={260}
               type="search"
             />
-            <Select
+            <NativeSelect
               label={t("tokens.filters.status")}
-              placeholder={t("tokens.filters.any")}
-              data={TOKEN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))}
-              value={status}
-              onChange={(v) => setStatus(v as TokenStatus | null)}
-              clearable
+              data={[
+                { value: "", label: t("tokens.filters.any") },
+                ...TOKEN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) })),
+              ]}
+              value={status ?? ""}
+              onChange={(e) => setStatus((e.currentTarget.value || null) as TokenStatus | null)}
               w={180}
             />
             {can.seeAllTokens(role) && (
-              <Select
+              <NativeSelect
                 label={t("tokens.filters.kind")}
-                placeholder={t("tokens.filters.any")}
-                data={(["personal", "service"] as const).map((k) => ({ value: k, label: t(`kind.${k}`) }))}
-                value={kind}
-                onChange={(v) => setKind(v as TokenKind | null)}
-                clearable
+                data={[
+                  { value: "", label: t("tokens.filters.any") },
+                  ...(["personal", "service"] as const).map((k) => ({ value: k, label: t(`kind.${k}`) })),
+                ]}
+                value={kind ?? ""}
+                onChange={(e) => setKind((e.currentTarget.value || null) as TokenKind | null)}
                 w={180}
               />
             )}

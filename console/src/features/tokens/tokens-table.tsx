@@ -22,7 +22,7 @@ export function TokensTable({ orgId, tokens, menu }: Props) {
 
   return (
     <Table.ScrollContainer minWidth={1000}>
-      <Table verticalSpacing="sm" highlightOnHover aria-label={t("tokens.tableLabel")}>
+      <Table verticalSpacing="sm" highlightOnHover className="tokens-table" aria-label={t("tokens.tableLabel")}>
         <Table.Thead>
           <Table.Tr>
             <Table.Th>{t("tokens.fields.name")}</Table.Th>
@@ -44,10 +44,15 @@ export function TokensTable({ orgId, tokens, menu }: Props) {
             const expiringSoon = !revoked && isWithinDays(token.expiresAt, EXPIRY_WARNING_DAYS);
             const hiddenScopes = token.scopes.length - MAX_SCOPE_BADGES;
             return (
-              <Table.Tr key={token.id} className={revoked ? "token-row-revoked" : undefined} aria-disabled={revoked || undefined}>
+              <Table.Tr key={token.id} className={revoked ? "token-row-revoked" : undefined}>
                 <Table.Td>
                   <Stack gap={2}>
-                    <Anchor component={Link} to={`/orgs/${encodeURIComponent(orgId)}/tokens/${encodeURIComponent(token.id)}`} fw={600}>
+                    <Anchor
+                      component={Link}
+                      to={`/orgs/${encodeURIComponent(orgId)}/tokens/${encodeURIComponent(token.id)}`}
+                      fw={600}
+                      className="nowrap"
+                    >
                       {token.name}
                     </Anchor>
                     <Group gap={4}>
@@ -96,21 +101,25 @@ export function TokensTable({ orgId, tokens, menu }: Props) {
                   )}
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm">{format.date(token.createdAt)}</Text>
+                  <Text size="sm" className="nowrap">
+                    {format.date(token.createdAt)}
+                  </Text>
                   <Text size="xs" c="dimmed">
                     {t("tokens.createdBy", { name: token.createdBy?.name ?? t("common.unknown") })}
                   </Text>
                 </Table.Td>
                 <Table.Td>
                   <Tooltip label={token.lastUsedAt ? format.dateTime(token.lastUsedAt) : t("common.never")} withArrow>
-                    <Text size="sm" tabIndex={0} w="fit-content">
+                    <Text size="sm" tabIndex={0} w="fit-content" className="nowrap">
                       {format.relative(token.lastUsedAt)}
                     </Text>
                   </Tooltip>
                 </Table.Td>
                 <Table.Td>
                   <Stack gap={2} align="flex-start">
-                    <Text size="sm">{token.expiresAt ? format.date(token.expiresAt) : t("common.never")}</Text>
+                    <Text size="sm" className="nowrap">
+                      {token.expiresAt ? format.date(token.expiresAt) : t("common.never")}
+                    </Text>
                     {expiringSoon && (
                       <Badge size="xs" color="orange" variant="filled">
                         {t("tokens.expiresSoon", { relative: format.relative(token.expiresAt) })}
