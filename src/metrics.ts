@@ -7,7 +7,8 @@ export interface Metrics {
   httpDuration: Histogram<"method" | "route" | "status">;
 }
 
-export function createMetrics(): Metrics {
+/** `verifications` reads the verifier's own tallies at scrape time (no label lookup per verification). */
+export function createMetrics(verificationOutcomes: () => Record<string, number>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "tessera_process_" });
   return {
@@ -17,6 +18,10 @@ export function createMetrics(): Metrics {
       help: "Token verifications by result code",
       labelNames: ["code"],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, count] of Object.entries(verificationOutcomes())) if (count > 0) this.inc({ code }, count);
+      },
     }),
     httpDuration: new Histogram({
       name: "tessera_http_request_duration_seconds",

@@ -47,7 +47,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
   } else {
     bus = new LocalChangeBus();
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics(() => verifier.outcomes);
   const usage = new UsageRecorder(store, config.usageFlushIntervalMs);
   const verifier = new Verifier({
     store,
@@ -56,7 +56,6 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     usage,
     bus,
     cache: { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheTtlMs },
-    onResult: (code) => metrics.verifications.inc({ code }),
   });
   let closed = false;
   return {

@@ -56,14 +56,19 @@ function displayPrefixOf(prefix: string, environment: Environment, secret: strin
 }
 
 /**
- * Checks length, charset and checksum without touching storage. Returns null for anything malformed.
+ * Length, charset and checksum, without touching storage and without allocating a result: the first
+ * step of every verification (a malformed or mistyped token stops here).
  */
+export function isWellFormedToken(value: string): boolean {
+  if (typeof value !== "string" || value.length > MAX_TOKEN_LENGTH || !TOKEN_RE.test(value)) return false;
+  const cut = value.length - CHECKSUM_LENGTH;
+  return checksumOf(value.slice(0, cut)) === value.slice(cut);
+}
+
+/** Checks the token like {@link isWellFormedToken} and splits it into its parts. Null when malformed. */
 export function parseToken(value: string): ParsedToken | null {
-  if (typeof value !== "string" || value.length > MAX_TOKEN_LENGTH) return null;
-  const match = TOKEN_RE.exec(value);
-  if (!match) return null;
-  const body = value.slice(0, -CHECKSUM_LENGTH);
-  if (checksumOf(body) !== value.slice(-CHECKSUM_LENGTH)) return null;
+  if (!isWellFormedToken(value)) return null;
+  const match = TOKEN_RE.exec(value)!;
   const prefix = match[1]!;
   const environment = match[2] as Environment;
   return { prefix, environment, displayPrefix: displayPrefixOf(prefix, environment, value), last4: value.slice(-4) };

@@ -50,14 +50,6 @@ export function prepareToken(token: TokenRecord, owner: OwnerState | null): Prep
   };
 }
 
-export interface EvaluationInput {
-  /** When the presented secret stops working (a previous secret in its grace period), else null. */
-  secretExpiresAt: number | null;
-  now: number;
-  ip?: string | null | undefined;
-  requiredScopes?: readonly string[] | undefined;
-}
-
 export type EvaluationCode = Exclude<VerifyCode, "MALFORMED" | "RATE_LIMITED">;
 
 /** The permissions a token carries now: its scopes, and for personal tokens ∩ its owner's current role. */
@@ -73,10 +65,16 @@ export function tokenPermissions(token: TokenRecord, owner: OwnerState | null): 
  * status, owner, IP allowlist, scopes. Rate limiting and usage are the verifier's (they hold state).
  * Pure: the same input, the same answer.
  */
-export function evaluateToken(prepared: PreparedToken, input: EvaluationInput): EvaluationCode {
+export function evaluateToken(
+  prepared: PreparedToken,
+  /** When the presented secret stops working (a previous secret in its grace period), else null. */
+  secretExpiresAt: number | null,
+  now: number,
+  ip: string | null | undefined,
+  requiredScopes: readonly string[] | undefined,
+): EvaluationCode {
   const { token, owner } = prepared;
-  const { now } = input;
-  if (input.secretExpiresAt !== null && input.secretExpiresAt <= now) return "NOT_FOUND";
+  if (secretExpiresAt !== null && secretExpiresAt <= now) return "NOT_FOUND";
   switch (deriveStatus(token, now)) {
     case "revoked":
       return "REVOKED";
@@ -90,10 +88,9 @@ export function evaluateToken(prepared: PreparedToken, input: EvaluationInput): 
       break;
   }
   if (token.kind === "personal" && (!owner || owner.disabled || owner.role === null)) return "OWNER_DISABLED";
-  if (token.allowedIps.length > 0 && !prepared.allowlist.allows(input.ip)) return "IP_NOT_ALLOWED";
-  const required = input.requiredScopes;
-  if (required) {
-    for (const scope of required) if (!prepared.permissions.grants(scope)) return "INSUFFICIENT_SCOPE";
+  if (token.allowedIps.length > 0 && !prepared.allowlist.allows(ip)) return "IP_NOT_ALLOWED";
+  if (requiredScopes) {
+    for (const scope of requiredScopes) if (!prepared.permissions.grants(scope)) return "INSUFFICIENT_SCOPE";
   }
   return "VALID";
 }

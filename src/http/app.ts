@@ -96,31 +96,34 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   });
 
   // A POST without a body (…/suspend, …/regenerate) validates as an empty object.
-  app.addHook("preValidation", async (request) => {
+  app.addHook("preValidation", (request, _reply, done) => {
     if (request.body === undefined && request.method !== "GET" && request.method !== "HEAD") request.body = {};
+    done();
   });
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Security headers are the same on every response: set once per request, before any handler runs.
+  const baseHeaders = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy": CONSOLE_CSP,
+  };
+  const httpsHeaders = { ...baseHeaders, "strict-transport-security": "max-age=31536000; includeSubDomains" };
+  app.addHook("onRequest", (request, reply, done) => {
     request.traceId = request.id;
+    reply.headers(isHttps(request) ? httpsHeaders : baseHeaders);
     reply.header("x-trace-id", request.traceId);
+    if (request.url.startsWith("/v1/")) reply.header("cache-control", "no-store");
+    done();
   });
 
-  app.addHook("onSend", async (request, reply, payload) => {
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("referrer-policy", "no-referrer");
-    reply.header("x-frame-options", "DENY");
-    if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", CONSOLE_CSP);
-    if (isHttps(request)) reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
-    if (request.url.startsWith("/v1/") && !reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
-    return payload;
-  });
-
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
     tessera.metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {

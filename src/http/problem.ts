@@ -105,6 +105,12 @@ const STORAGE_DOWN = new Set([
   "SQLITE_BUSY",
 ]);
 
+/**
+ * PostgreSQL refuses text it cannot store: a NUL character (U+0000) in a body, query or path parameter
+ * (22021 character_not_in_repertoire, 22P05 untranslatable_character). The request's fault, not a 5xx.
+ */
+const UNSTORABLE_TEXT = new Set(["22021", "22P05"]);
+
 /** Maps anything thrown to a problem; never leaks a 5xx message or a stack. */
 export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): TesseraError {
   if (error instanceof TesseraError) return error;
@@ -149,6 +155,11 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
   if (error.statusCode === 415)
     return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
   const code = (error as { code?: string }).code;
+  if (code && UNSTORABLE_TEXT.has(code)) {
+    return new TesseraError("validation_failed", "The request contains a character that cannot be stored (U+0000)", {
+      fields: [{ field: "request", message: "contains the NUL character (U+0000), which cannot be stored" }],
+    });
+  }
   if ((code && STORAGE_DOWN.has(code)) || /connect|terminat|Connection/i.test(error.message ?? "")) {
     return new TesseraError("service_unavailable", "Storage is unreachable; try again shortly", { retryAfterSeconds: 5 });
   }

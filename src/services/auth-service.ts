@@ -111,7 +111,8 @@ export class AuthService {
     meta: RequestMeta,
   ): Promise<{ user: UserRecord; memberships: UserMembership[]; session: NewSession }> {
     const db = this.#store.db;
-    const found = await findUserByEmail(db, normalizeEmail(email));
+    // No account has a NUL in its email, and PostgreSQL cannot even compare one: a plain failed attempt.
+    const found = email.includes("\u0000") ? undefined : await findUserByEmail(db, normalizeEmail(email));
     let ok = false;
     if (found) ok = await verifyPassword(password, found.passwordHash);
     else await burnPasswordCheck(password);

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
 /** Who asked, from where: recorded on every audit event. */
 export interface RequestMeta {
@@ -13,7 +13,8 @@ const TRACEPARENT_RE = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 export function traceIdFrom(traceparent: string | undefined): string {
   const match = traceparent ? TRACEPARENT_RE.exec(traceparent.trim().toLowerCase()) : null;
   if (match && !/^0+$/.test(match[1]!)) return match[1]!;
-  return randomBytes(16).toString("hex");
+  // randomUUID draws from a cached entropy pool: far cheaper per request than randomBytes(16).
+  return randomUUID().replaceAll("-", "");
 }
 
 export const SYSTEM_META: RequestMeta = { ip: null, userAgent: "tessera-cli", traceId: "" };

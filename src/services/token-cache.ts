@@ -7,7 +7,12 @@ export interface CacheEntry {
   secretExpiresAt: number | null;
   /** Epoch ms after which the entry is not trusted (the TTL bound on staleness). */
   staleAt: number;
+  /** Last time the entry was moved to the most-recently-used end. */
+  touchedAt: number;
 }
+
+/** Recency is refreshed at most this often per entry: an LRU to the second, without a re-insert per hit. */
+const TOUCH_INTERVAL_MS = 1000;
 
 export interface TokenCacheOptions {
   /** Most entries kept (least recently used go first). */
@@ -48,9 +53,11 @@ export class TokenCache {
       this.#remove(hash);
       return undefined;
     }
-    // Move to the most-recently-used end.
-    this.#entries.delete(hash);
-    this.#entries.set(hash, entry);
+    if (now - entry.touchedAt > TOUCH_INTERVAL_MS) {
+      entry.touchedAt = now;
+      this.#entries.delete(hash);
+      this.#entries.set(hash, entry);
+    }
     return entry;
   }
 
@@ -64,7 +71,7 @@ export class TokenCache {
       this.#remove(oldest);
     }
     const ttl = prepared ? this.#o.ttlMs : this.#o.negativeTtlMs;
-    this.#entries.set(hash, { prepared, secretExpiresAt, staleAt: now + ttl });
+    this.#entries.set(hash, { prepared, secretExpiresAt, staleAt: now + ttl, touchedAt: now });
     if (prepared) for (const key of keysOf(prepared)) this.#index(key, hash);
   }
 

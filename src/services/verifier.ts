@@ -1,9 +1,16 @@
 import type { ChangeBus } from "../core/changes.js";
 import { isRole } from "../core/roles.js";
 import type { PermissionSet } from "../core/scopes.js";
-import { hashToken, parseToken } from "../core/token-format.js";
+import { hashToken, isWellFormedToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
-import { evaluateToken, type OwnerState, type PreparedToken, prepareToken, type VerifyCode } from "../core/verification.js";
+import {
+  evaluateToken,
+  type OwnerState,
+  type PreparedToken,
+  prepareToken,
+  VERIFY_CODES,
+  type VerifyCode,
+} from "../core/verification.js";
 import type { Store } from "../store/database.js";
 import { findMember } from "../store/memberships-repository.js";
 import { findTokenBySecretHash } from "../store/tokens-repository.js";
@@ -45,8 +52,6 @@ export interface VerifierOptions {
   bus: ChangeBus;
   cache?: Partial<TokenCacheOptions>;
   clock?: () => number;
-  /** Called with every outcome (metrics). */
-  onResult?: (code: VerifyCode) => void;
 }
 
 export const DEFAULT_CACHE: TokenCacheOptions = { maxEntries: 100_000, ttlMs: 10_000, negativeTtlMs: 10_000 };
@@ -55,6 +60,25 @@ export interface VerifierStats {
   hits: number;
   misses: number;
   size: number;
+}
+
+const validResults = new WeakMap<PreparedToken, VerifyResult>();
+
+/** The VALID answer for a prepared token is always the same object: built once, frozen, shared. */
+function validResultOf(prepared: PreparedToken): VerifyResult {
+  let result = validResults.get(prepared);
+  if (!result) {
+    result = Object.freeze({
+      valid: true,
+      code: "VALID",
+      token: prepared.token,
+      owner: prepared.owner as TokenOwner | null,
+      scopes: prepared.scopes,
+      permissions: prepared.permissions,
+    });
+    validResults.set(prepared, result);
+  }
+  return result;
 }
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: "MALFORMED" });
@@ -73,6 +97,11 @@ export class Verifier {
   readonly #unsubscribe: () => void;
   #hits = 0;
   #misses = 0;
+  /** Outcomes so far, by code (read by the metrics at scrape time, so counting costs one increment). */
+  readonly outcomes: Record<VerifyCode, number> = Object.fromEntries(VERIFY_CODES.map((c) => [c, 0])) as Record<
+    VerifyCode,
+    number
+  >;
 
   constructor(options: VerifierOptions) {
     this.#o = options;
@@ -94,46 +123,74 @@ export class Verifier {
     this.#unsubscribe();
   }
 
-  async verify(req: VerifyRequest): Promise<VerifyResult> {
-    const result = await this.#verify(req);
-    this.#o.onResult?.(result.code);
-    return result;
+  verify(req: VerifyRequest): Promise<VerifyResult> {
+    const warm = this.#fromCache(req);
+    if (warm !== undefined && !(warm instanceof Promise)) {
+      this.outcomes[warm.code]++;
+      return Promise.resolve(warm);
+    }
+    return (warm ?? this.#verify(req)).then((result) => {
+      this.outcomes[result.code]++;
+      return result;
+    });
   }
 
+  /** The warm path, with no storage: the answer when the token's lookup is cached, else undefined. */
+  #fromCache(req: VerifyRequest): VerifyResult | Promise<VerifyResult> | undefined {
+    if (!isWellFormedToken(req.token)) return MALFORMED;
+    const now = this.#clock();
+    const entry = this.#cache.get(hashToken(req.token, this.#o.pepper), now);
+    if (!entry) return undefined;
+    this.#hits++;
+    return this.#decide(req, entry.prepared, entry.secretExpiresAt, now);
+  }
+
+  /** The cold path: a cache miss reads storage once, then caches what it found (or that nothing was). */
   async #verify(req: VerifyRequest): Promise<VerifyResult> {
-    if (!parseToken(req.token)) return MALFORMED;
     const hash = hashToken(req.token, this.#o.pepper);
-    let now = this.#clock();
-    let entry = this.#cache.get(hash, now);
-    if (entry) {
-      this.#hits++;
-    } else {
-      this.#misses++;
-      const epoch = this.#cache.epoch;
-      const found = await this.#lookup(hash);
-      now = this.#clock();
-      this.#cache.set(hash, found?.prepared ?? null, found?.secretExpiresAt ?? null, now, epoch);
-      entry = { prepared: found?.prepared ?? null, secretExpiresAt: found?.secretExpiresAt ?? null, staleAt: 0 };
-    }
-    const prepared = entry.prepared;
+    this.#misses++;
+    const epoch = this.#cache.epoch;
+    const found = await this.#lookup(hash);
+    const now = this.#clock();
+    this.#cache.set(hash, found?.prepared ?? null, found?.secretExpiresAt ?? null, now, epoch);
+    return this.#decide(req, found?.prepared ?? null, found?.secretExpiresAt ?? null, now);
+  }
+
+  /** Status, owner, IP, scopes, then rate limit and usage: everything after the token is found. */
+  #decide(
+    req: VerifyRequest,
+    prepared: PreparedToken | null,
+    secretExpiresAt: number | null,
+    now: number,
+  ): VerifyResult | Promise<VerifyResult> {
     if (!prepared || (req.orgId !== undefined && prepared.token.orgId !== req.orgId)) return NOT_FOUND;
     const ip = req.ip ?? null;
-    const code = evaluateToken(prepared, { secretExpiresAt: entry.secretExpiresAt, now, ip, requiredScopes: req.scopes });
+    const code = evaluateToken(prepared, secretExpiresAt, now, ip, req.scopes);
     if (code === "NOT_FOUND") return NOT_FOUND;
-    const { token, owner } = prepared;
-    const base = { token, owner: owner as TokenOwner | null, scopes: prepared.scopes, permissions: prepared.permissions };
+    const { token } = prepared;
+    if (code === "VALID" && !token.rateLimit) {
+      this.#o.usage.record(token.id, true, ip, now);
+      return validResultOf(prepared);
+    }
+    const base = {
+      token,
+      owner: prepared.owner as TokenOwner | null,
+      scopes: prepared.scopes,
+      permissions: prepared.permissions,
+    };
     if (code !== "VALID") {
       this.#o.usage.record(token.id, false, ip, now);
       return { ...base, valid: false, code };
     }
     if (token.rateLimit) {
-      const ratelimit = await this.#o.rateLimiter.consume(token.id, token.rateLimit, now);
-      if (!ratelimit.allowed) {
-        this.#o.usage.record(token.id, false, ip, now);
-        return { ...base, valid: false, code: "RATE_LIMITED", ratelimit };
-      }
-      this.#o.usage.record(token.id, true, ip, now);
-      return { ...base, valid: true, code: "VALID", ratelimit };
+      const decided = (ratelimit: RateLimitDecision): VerifyResult => {
+        this.#o.usage.record(token.id, ratelimit.allowed, ip, now);
+        return ratelimit.allowed
+          ? { ...base, valid: true, code: "VALID", ratelimit }
+          : { ...base, valid: false, code: "RATE_LIMITED", ratelimit };
+      };
+      const decision = this.#o.rateLimiter.consume(token.id, token.rateLimit, now);
+      return decision instanceof Promise ? decision.then(decided) : decided(decision);
     }
     this.#o.usage.record(token.id, true, ip, now);
     return { ...base, valid: true, code: "VALID" };

@@ -4,7 +4,7 @@ import type { Db } from "./database.js";
 /** Usage of one token gathered in memory since the last flush. */
 export interface UsageDelta {
   tokenId: string;
-  /** Successful verifications, and the hour buckets they fall in. */
+  /** Successful verifications. */
   ok: number;
   lastUsedAt: number | null;
   lastUsedIp: string | null;
@@ -12,32 +12,50 @@ export interface UsageDelta {
   buckets: Map<number, { ok: number; denied: number }>;
 }
 
-/** Adds one batch of usage. Additive, so several instances may flush concurrently. */
+/** Rows per statement: well under SQLite's 32,766 bound variables and PostgreSQL's 65,535. */
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+/**
+ * Adds one batch of usage with a few multi-row statements (not one per token: a flush of thousands of
+ * tokens must stay short). Additive, so several instances may flush concurrently. `UPDATE … FROM
+ * (VALUES …)` names the columns column1… in both SQLite and PostgreSQL; the casts type the parameters.
+ */
 export async function applyUsage(db: Db, deltas: readonly UsageDelta[]): Promise<void> {
-  for (const d of deltas) {
-    if (d.ok > 0 || d.lastUsedAt !== null) {
-      await db
-        .updateTable("tokens")
-        .set({
-          usage_count: sql`usage_count + ${d.ok}`,
-          last_used_at: sql`case when last_used_at is null or last_used_at < ${d.lastUsedAt} then ${d.lastUsedAt} else last_used_at end`,
-          last_used_ip: sql`case when last_used_at is null or last_used_at < ${d.lastUsedAt} then ${d.lastUsedIp} else last_used_ip end`,
-        })
-        .where("id", "=", d.tokenId)
-        .execute();
-    }
-    for (const [start, counts] of d.buckets) {
-      await db
-        .insertInto("token_usage")
-        .values({ token_id: d.tokenId, bucket_start: start, ok: counts.ok, denied: counts.denied })
-        .onConflict((oc) =>
-          oc.columns(["token_id", "bucket_start"]).doUpdateSet({
-            ok: sql`token_usage.ok + excluded.ok`,
-            denied: sql`token_usage.denied + excluded.denied`,
-          }),
-        )
-        .execute();
-    }
+  const used = deltas.filter((d) => d.ok > 0 && d.lastUsedAt !== null);
+  for (const part of chunks(used)) {
+    const values = sql.join(
+      part.map(
+        (d) => sql`(${d.tokenId}, cast(${d.ok} as bigint), cast(${d.lastUsedAt} as bigint), cast(${d.lastUsedIp} as text))`,
+      ),
+    );
+    await sql`
+      update tokens set
+        usage_count = tokens.usage_count + v.column2,
+        last_used_ip = case when tokens.last_used_at is null or tokens.last_used_at < v.column3 then v.column4 else tokens.last_used_ip end,
+        last_used_at = case when tokens.last_used_at is null or tokens.last_used_at < v.column3 then v.column3 else tokens.last_used_at end
+      from (values ${values}) as v
+      where tokens.id = v.column1`.execute(db);
+  }
+  const rows = deltas.flatMap((d) =>
+    [...d.buckets].map(([start, counts]) => ({ token_id: d.tokenId, bucket_start: start, ok: counts.ok, denied: counts.denied })),
+  );
+  for (const part of chunks(rows)) {
+    await db
+      .insertInto("token_usage")
+      .values(part)
+      .onConflict((oc) =>
+        oc.columns(["token_id", "bucket_start"]).doUpdateSet({
+          ok: sql`token_usage.ok + excluded.ok`,
+          denied: sql`token_usage.denied + excluded.denied`,
+        }),
+      )
+      .execute();
   }
 }
 

@@ -1,0 +1,554 @@
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MANAGEMENT_SCOPE_NAMES } from "../../src/core/scopes.js";
+import { dialects } from "../support/databases.js";
+import {
+  type Call,
+  type Credentials,
+  call,
+  createToken,
+  login,
+  PASSWORD,
+  rootToken,
+  seedWorld,
+  startTestApp,
+  type TestApp,
+  type World,
+} from "../support/harness.js";
+
+/**
+ * The authorization matrix (issue 2 point 11, issue 5 point 1): every registered route × every kind of
+ * caller. The route list comes from Fastify's own route table, so a route added without an entry in
+ * ROUTES (or PUBLIC) fails the "covers every registered route" test.
+ */
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Routes anyone may call, and why. Everything else must appear in ROUTES. */
+const PUBLIC: Record<string, string> = {
+  "GET /": "the console's HTML shell (its API calls are what is protected)",
+  "GET /healthz": "liveness probe for load balancers",
+  "GET /readyz": "readiness probe for load balancers",
+  "GET /metrics": "Prometheus scrape endpoint (operators bind it to a private network)",
+  "GET /v1/openapi.json": "the public API description",
+  "POST /v1/setup": "first run only; 409 once a user exists",
+  "POST /v1/auth/login": "how a session is obtained",
+};
+/** Swagger UI's own routes (their exact list depends on the plugin version). */
+const PUBLIC_PREFIXES: Record<string, string> = { "/docs": "the page rendering the public API description (SPEC §4)" };
+
+const CALLERS = [
+  "anonymous",
+  "viewer",
+  "member",
+  "otherMember",
+  "admin",
+  "owner",
+  "otherOrgOwner",
+  "foreignResource",
+  "bearerWithScope",
+  "bearerWithoutScope",
+  "otherOrgBearer",
+  "revokedBearer",
+  "suspendedBearer",
+  "expiredBearer",
+  "deactivatedBearer",
+  "removedOwnerBearer",
+  "root",
+] as const;
+type Caller = (typeof CALLERS)[number];
+
+const CALLER_LABEL: Record<Caller, string> = {
+  anonymous: "anonymous",
+  viewer: "viewer (session)",
+  member: "member on their own resources (session)",
+  otherMember: "member on another member's token (session)",
+  admin: "admin (session)",
+  owner: "owner (session)",
+  otherOrgOwner: "owner of another organisation (session)",
+  foreignResource: "owner, with another organisation's resource in the path",
+  bearerWithScope: "bearer holding just the needed scope",
+  bearerWithoutScope: "bearer holding every scope but the needed one",
+  otherOrgBearer: "bearer of another organisation",
+  revokedBearer: "revoked bearer",
+  suspendedBearer: "suspended bearer",
+  expiredBearer: "expired bearer",
+  deactivatedBearer: "deactivated bearer",
+  removedOwnerBearer: "personal bearer whose owner left the organisation",
+  root: "root token",
+};
+
+/**
+ * allowed: 2xx (the requests below are valid, so any 4xx is an authorization bug);
+ * insufficient_scope: 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`;
+ * invalid_token: 401 with `WWW-Authenticate: Bearer error="invalid_token"`; skip: not applicable.
+ */
+type Outcome = "allowed" | 401 | 403 | 404 | "insufficient_scope" | "invalid_token" | "skip";
+
+const VIEWER_SCOPES = new Set(["org:read"]);
+const MEMBER_SCOPES = new Set(["tokens:read", "tokens:write", "org:read", "members:read"]);
+
+/** What the target of one call is: ids in the path, body, query, or a fresh session. */
+interface Target {
+  tokenId?: string;
+  userId?: string;
+  body?: unknown;
+  query?: string;
+  /** The token must be in this state before the call (for the call to be valid). */
+  state?: "active" | "inactive" | "suspended";
+}
+
+interface RouteCase {
+  /** The management scope a bearer needs; null = any authenticated caller. */
+  scope: string | null;
+  /** The route mutates its target: allowed callers get a fresh one. */
+  mutates?: boolean;
+  /** Only a signed-in person may call it: every bearer (root included) gets 403. */
+  sessionOnly?: boolean;
+  /** Each session caller needs a session of its own (logout ends it). */
+  freshSession?: boolean;
+  /** Which kind of token the bearer callers present (default personal, owned by Acme's owner). */
+  bearer?: "personal" | "service";
+  target?: (ctx: Ctx, allowed: boolean) => Promise<Target> | Target;
+  expect?: Partial<Record<Caller, Outcome>>;
+}
+
+interface Ctx {
+  t: TestApp;
+  w: World;
+  /** A token owned by Acme's member (every token route targets one). */
+  memberToken(fresh: boolean): Promise<string>;
+  globexTokenId: string;
+  fullSecret: string;
+  patId: string;
+  joinerEmail: string;
+  joinerId: string;
+  leaverId: string;
+  leaverEmail: string;
+}
+
+const tokenTarget =
+  (state: Target["state"] = "active", body?: unknown) =>
+  async (ctx: Ctx, allowed: boolean): Promise<Target> => ({
+    tokenId: await ctx.memberToken(allowed && state !== undefined),
+    state,
+    body,
+  });
+const readToken = async (ctx: Ctx): Promise<Target> => ({ tokenId: await ctx.memberToken(false) });
+
+const ROUTES: Record<string, RouteCase> = {
+  "GET /v1/me": { scope: null },
+  "POST /v1/auth/logout": { scope: null, sessionOnly: true, freshSession: true },
+  "GET /v1/orgs": { scope: "org:read", expect: { viewer: "allowed", member: "allowed", otherOrgOwner: "allowed" } },
+  "POST /v1/orgs": { scope: null, sessionOnly: true, target: () => ({ body: { name: "Made by the matrix" } }) },
+  "GET /v1/orgs/:orgId": { scope: "org:read" },
+  "PATCH /v1/orgs/:orgId": { scope: "org:write", target: () => ({ body: { name: "Acme" } }) },
+  "GET /v1/orgs/:orgId/members": { scope: "members:read" },
+  "POST /v1/orgs/:orgId/members": {
+    scope: "members:write",
+    target: async (ctx, allowed) => {
+      if (allowed) {
+        const left = await call(ctx.t.app, "DELETE", `/v1/orgs/${ctx.w.orgId}/members/${ctx.joinerId}`, ctx.w.owner.creds);
+        expect([204, 404]).toContain(left.status);
+      }
+      return { body: { email: ctx.joinerEmail, role: "member" } };
+    },
+  },
+  "PATCH /v1/orgs/:orgId/members/:userId": {
+    scope: "members:write",
+    // A no-op change (member → member) is a valid request that leaves the world as it was.
+    target: (ctx) => ({ userId: ctx.patId, body: { role: "member" } }),
+  },
+  "DELETE /v1/orgs/:orgId/members/:userId": {
+    scope: "members:write",
+    target: async (ctx, allowed) => {
+      if (allowed) {
+        const back = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/members`, ctx.w.owner.creds, {
+          email: ctx.leaverEmail,
+          role: "member",
+        });
+        expect([201, 409]).toContain(back.status);
+      }
+      return { userId: ctx.leaverId };
+    },
+  },
+  "GET /v1/orgs/:orgId/scopes": { scope: "org:read" },
+  "PUT /v1/orgs/:orgId/scopes": {
+    scope: "org:write",
+    target: () => ({
+      body: [
+        { name: "messages:send", description: "Send messages" },
+        { name: "messages:read", description: "Read messages" },
+      ],
+    }),
+  },
+  "POST /v1/orgs/:orgId/tokens": { scope: "tokens:write", target: () => ({ body: { name: "made by the matrix" } }) },
+  "GET /v1/orgs/:orgId/tokens": { scope: "tokens:read", target: () => ({ query: "?limit=5" }) },
+  "GET /v1/orgs/:orgId/tokens/:tokenId": { scope: "tokens:read", target: readToken },
+  "PATCH /v1/orgs/:orgId/tokens/:tokenId": {
+    scope: "tokens:write",
+    mutates: true,
+    target: tokenTarget("active", { description: "edited by the matrix" }),
+  },
+  "DELETE /v1/orgs/:orgId/tokens/:tokenId": { scope: "tokens:write", mutates: true, target: tokenTarget("active") },
+  "POST /v1/orgs/:orgId/tokens/:tokenId/deactivate": { scope: "tokens:write", mutates: true, target: tokenTarget("active") },
+  "POST /v1/orgs/:orgId/tokens/:tokenId/activate": { scope: "tokens:write", mutates: true, target: tokenTarget("inactive") },
+  "POST /v1/orgs/:orgId/tokens/:tokenId/suspend": { scope: "tokens:write", mutates: true, target: tokenTarget("active") },
+  "POST /v1/orgs/:orgId/tokens/:tokenId/resume": { scope: "tokens:write", mutates: true, target: tokenTarget("suspended") },
+  "POST /v1/orgs/:orgId/tokens/:tokenId/revoke": {
+    scope: "tokens:write",
+    mutates: true,
+    target: tokenTarget("active", { reason: "authorization matrix" }),
+  },
+  "POST /v1/orgs/:orgId/tokens/:tokenId/regenerate": {
+    scope: "tokens:write",
+    mutates: true,
+    target: tokenTarget("active", { graceSeconds: 60 }),
+  },
+  "GET /v1/orgs/:orgId/tokens/:tokenId/usage": { scope: "tokens:read", target: readToken },
+  // Current behaviour: a token's own history needs tokens:read (members see their own tokens' history).
+  "GET /v1/orgs/:orgId/tokens/:tokenId/audit": { scope: "tokens:read", target: readToken },
+  "GET /v1/orgs/:orgId/audit": { scope: "audit:read", target: () => ({ query: "?limit=5" }) },
+  "POST /v1/verify": {
+    scope: "tokens:verify",
+    bearer: "service",
+    target: (ctx) => ({ body: { token: ctx.fullSecret } }),
+    // SPEC §5: only a root token or a service token with tokens:verify; never a session or a personal token.
+    expect: {
+      viewer: 403,
+      member: 403,
+      admin: 403,
+      owner: 403,
+      otherOrgOwner: 403,
+      otherOrgBearer: 403,
+    },
+  },
+};
+
+function outcomeFor(key: string, route: RouteCase, caller: Caller): Outcome {
+  const explicit = route.expect?.[caller];
+  if (explicit !== undefined) return explicit;
+  const path = key.split(" ")[1]!;
+  const orgRoute = path.includes(":orgId");
+  const tokenRoute = path.includes(":tokenId");
+  const memberRoute = path.includes(":userId");
+  const { scope } = route;
+  switch (caller) {
+    case "anonymous":
+      return 401;
+    case "viewer":
+      return scope === null || VIEWER_SCOPES.has(scope) ? "allowed" : 403;
+    case "member":
+      return scope === null || MEMBER_SCOPES.has(scope) ? "allowed" : 403;
+    case "otherMember":
+      return tokenRoute ? (MEMBER_SCOPES.has(scope!) ? 404 : 403) : "skip";
+    case "admin":
+    case "owner":
+      return "allowed";
+    case "otherOrgOwner":
+      return orgRoute ? 404 : "allowed";
+    case "foreignResource":
+      return tokenRoute || memberRoute ? 404 : "skip";
+    case "bearerWithScope":
+      return route.sessionOnly ? 403 : "allowed";
+    case "bearerWithoutScope":
+      return route.sessionOnly ? 403 : scope === null ? "skip" : "insufficient_scope";
+    case "otherOrgBearer":
+      return route.sessionOnly ? 403 : orgRoute ? 404 : "allowed";
+    case "revokedBearer":
+    case "suspendedBearer":
+    case "expiredBearer":
+    case "deactivatedBearer":
+    case "removedOwnerBearer":
+      return "invalid_token";
+    case "root":
+      return route.sessionOnly ? 403 : "allowed";
+  }
+}
+
+/**
+ * Every method and path in Fastify's route table, from `printRoutes` (which, unlike the OpenAPI
+ * document, also lists hidden routes). HEAD twins of GET routes are Fastify's own and dropped.
+ */
+function registeredRoutes(app: FastifyInstance): string[] {
+  const stack: string[] = [];
+  const found = new Set<string>();
+  for (const line of app.printRoutes({ commonPrefix: false }).split("\n")) {
+    const m = /^([│ ]*)[├└]── (.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    stack.push(m[2]!);
+    const path = stack.join("");
+    const methods = (m[3] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const method of methods) {
+      if (method === "HEAD" && methods.includes("GET")) continue;
+      found.add(`${method} ${path}`);
+    }
+  }
+  return [...found].sort();
+}
+
+function isPublic(key: string): boolean {
+  if (key in PUBLIC) return true;
+  const path = key.split(" ")[1]!;
+  return Object.keys(PUBLIC_PREFIXES).some((p) => path === p || path.startsWith(p));
+}
+
+describe.each(await dialects())("authorization matrix on %s", (dialect) => {
+  let t: TestApp;
+  let w: World;
+  let root: string;
+  let ctx: Ctx;
+  const bearers = new Map<string, string>();
+  const emails: Record<string, string> = {
+    viewer: "viewer@acme.test",
+    member: "member@acme.test",
+    otherMember: "member2@acme.test",
+    admin: "admin@acme.test",
+    owner: "owner@acme.test",
+    otherOrgOwner: "owner@globex.test",
+    foreignResource: "owner@acme.test",
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp(dialect);
+    w = await seedWorld(t.app);
+    root = await rootToken(t.tessera);
+    const { app } = t;
+    const o = w.owner.creds;
+    // Expired bearer first: it needs a moment to expire while the rest is set up.
+    const expiring = await createToken(app, o, w.orgId, {
+      name: "expiring",
+      expiresAt: new Date(Date.now() + 1200).toISOString(),
+    });
+    bearers.set("expired", expiring.secret);
+    await call(app, "PUT", `/v1/orgs/${w.orgId}/scopes`, o, [
+      { name: "messages:send", description: "Send messages" },
+      { name: "messages:read", description: "Read messages" },
+    ]);
+    const full = await createToken(app, o, w.orgId, { name: "full", scopes: [...MANAGEMENT_SCOPE_NAMES] });
+    bearers.set("full", full.secret);
+    for (const scope of MANAGEMENT_SCOPE_NAMES) {
+      const others = MANAGEMENT_SCOPE_NAMES.filter((s) => s !== scope);
+      for (const kind of ["personal", "service"] as const) {
+        bearers.set(
+          `${kind} only ${scope}`,
+          (await createToken(app, o, w.orgId, { name: `only ${scope}`, kind, scopes: [scope] })).secret,
+        );
+        bearers.set(
+          `${kind} without ${scope}`,
+          (await createToken(app, o, w.orgId, { name: `no ${scope}`, kind, scopes: others })).secret,
+        );
+      }
+    }
+    for (const [name, action] of [
+      ["revoked", "revoke"],
+      ["suspended", "suspend"],
+      ["deactivated", "deactivate"],
+    ] as const) {
+      const made = await createToken(app, o, w.orgId, { name, scopes: [...MANAGEMENT_SCOPE_NAMES] });
+      const res = await call(app, "POST", `/v1/orgs/${w.orgId}/tokens/${made.id}/${action}`, o);
+      expect(res.status).toBe(200);
+      bearers.set(name, made.secret);
+    }
+    bearers.set("globex", (await createToken(app, w.otherOwner.creds, w.otherOrgId, { name: "globex full" })).secret);
+    const globexToken = await createToken(app, w.otherOwner.creds, w.otherOrgId, { name: "globex target" });
+
+    const addMember = async (email: string, name: string) => {
+      const res = await call(app, "POST", `/v1/orgs/${w.orgId}/members`, o, { email, name, role: "member", password: PASSWORD });
+      expect(res.status, res.raw).toBe(201);
+      return res.body.userId as string;
+    };
+    const patId = await addMember("pat@acme.test", "Pat Target");
+    const leaverId = await addMember("leaver@acme.test", "Lee Leaver");
+    const joinerId = await addMember("joiner@acme.test", "Jo Joiner");
+    const goneId = await addMember("gone@acme.test", "Gil Gone");
+    bearers.set(
+      "removed owner",
+      (await createToken(app, await login(app, "gone@acme.test"), w.orgId, { name: "orphan" })).secret,
+    );
+    expect((await call(app, "DELETE", `/v1/orgs/${w.orgId}/members/${goneId}`, o)).status).toBe(204);
+
+    let shared: string | undefined;
+    ctx = {
+      t,
+      w,
+      globexTokenId: globexToken.id,
+      fullSecret: full.secret,
+      patId,
+      leaverId,
+      leaverEmail: "leaver@acme.test",
+      joinerEmail: "joiner@acme.test",
+      joinerId,
+      async memberToken(fresh) {
+        if (!fresh && shared) return shared;
+        const made = await createToken(app, w.member.creds, w.orgId, { name: fresh ? "matrix target" : "matrix shared" });
+        if (!fresh) shared = made.id;
+        return made.id;
+      },
+    };
+    const wait = Date.parse(expiring.token.expiresAt) + 50 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  });
+  afterAll(() => t?.close());
+
+  it("covers every registered route, and every entry is a registered route", () => {
+    const registered = registeredRoutes(t.app);
+    expect(registered.length).toBeGreaterThan(20);
+    const uncovered = registered.filter((key) => !isPublic(key) && !(key in ROUTES));
+    expect(uncovered, "routes without an authorization expectation: add them to ROUTES or PUBLIC").toEqual([]);
+    const stale = [...Object.keys(ROUTES), ...Object.keys(PUBLIC)].filter((key) => !registered.includes(key));
+    expect(stale, "expectations for routes that are not registered").toEqual([]);
+    // The route-table reader itself: every operation of the OpenAPI document must be among what it found.
+    const doc = t.app.swagger() as { paths: Record<string, Record<string, unknown>> };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) {
+        if (method === "head") continue;
+        expect(registered).toContain(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`);
+      }
+    }
+  });
+
+  it("answers the public routes without credentials", async () => {
+    for (const url of ["/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/docs"]) {
+      const res = await t.app.inject({ method: "GET", url });
+      expect(res.statusCode, url).toBeLessThan(400);
+    }
+    const again = await call(t.app, "POST", "/v1/setup", null, {
+      email: "late@acme.test",
+      password: PASSWORD,
+      name: "Late",
+      organization: { name: "Late" },
+    });
+    expect(again.status).toBe(409);
+  });
+
+  function credsFor(caller: Caller, route: RouteCase): Credentials {
+    const kind = route.bearer ?? "personal";
+    const scope = route.scope;
+    switch (caller) {
+      case "anonymous":
+        return null;
+      case "viewer":
+        return w.viewer.creds;
+      case "member":
+        return w.member.creds;
+      case "otherMember":
+        return w.member2.creds;
+      case "admin":
+        return w.admin.creds;
+      case "owner":
+      case "foreignResource":
+        return w.owner.creds;
+      case "otherOrgOwner":
+        return w.otherOwner.creds;
+      case "bearerWithScope":
+        return { bearer: bearers.get(scope ? `${kind} only ${scope}` : "full")! };
+      case "bearerWithoutScope":
+        return { bearer: bearers.get(scope ? `${kind} without ${scope}` : "full")! };
+      case "otherOrgBearer":
+        return { bearer: bearers.get("globex")! };
+      case "revokedBearer":
+        return { bearer: bearers.get("revoked")! };
+      case "suspendedBearer":
+        return { bearer: bearers.get("suspended")! };
+      case "expiredBearer":
+        return { bearer: bearers.get("expired")! };
+      case "deactivatedBearer":
+        return { bearer: bearers.get("deactivated")! };
+      case "removedOwnerBearer":
+        return { bearer: bearers.get("removed owner")! };
+      case "root":
+        return { bearer: root };
+    }
+  }
+
+  async function prepareState(tokenId: string, state: Target["state"]) {
+    if (state === undefined || state === "active") return;
+    const action = state === "inactive" ? "deactivate" : "suspend";
+    const res = await call(t.app, "POST", `/v1/orgs/${w.orgId}/tokens/${tokenId}/${action}`, w.owner.creds);
+    expect(res.status, `preparing ${state}: ${res.raw}`).toBe(200);
+  }
+
+  function check(res: Call, outcome: Exclude<Outcome, "skip">, scope: string | null, what: string) {
+    const detail = `${what} → ${res.status} ${res.raw.slice(0, 300)}`;
+    if (outcome === "allowed") {
+      expect(res.status, detail).toBeGreaterThanOrEqual(200);
+      expect(res.status, detail).toBeLessThan(300);
+      return;
+    }
+    expect(res.headers["content-type"], detail).toMatch(/^application\/problem\+json/);
+    switch (outcome) {
+      case 401:
+        expect(res.status, detail).toBe(401);
+        expect(res.body.code, detail).toBe("unauthorized");
+        expect(res.headers["www-authenticate"], detail).toMatch(/^Bearer\b/);
+        return;
+      case "invalid_token":
+        expect(res.status, detail).toBe(401);
+        expect(res.body.code, detail).toBe("unauthorized");
+        expect(res.headers["www-authenticate"], detail).toMatch(/^Bearer error="invalid_token"/);
+        return;
+      case 403:
+        expect(res.status, detail).toBe(403);
+        expect(res.body.code, detail).toBe("forbidden");
+        return;
+      case "insufficient_scope":
+        // SPEC §4: code `forbidden`, and for tokens the RFC 6750 error naming the missing scope.
+        expect(res.status, detail).toBe(403);
+        expect(res.body.code, detail).toBe("forbidden");
+        expect(res.headers["www-authenticate"], detail).toBe(`Bearer error="insufficient_scope", scope="${scope}"`);
+        return;
+      case 404:
+        expect(res.status, detail).toBe(404);
+        expect(res.body.code, detail).toBe("not_found");
+        return;
+    }
+  }
+
+  describe.each(Object.keys(ROUTES))("%s", (key) => {
+    const route = ROUTES[key]!;
+    const [method, template] = key.split(" ") as [Method, string];
+    const cases = CALLERS.map((caller) => ({ caller, outcome: outcomeFor(key, route, caller) }))
+      .filter((c) => c.outcome !== "skip")
+      .map((c) => ({ ...c, label: `${CALLER_LABEL[c.caller]} → ${c.outcome}` }));
+
+    it.each(cases)("$label", async ({ caller, outcome }) => {
+      const allowed = outcome === "allowed";
+      const target: Target = (await route.target?.(ctx, allowed)) ?? {};
+      if (caller === "foreignResource") {
+        target.tokenId = ctx.globexTokenId;
+        target.userId = w.otherOwner.id;
+      } else if (target.tokenId && route.mutates && allowed) {
+        await prepareState(target.tokenId, target.state);
+      }
+      const url =
+        template
+          .replace(":orgId", w.orgId)
+          .replace(":tokenId", target.tokenId ?? "tok_missing")
+          .replace(":userId", target.userId ?? "usr_missing") + (target.query ?? "");
+      let creds = credsFor(caller, route);
+      if (route.freshSession && creds && "session" in creds) creds = await login(t.app, emails[caller]!);
+      const res = await call(t.app, method, url, creds, method === "GET" || method === "DELETE" ? undefined : target.body);
+      check(res, outcome as Exclude<Outcome, "skip">, route.scope, `${CALLER_LABEL[caller]}: ${method} ${url}`);
+      if (caller === "anonymous" && method === "GET") {
+        const head = await t.app.inject({ method: "HEAD", url });
+        expect(head.statusCode, `HEAD ${url}`).toBe(401);
+        expect(head.headers["www-authenticate"]).toMatch(/^Bearer\b/);
+      }
+    });
+  });
+
+  it("lets a member act on their own token but not see or touch another member's (list included)", async () => {
+    const mine = await createToken(t.app, w.member.creds, w.orgId, { name: "mine only" });
+    const list = await call(t.app, "GET", `/v1/orgs/${w.orgId}/tokens?limit=100`, w.member2.creds);
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((x: { id: string }) => x.id)).not.toContain(mine.id);
+    const filtered = await call(t.app, "GET", `/v1/orgs/${w.orgId}/tokens?ownerId=${w.member.id}`, w.member2.creds);
+    expect(filtered.body.items).toEqual([]);
+  });
+});
