@@ -35,7 +35,10 @@ export async function createTessera(config: Config, options: { migrate?: boolean
   }
   let bus: ChangeBus;
   if (store.dialect === "postgres" && store.databaseUrl) {
-    const pgBus = new PgChangeBus(store.databaseUrl, (error) => console.error("tessera: change bus:", String(error)));
+    const quiet = config.logLevel === "silent";
+    const pgBus = new PgChangeBus(store.databaseUrl, (error) => {
+      if (!quiet) process.stderr.write(`tessera: change bus: ${String(error)}\n`);
+    });
     try {
       await pgBus.start();
     } catch (error) {

@@ -5,13 +5,13 @@ import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { TesseraError } from "../core/errors.js";
 import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
 import { isHttps } from "./auth.js";
 import "./context.js";
-import { sendProblem, toTesseraError } from "./problem.js";
+import { redactSecrets, sendProblem, toTesseraError } from "./problem.js";
 import { authRoutes } from "./routes/auth-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { orgRoutes } from "./routes/org-routes.js";
@@ -54,6 +54,15 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
       : {
           level: config.logLevel,
           redact: { paths: REDACT, censor: "[redacted]" },
+          serializers: {
+            // A token pasted into a URL (by mistake or by an attacker probing) must not reach the log.
+            req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+              method: req.method,
+              url: redactSecrets(req.url),
+              host: req.host,
+              remoteAddress: req.ip,
+            }),
+          },
           ...(options.logStream ? { stream: options.logStream } : {}),
           ...(typeof options.logger === "object" ? options.logger : {}),
         };
@@ -64,6 +73,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     bodyLimit: BODY_LIMIT,
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors Fastify raises before routing (a malformed URL) answer problem+json like everything else.
+    frameworkErrors: (error: Parameters<typeof toTesseraError>[0], request: FastifyRequest, reply: FastifyReply) => {
+      const detail = error.code === "FST_ERR_BAD_URL" ? "The URL is malformed" : "The request could not be understood";
+      return sendProblem(request, reply, new TesseraError("validation_failed", detail, { fields: [{ field: "url", message: "is malformed" }] }));
+    },
     // Our own trace ids; the default counter would collide across instances.
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) =>
       traceIdFrom(req.headers.traceparent as string | undefined),

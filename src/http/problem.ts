@@ -62,8 +62,16 @@ function isBearer(request: FastifyRequest): boolean {
   return /^bearer\s/i.test(request.headers.authorization ?? "");
 }
 
+/** Anything shaped like a Tessera token (any prefix): never echoed back, even when the caller sent it. */
+const TOKEN_LIKE = /[a-z]{2,8}_(live|test)_[0-9A-Za-z]{20,}/g;
+
+export function redactSecrets(text: string): string {
+  return text.replace(TOKEN_LIKE, "[redacted token]");
+}
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TesseraError): FastifyReply {
-  const problem = { ...problemOf(error.code, error.message, error.fields), traceId: request.traceId };
+  const fields = error.fields?.map((f) => ({ field: redactSecrets(f.field), message: redactSecrets(f.message) }));
+  const problem = { ...problemOf(error.code, redactSecrets(error.message), fields), traceId: request.traceId };
   if (error.code === "unauthorized") {
     reply.header("www-authenticate", isBearer(request) ? 'Bearer error="invalid_token"' : 'Bearer realm="tessera"');
   } else if (error.code === "forbidden" && isBearer(request)) {

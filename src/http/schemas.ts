@@ -11,7 +11,10 @@ const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
 const DateTime = Type.String({ format: "date-time" });
 const NullableDateTime = nullable(DateTime);
 
-export const Id = Type.String({ minLength: 1, maxLength: 64 });
+/** No control characters (NUL, newlines…) in names and ids: PostgreSQL cannot store NUL, logs should not split. */
+const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
+
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE });
 export const OrgParams = Type.Object({ orgId: Id });
 export const TokenParams = Type.Object({ orgId: Id, tokenId: Id });
 export const MemberParams = Type.Object({ orgId: Id, userId: Id });
@@ -33,7 +36,7 @@ export const ProblemSchema = Type.Object(
 export const Role = Type.Union([Type.Literal("owner"), Type.Literal("admin"), Type.Literal("member"), Type.Literal("viewer")]);
 export const Email = Type.String({ format: "email", maxLength: 320 });
 export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
-export const Name = Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH });
+export const Name = Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: PRINTABLE });
 export const Scope = Type.String({ minLength: 1, maxLength: 130 });
 
 export const UserSchema = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() });

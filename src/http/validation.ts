@@ -5,12 +5,11 @@ import type { FastifySchemaCompiler } from "fastify";
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-function makeAjv(coerceTypes: boolean | "array"): Ajv {
+function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv {
   const ajv = new Ajv({
     coerceTypes,
     useDefaults: true,
-    // Unknown properties are dropped (schemas say additionalProperties: false), not echoed back or stored.
-    removeAdditional: true,
+    removeAdditional,
     allErrors: true,
     strict: false,
   });
@@ -19,12 +18,14 @@ function makeAjv(coerceTypes: boolean | "array"): Ajv {
 }
 
 /**
- * JSON bodies are validated as sent (no type coercion: `"name": 5` is an error, not "5"); query strings
- * and path parameters are text by nature and are coerced to their schema's types.
+ * JSON bodies are validated as sent: no type coercion (`"name": 5` is an error, not "5") and unknown
+ * fields are refused (a typo such as `scope` for `scopes` must not silently create a token with default
+ * scopes). Query strings and path parameters are text by nature: coerced to their schema's types, and
+ * unknown query parameters are ignored.
  */
 export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
-  const bodies = makeAjv(false);
-  const params = makeAjv("array");
+  const bodies = makeAjv(false, false);
+  const params = makeAjv("array", true);
   return ({ schema, httpPart }) => {
     const ajv = httpPart === "body" ? bodies : params;
     return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
