@@ -10,5 +10,6 @@ export default defineConfig({
     maxWorkers: 2,
     pool: "forks",
     allowOnly: false,
+    reporters: ["default", "./test/support/summary-reporter.ts"],
   },
 });

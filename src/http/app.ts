@@ -76,7 +76,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     // Errors Fastify raises before routing (a malformed URL) answer problem+json like everything else.
     frameworkErrors: (error: Parameters<typeof toTesseraError>[0], request: FastifyRequest, reply: FastifyReply) => {
       const detail = error.code === "FST_ERR_BAD_URL" ? "The URL is malformed" : "The request could not be understood";
-      return sendProblem(request, reply, new TesseraError("validation_failed", detail, { fields: [{ field: "url", message: "is malformed" }] }));
+      return sendProblem(
+        request,
+        reply,
+        new TesseraError("validation_failed", detail, { fields: [{ field: "url", message: "is malformed" }] }),
+      );
     },
     // Our own trace ids; the default counter would collide across instances.
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) =>

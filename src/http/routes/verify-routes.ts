@@ -9,7 +9,8 @@ export const verifyRoutes: Routes = async (app) => {
     "/v1/verify",
     {
       // The hot path: per-request access logs only when the operator asks for debug logging.
-      logLevel: app.tessera.config.logLevel === "debug" || app.tessera.config.logLevel === "trace" ? app.tessera.config.logLevel : "warn",
+      logLevel:
+        app.tessera.config.logLevel === "debug" || app.tessera.config.logLevel === "trace" ? app.tessera.config.logLevel : "warn",
       schema: {
         tags: ["verification"],
         summary: "Verify a token (caller: a root token, or a service token with tokens:verify for its own organisation)",
