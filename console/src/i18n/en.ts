@@ -204,7 +204,7 @@ export const en = {
       suspend: "Suspend",
       resume: "Resume",
       revoke: "Revoke",
-      revokeSuspendFirst: "Revoke (suspend first: required by your organisation)",
+      revokeSuspendFirst: "Revoke (requires suspension first)",
       failed: "The action failed",
       done: {
         regenerate: "“{{name}}” regenerated",
@@ -290,6 +290,13 @@ export const en = {
       token: "Token",
       system: "System",
     },
+    targetType: {
+      token: "Token",
+      user: "User",
+      member: "Member",
+      org: "Organisation",
+      organization: "Organisation",
+    },
     actions: {
       token_created: "Token created",
       token_updated: "Token updated",
@@ -306,6 +313,7 @@ export const en = {
       org_created: "Organisation created",
       org_settings_changed: "Settings changed",
       org_scopes_changed: "Scope catalogue changed",
+      instance_setup: "Instance set up",
       auth_login: "Signed in",
       auth_login_failed: "Sign-in failed",
       auth_logout: "Signed out",

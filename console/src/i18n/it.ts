@@ -207,7 +207,7 @@ export const it: Messages = {
       suspend: "Sospendi",
       resume: "Riprendi",
       revoke: "Revoca",
-      revokeSuspendFirst: "Revoca (prima sospendi: richiesto dalla tua organizzazione)",
+      revokeSuspendFirst: "Revoca (prima serve la sospensione)",
       failed: "Azione non riuscita",
       done: {
         regenerate: "“{{name}}” rigenerato",
@@ -294,6 +294,13 @@ export const it: Messages = {
       token: "Token",
       system: "Sistema",
     },
+    targetType: {
+      token: "Token",
+      user: "Utente",
+      member: "Membro",
+      org: "Organizzazione",
+      organization: "Organizzazione",
+    },
     actions: {
       token_created: "Token creato",
       token_updated: "Token modificato",
@@ -310,6 +317,7 @@ export const it: Messages = {
       org_created: "Organizzazione creata",
       org_settings_changed: "Impostazioni modificate",
       org_scopes_changed: "Catalogo dei permessi modificato",
+      instance_setup: "Istanza configurata",
       auth_login: "Accesso",
       auth_login_failed: "Accesso non riuscito",
       auth_logout: "Uscita",

@@ -29,6 +29,7 @@ export const KNOWN_ACTIONS = [
   "org.created",
   "org.settings_changed",
   "org.scopes_changed",
+  "instance.setup",
   "auth.login",
   "auth.login_failed",
 ] as const;

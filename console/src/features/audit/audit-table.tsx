@@ -56,7 +56,7 @@ export function AuditTable({ events, showTarget = true }: { events: AuditEvent[]
                       <>
                         <Text size="sm">{event.target.name ?? event.target.id}</Text>
                         <Text size="xs" c="dimmed">
-                          {event.target.type}
+                          {t(`audit.targetType.${event.target.type}`, event.target.type)}
                         </Text>
                       </>
                     ) : (

@@ -1,4 +1,5 @@
-import { Button, Group, Modal, NativeSelect, PasswordInput, Stack, TextInput } from "@mantine/core";
+import { Button, Group, NativeSelect, PasswordInput, Stack, TextInput } from "@mantine/core";
+import { Dialog } from "../../components/dialog";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useTranslation } from "react-i18next";
 import { z } from "zod";
@@ -33,7 +34,7 @@ export function AddMemberDialog({ opened, onClose }: { opened: boolean; onClose:
   };
 
   return (
-    <Modal opened={opened} onClose={close} title={t("members.add.title")}>
+    <Dialog opened={opened} onClose={close} title={t("members.add.title")}>
       <form
         noValidate
         onSubmit={form.onSubmit(async (values) => {
@@ -73,6 +74,6 @@ export function AddMemberDialog({ opened, onClose }: { opened: boolean; onClose:
           </Group>
         </Stack>
       </form>
-    </Modal>
+    </Dialog>
   );
 }

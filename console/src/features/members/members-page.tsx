@@ -1,4 +1,5 @@
-import { ActionIcon, Badge, Button, Group, Modal, NativeSelect, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { ActionIcon, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { Dialog } from "../../components/dialog";
 import { IconPlus, IconUserMinus } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -144,7 +145,7 @@ function Members() {
         )}
       </Paper>
       {manage && <AddMemberDialog opened={adding} onClose={() => setAdding(false)} />}
-      <Modal
+      <Dialog
         opened={removing !== null}
         onClose={() => {
           remove.reset();
@@ -177,7 +178,7 @@ function Members() {
             </Group>
           </Stack>
         )}
-      </Modal>
+      </Dialog>
     </Stack>
   );
 }

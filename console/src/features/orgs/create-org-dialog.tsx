@@ -1,4 +1,5 @@
-import { Button, Group, Modal, Stack, TextInput } from "@mantine/core";
+import { Button, Group, Stack, TextInput } from "@mantine/core";
+import { Dialog } from "../../components/dialog";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
@@ -21,7 +22,7 @@ export function CreateOrgDialog({ opened, onClose }: { opened: boolean; onClose:
     onClose();
   };
   return (
-    <Modal opened={opened} onClose={close} title={t("orgs.createTitle")}>
+    <Dialog opened={opened} onClose={close} title={t("orgs.createTitle")}>
       <form
         noValidate
         onSubmit={form.onSubmit(async (values) => {
@@ -45,6 +46,6 @@ export function CreateOrgDialog({ opened, onClose }: { opened: boolean; onClose:
           </Group>
         </Stack>
       </form>
-    </Modal>
+    </Dialog>
   );
 }

@@ -75,8 +75,9 @@ export function useLogout() {
   return useMutation({
     mutationFn: () => http.post<void>("/v1/auth/logout"),
     onSettled: () => {
-      client.clear();
+      // Keep the mounted `me` query (its observer must see the change); drop everything else.
       client.setQueryData(sessionKeys.me, null);
+      client.removeQueries({ predicate: (q) => q.queryKey[0] !== sessionKeys.me[0] });
     },
   });
 }

@@ -3,7 +3,6 @@ import {
   Button,
   Checkbox,
   Group,
-  Modal,
   Radio,
   ScrollArea,
   Stack,
@@ -11,6 +10,7 @@ import {
   Textarea,
   TextInput,
 } from "@mantine/core";
+import { Dialog } from "../../components/dialog";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -39,18 +39,17 @@ export function CreateTokenDialog({ opened, onClose }: Props) {
   const scopes = useScopes(org.id, opened);
   const [created, setCreated] = useState<TokenWithSecret | null>(null);
 
-  const close = () => {
-    setCreated(null);
-    onClose();
-  };
+  // The secret is dropped once the dialog has finished closing (not before, or the form would flash back).
+  const close = () => onClose();
 
   return (
-    <Modal
+    <Dialog
       opened={opened}
       onClose={close}
       title={created ? t("secret.createdTitle") : t("tokens.create.title")}
       size="lg"
       closeOnClickOutside={!created}
+      onExitTransitionEnd={() => setCreated(null)}
     >
       {created ? (
         <SecretReveal token={created.token} secret={created.secret} onDone={close} />
@@ -68,7 +67,7 @@ export function CreateTokenDialog({ opened, onClose }: Props) {
           orgId={org.id}
         />
       )}
-    </Modal>
+    </Dialog>
   );
 }
 

@@ -1,4 +1,5 @@
-import { Alert, Button, Group, Modal, NativeSelect, Stack, Text } from "@mantine/core";
+import { Alert, Button, Group, NativeSelect, Stack, Text } from "@mantine/core";
+import { Dialog } from "../../components/dialog";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { TokenView, TokenWithSecret } from "../../api/types";
@@ -32,14 +33,15 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
 
   const needsExpiry = token?.status === "expired";
 
-  const close = () => {
+  const close = () => onClose();
+
+  const reset = () => {
     setResult(null);
     setGrace("0");
     setExpiry(policy.initial);
     setCustomDate(null);
     setDateError(undefined);
     regenerate.reset();
-    onClose();
   };
 
   const submit = async () => {
@@ -68,11 +70,12 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
   };
 
   return (
-    <Modal
+    <Dialog
       opened={token !== null}
       onClose={close}
       title={result ? t("secret.regeneratedTitle") : t("tokens.regenerate.title")}
       closeOnClickOutside={!result}
+      onExitTransitionEnd={reset}
       size="lg"
     >
       {token && result && <SecretReveal token={result.token} secret={result.secret} onDone={close} />}
@@ -116,6 +119,6 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
           </Group>
         </Stack>
       )}
-    </Modal>
+    </Dialog>
   );
 }

@@ -1,4 +1,5 @@
-import { Alert, Button, Group, Modal, Stack, Text, Textarea } from "@mantine/core";
+import { Alert, Button, Group, Stack, Text, Textarea } from "@mantine/core";
+import { Dialog } from "../../components/dialog";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -22,7 +23,7 @@ export function RevokeDialog({ token, onClose }: { token: TokenView | null; onCl
   };
 
   return (
-    <Modal opened={token !== null} onClose={close} title={t("tokens.revoke.title")}>
+    <Dialog opened={token !== null} onClose={close} title={t("tokens.revoke.title")}>
       {token && (
         <Stack>
           <Alert color="red" variant="light" icon={<IconAlertTriangle />} title={t("tokens.revoke.warningTitle")}>
@@ -66,6 +67,6 @@ export function RevokeDialog({ token, onClose }: { token: TokenView | null; onCl
           </Group>
         </Stack>
       )}
-    </Modal>
+    </Dialog>
   );
 }
