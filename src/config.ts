@@ -33,6 +33,12 @@ export interface Config {
    * 10000): the staleness bound if a change notification is lost. Changes normally arrive in milliseconds.
    */
   cacheTtlMs: number;
+  /** Failed sign-ins per account per 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ACCOUNT`, default 10). */
+  loginFailuresPerAccount: number;
+  /** Failed sign-ins per address per 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ADDRESS`, default 50). */
+  loginFailuresPerAddress: number;
+  /** Failed bearer authentications per address per minute (`TESSERA_BEARER_FAILURES_PER_MINUTE`, default 120). */
+  bearerFailuresPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -78,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     usageFlushIntervalMs: int(env, "TESSERA_USAGE_FLUSH_MS", 1000, 50, 2000),
     cacheMaxEntries: int(env, "TESSERA_CACHE_SIZE", 100_000, 0, 10_000_000),
     cacheTtlMs: int(env, "TESSERA_CACHE_TTL_MS", 10_000, 100, 300_000),
+    loginFailuresPerAccount: int(env, "TESSERA_LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1_000_000),
+    loginFailuresPerAddress: int(env, "TESSERA_LOGIN_FAILURES_PER_ADDRESS", 50, 1, 1_000_000),
+    bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
   };
   return { ...config, ...overrides };
 }

@@ -68,7 +68,12 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     metrics,
     usage,
     verifier,
-    auth: new AuthService(store, config.sessionTtlMs),
+    auth: new AuthService(
+      store,
+      config.sessionTtlMs,
+      { perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowMs: 15 * 60_000 },
+      config.bearerFailuresPerMinute,
+    ),
     orgs: new OrgService(store, bus),
     tokens: new TokenService(store, bus, config.pepper),
     async close() {

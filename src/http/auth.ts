@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../core/errors.js";
 import type { VerifyCode } from "../core/verification.js";
 import type { Actor, OrgAccess } from "../services/actor.js";
-import type {} from "./context.js";
+import { metaOf } from "./context.js";
 
 export const SESSION_COOKIE = "tessera_session";
 export const CSRF_COOKIE = "tessera_csrf";
@@ -41,9 +41,16 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match) throw new TesseraError("unauthorized", "Use Authorization: Bearer <token>");
+    if (!match) {
+      await tessera.auth.bearerFailed(metaOf(request), "MALFORMED");
+      throw new TesseraError("unauthorized", "Use Authorization: Bearer <token>");
+    }
     if (tessera.config.production && !isHttps(request)) {
       throw new TesseraError("unauthorized", "Bearer tokens are accepted over HTTPS only");
+    }
+    const wait = tessera.auth.bearerRetryAfter(request.ip);
+    if (wait > 0) {
+      throw new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
     }
     const result = await tessera.verifier.verify({ token: match[1]!, ip: request.ip });
     if (result.code === "RATE_LIMITED") {
@@ -53,6 +60,7 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
     if (result.code === "IP_NOT_ALLOWED")
       throw new TesseraError("forbidden", "The bearer token may not be used from this address");
     if (!result.valid || !result.token) {
+      await tessera.auth.bearerFailed(metaOf(request), result.code);
       throw new TesseraError("unauthorized", REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
     }
     return { type: "token", token: result.token, owner: result.owner ?? null };

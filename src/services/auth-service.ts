@@ -11,6 +11,7 @@ import { deleteExpiredSessions, deleteSession, findSession, insertSession } from
 import { countUsers, findUserByEmail, findUserById, insertUser, type UserRecord } from "../store/users-repository.js";
 import type { Actor } from "./actor.js";
 import { auditEvent } from "./audit.js";
+import { FailureLimiter } from "./failure-limiter.js";
 import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.js";
 import type { RequestMeta } from "./request-meta.js";
 
@@ -40,13 +41,53 @@ export function checkPassword(password: string, field = "password"): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw validationError(field, `must be at least ${MIN_PASSWORD_LENGTH} characters`);
 }
 
+/** Brute-force limits for sign-in (per instance). */
+export interface LoginLimits {
+  /** Failed attempts per account per window. */
+  perAccount: number;
+  /** Failed attempts per client address per window. */
+  perAddress: number;
+  windowMs: number;
+}
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 10, perAddress: 50, windowMs: 15 * 60_000 };
+
+/** Failed bearer authentications per client address per minute before it is told to wait. */
+export const DEFAULT_BEARER_FAILURES_PER_MINUTE = 120;
+
 export class AuthService {
   readonly #store: Store;
   readonly #sessionTtlMs: number;
+  readonly #byAccount: FailureLimiter;
+  readonly #byAddress: FailureLimiter;
+  readonly #bearerByAddress: FailureLimiter;
 
-  constructor(store: Store, sessionTtlMs: number) {
+  constructor(
+    store: Store,
+    sessionTtlMs: number,
+    limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
+    bearerFailuresPerMinute = DEFAULT_BEARER_FAILURES_PER_MINUTE,
+  ) {
     this.#store = store;
     this.#sessionTtlMs = sessionTtlMs;
+    this.#byAccount = new FailureLimiter(limits.perAccount, limits.windowMs);
+    this.#byAddress = new FailureLimiter(limits.perAddress, limits.windowMs);
+    this.#bearerByAddress = new FailureLimiter(bearerFailuresPerMinute, 60_000);
+  }
+
+  /** Seconds an address must wait after too many failed bearer authentications (0: go ahead). */
+  bearerRetryAfter(ip: string | null): number {
+    return this.#bearerByAddress.retryAfter(ip ?? "unknown", Date.now());
+  }
+
+  /** Counts a failed bearer authentication; reaching the limit is audited (instance level, once a window). */
+  async bearerFailed(meta: RequestMeta, code: string): Promise<void> {
+    const now = Date.now();
+    if (this.#bearerByAddress.fail(meta.ip ?? "unknown", now)) {
+      await insertEvents(this.#store.db, [
+        auditEvent(meta, { type: "system" }, null, "auth.bearer_throttled", null, { ip: meta.ip, lastCode: code }, now),
+      ]);
+    }
   }
 
   async isSetupRequired(): Promise<boolean> {
@@ -111,13 +152,27 @@ export class AuthService {
     meta: RequestMeta,
   ): Promise<{ user: UserRecord; memberships: UserMembership[]; session: NewSession }> {
     const db = this.#store.db;
+    const accountKey = normalizeEmail(email);
+    const addressKey = meta.ip ?? "unknown";
+    const wait = Math.max(this.#byAccount.retryAfter(accountKey, Date.now()), this.#byAddress.retryAfter(addressKey, Date.now()));
+    if (wait > 0) {
+      throw new TesseraError("rate_limited", "Too many failed sign-in attempts; try again later", { retryAfterSeconds: wait });
+    }
     // No account has a NUL in its email, and PostgreSQL cannot even compare one: a plain failed attempt.
-    const found = email.includes("\u0000") ? undefined : await findUserByEmail(db, normalizeEmail(email));
+    const found = email.includes("\u0000") ? undefined : await findUserByEmail(db, accountKey);
     let ok = false;
     if (found) ok = await verifyPassword(password, found.passwordHash);
     else await burnPasswordCheck(password);
     if (found && found.disabledAt !== null) ok = false;
     const now = Date.now();
+    let throttled = false;
+    if (ok) {
+      this.#byAccount.reset(accountKey);
+    } else {
+      // Reaching a limit is audited once, as its own event, beside the failed attempt itself.
+      throttled = this.#byAccount.fail(accountKey, now);
+      throttled = this.#byAddress.fail(addressKey, now) || throttled;
+    }
     return db
       .transaction()
       .execute(async (trx) => {
@@ -129,10 +184,14 @@ export class AuthService {
           ? {}
           : { email: normalizeEmail(email).slice(0, 320), reason: found ? "bad_credentials" : "unknown_account" };
         const orgIds = memberships.length > 0 ? memberships.map((m) => m.orgId) : [null];
-        await insertEvents(
-          trx,
-          orgIds.map((orgId) => auditEvent(meta, actor, orgId, action, target, details, now)),
-        );
+        const events = orgIds.map((orgId) => auditEvent(meta, actor, orgId, action, target, details, now));
+        if (throttled) {
+          const limitDetails = { email: details.email, ip: meta.ip };
+          events.push(
+            ...orgIds.map((orgId) => auditEvent(meta, actor, orgId, "auth.login_throttled", target, limitDetails, now)),
+          );
+        }
+        await insertEvents(trx, events);
         if (!ok || !found) return null;
         const { passwordHash: _omit, ...user } = found;
         return { user, memberships, session: await this.#createSession(trx, found.id, now) };

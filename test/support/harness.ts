@@ -21,7 +21,13 @@ export async function startTestApp(dialect: DialectName, overrides: Partial<Conf
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-test-"));
   const database = dialect === "postgres" ? await createPostgresDatabase() : undefined;
   const config = loadConfig(
-    { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: "silent" },
+    // Suites send many deliberate failures from one address; brute-force limits have their own tests.
+    {
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_LOG_LEVEL: "silent",
+      TESSERA_BEARER_FAILURES_PER_MINUTE: "1000000",
+      TESSERA_LOGIN_FAILURES_PER_ADDRESS: "1000000",
+    },
     { databaseUrl: database?.url, consoleDir: join(dataDir, "no-console"), ...overrides },
   );
   const tessera = await createTessera(config);
