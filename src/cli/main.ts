@@ -18,6 +18,12 @@ async function withTessera<T>(run: (tessera: Tessera) => Promise<T>): Promise<T>
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 const list = (value: string) =>
   value
     .split(",")
@@ -168,10 +174,11 @@ token
 program
   .command("verify")
   .description("Verify a token against this instance's storage; exit code 0 when valid")
-  .argument("<token>")
+  .argument("<token>", 'the token, or "-" to read it from standard input (keeps it out of the process list and shell history)')
   .option("--scopes <scopes>", "required scopes, comma-separated", list)
   .option("--ip <ip>")
-  .action(async (secret: string, o: { scopes?: string[]; ip?: string }) => {
+  .action(async (argument: string, o: { scopes?: string[]; ip?: string }) => {
+    const secret = argument === "-" ? (await readStdin()).trim() : argument;
     await withTessera(async (t) => {
       const result = await t.verifier.verify({ token: secret, scopes: o.scopes, ip: o.ip });
       const view = {

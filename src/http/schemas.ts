@@ -15,6 +15,10 @@ const NullableDateTime = nullable(DateTime);
 const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
 
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE });
+/** Cursors are the last id of the previous page. */
+const TokenCursor = Type.String({ pattern: "^tok_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" });
+const EventCursor = Type.String({ pattern: "^evt_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" });
+
 export const OrgParams = Type.Object({ orgId: Id });
 export const TokenParams = Type.Object({ orgId: Id, tokenId: Id });
 export const MemberParams = Type.Object({ orgId: Id, userId: Id });
@@ -194,7 +198,7 @@ export const TokenListQuery = Type.Object({
   kind: Type.Optional(Kind),
   ownerId: Type.Optional(Id),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  cursor: Type.Optional(Id),
+  cursor: Type.Optional(TokenCursor),
 });
 
 export const UsageQuery = Type.Object({
@@ -211,7 +215,7 @@ export const AuditQuerySchema = Type.Object({
   from: Type.Optional(DateTime),
   to: Type.Optional(DateTime),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  cursor: Type.Optional(Id),
+  cursor: Type.Optional(EventCursor),
 });
 
 export const AuditEventSchema = Type.Object({
