@@ -141,6 +141,34 @@ describe.runIf(await postgresAvailable())("cross-instance invalidation on Postgr
     }
   });
 
+  it("carries regenerations, scope edits and member changes to B within 1 s", async () => {
+    const { access, make, meta, orgId } = await seeded(a);
+    // Regenerate without grace: the old secret dies on B too.
+    const rotated = await make("cross-regenerate");
+    expect((await b.verifier.verify({ token: rotated.secret })).code).toBe("VALID");
+    await a.tokens.regenerate(access, rotated.token.id, {}, meta);
+    await delayUntil(async () => (await b.verifier.verify({ token: rotated.secret })).code === "NOT_FOUND", 1000);
+    // A scope edit: B stops granting the removed scope.
+    const edited = await make("cross-scopes");
+    expect((await b.verifier.verify({ token: edited.secret, scopes: ["tokens:read"] })).code).toBe("VALID");
+    await a.tokens.update(access, edited.token.id, { scopes: ["org:read"] }, meta);
+    await delayUntil(
+      async () => (await b.verifier.verify({ token: edited.secret, scopes: ["tokens:read"] })).code === "INSUFFICIENT_SCOPE",
+      1000,
+    );
+    // A member's personal token stops working on B when the member is removed on A.
+    const member = await a.orgs.addMember(
+      access,
+      { email: "m@example.test", name: "M", role: "member", password: "correct horse battery" },
+      meta,
+    );
+    const memberAccess = await a.orgs.access({ type: "user", user: (await a.orgs.findUser(member.userId))! }, orgId);
+    const personal = await a.tokens.create(memberAccess, { name: "mine" }, meta);
+    expect((await b.verifier.verify({ token: personal.secret })).code).toBe("VALID");
+    await a.orgs.removeMember(access, member.userId, meta);
+    await delayUntil(async () => (await b.verifier.verify({ token: personal.secret })).code === "OWNER_DISABLED", 1000);
+  });
+
   it("flushes B's cache when its LISTEN connection is cut, and keeps working", async () => {
     const { access, make, meta } = await seeded(a);
     const { token, secret } = await make("reconnect");
