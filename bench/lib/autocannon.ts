@@ -25,6 +25,13 @@ export interface RunAutocannonOptions {
   timeoutSeconds?: number;
   /** A short unmeasured run first (JIT, connection setup, caches). Default 0. */
   warmupSeconds?: number;
+  /**
+   * Give each connection its own contiguous share of `requests` (connection k cycles through share k)
+   * instead of a rotation of the whole list. Use it for long lists (cold runs over 10,000s of tokens):
+   * autocannon builds every request of a connection's list up front, so rotations of the whole list would
+   * cost connections × requests builds before the first request is sent.
+   */
+  split?: boolean;
 }
 
 export interface AutocannonSummary {
@@ -89,6 +96,7 @@ async function runOnce(opts: RunAutocannonOptions, origin: string): Promise<Auto
   const connections = opts.connections ?? 50;
   const requests: autocannon.Request[] = opts.requests.map((r) => ({ ...r }));
   const stride = Math.max(1, Math.floor(requests.length / connections));
+  const share = Math.ceil(requests.length / connections);
   let clientIndex = 0;
 
   // Exact latencies of 2xx responses (autocannon's histogram rounds to whole milliseconds).
@@ -102,9 +110,15 @@ async function runOnce(opts: RunAutocannonOptions, origin: string): Promise<Auto
         connections,
         duration: opts.durationSeconds,
         timeout: opts.timeoutSeconds ?? 10,
-        requests,
-        // Called synchronously once per connection as it is created: rotate its copy of the list.
+        // With `split`, each client starts from a one-request list (built once per client) and gets its share below.
+        requests: opts.split ? requests.slice(0, 1) : requests,
+        // Called synchronously once per connection as it is created: rotate its copy of the list, or give it its share.
         setupClient: (client) => {
+          if (opts.split) {
+            const start = ((clientIndex++ * share) % requests.length) | 0;
+            client.setRequests(requests.slice(start, start + share));
+            return;
+          }
           const offset = ((clientIndex++ * stride) % requests.length) | 0;
           if (offset > 0) client.setRequests([...requests.slice(offset), ...requests.slice(0, offset)]);
         },

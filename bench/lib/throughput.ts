@@ -90,3 +90,28 @@ export function measureSync(
   if (sink < 0) console.log(sink); // never true; keeps `sink` observable
   return { opsPerSec: (i / elapsedMs) * 1000, ops: i, elapsedMs };
 }
+
+/**
+ * Sequential `await op(i)` in batches, checking the clock once per batch and recording no per-call
+ * latency: the async counterpart of {@link measureSync}, so that an in-process verifier and a synchronous
+ * limit loop carry the same (negligible) measurement overhead.
+ */
+export async function measureAsyncLoop(
+  op: (i: number) => Promise<unknown>,
+  opts: { durationMs: number; warmupMs?: number; batch?: number },
+): Promise<{ opsPerSec: number; ops: number; elapsedMs: number }> {
+  const batch = opts.batch ?? 256;
+  let i = 0;
+  if (opts.warmupMs && opts.warmupMs > 0) {
+    const warmEnd = performance.now() + opts.warmupMs;
+    while (performance.now() < warmEnd) for (let j = 0; j < batch; j++) await op(i++);
+  }
+  const first = i;
+  const start = performance.now();
+  const end = start + opts.durationMs;
+  while (performance.now() < end) {
+    for (let j = 0; j < batch; j++) await op(i++);
+  }
+  const elapsedMs = performance.now() - start;
+  return { opsPerSec: ((i - first) / elapsedMs) * 1000, ops: i - first, elapsedMs };
+}
