@@ -1,4 +1,4 @@
-import { type Static, Type } from "typebox";
+import { type Static, type TSchema, type TUnsafe, Type } from "typebox";
 import { MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
 import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
@@ -7,7 +7,16 @@ import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
 /** Route schemas: request validation, response serialisation and the OpenAPI document come from these. */
 
 const strict = { additionalProperties: false } as const;
-const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+/**
+ * `T | null`. For schemas of one JSON type this is `type: [T, "null"]` rather than `anyOf`: the response
+ * serialiser (fast-json-stringify) writes type arrays directly but has to try every `anyOf` branch with a
+ * validator at run time, which is slow on hot routes. Unions (no single type) fall back to `anyOf`.
+ */
+function nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null> {
+  const type = (schema as { type?: unknown }).type;
+  if (typeof type === "string") return Type.Unsafe<Static<T> | null>({ ...schema, type: [type, "null"] });
+  return Type.Unsafe<Static<T> | null>(Type.Union([schema, Type.Null()]));
+}
 const DateTime = Type.String({ format: "date-time" });
 const NullableDateTime = nullable(DateTime);
 
@@ -94,7 +103,15 @@ export const RateLimitSchema = Type.Object(
   { limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) },
   strict,
 );
-export const Metadata = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { maxProperties: 100 });
+/**
+ * A JSON object with any keys. Not `Type.Record(Type.String(), …)`: that becomes
+ * `patternProperties: {"^.*$": …}`, and `.` does not match a line terminator, so keys holding a newline
+ * (or U+2028/U+2029) were accepted on the way in but silently dropped by the response serialiser; and
+ * the key schema (its maxLength) was never applied. `propertyNames` checks every key.
+ */
+const AnyObject = <T extends object = Record<string, unknown>>(options: Record<string, unknown> = {}) =>
+  Type.Unsafe<T>({ type: "object", additionalProperties: true, ...options });
+export const Metadata = AnyObject({ maxProperties: 100, propertyNames: { maxLength: 200 } });
 const TokenStatus = Type.Union([
   Type.Literal("active"),
   Type.Literal("inactive"),
@@ -180,7 +197,7 @@ export const TokenViewSchema = Type.Object({
   revokeReason: nullable(Type.String()),
   allowedIps: Type.Array(Type.String()),
   rateLimit: nullable(Type.Object({ limit: Type.Integer(), windowSeconds: Type.Integer() })),
-  metadata: Type.Record(Type.String(), Type.Unknown()),
+  metadata: AnyObject(),
   regeneratedAt: NullableDateTime,
   previousSecretExpiresAt: NullableDateTime,
   orgId: nullable(Type.String()),
@@ -228,7 +245,7 @@ export const AuditEventSchema = Type.Object({
   ip: nullable(Type.String()),
   userAgent: nullable(Type.String()),
   traceId: Type.String(),
-  details: Type.Record(Type.String(), Type.Unknown()),
+  details: AnyObject(),
 });
 export const AuditPage = Type.Object({ items: Type.Array(AuditEventSchema), nextCursor: nullable(Type.String()) });
 
@@ -254,7 +271,7 @@ export const VerifyResponse = Type.Object({
       scopes: Type.Array(Type.String()),
       environment: Environment,
       expiresAt: NullableDateTime,
-      metadata: Type.Record(Type.String(), Type.Unknown()),
+      metadata: AnyObject(),
     }),
   ),
   ratelimit: Type.Optional(nullable(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime }))),
