@@ -50,6 +50,9 @@ export function createStore(options: StoreOptions): Store {
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
+      // Connecting (or waiting for a free client) gives up after 3 s: an unreachable PostgreSQL (or an
+      // exhausted pool) answers 503 within seconds instead of holding the request (pg's default: forever).
+      connectionTimeoutMillis: 3_000,
       // Times and counters are bigint columns holding values well within 2^53: read them as numbers.
       types: {
         getTypeParser: ((oid: number, format?: "text" | "binary") =>
@@ -58,6 +61,9 @@ export function createStore(options: StoreOptions): Store {
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on("error", () => {});
+    // A connection that drops mid-query also emits 'error' on its client; unheard, that would end the
+    // process. The query itself fails (→ 503) and the pool discards the client.
+    pool.on("connect", (client) => client.on("error", () => {}));
     const stats = { queries: 0, writes: 0 };
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: counting(stats) });
     return {
