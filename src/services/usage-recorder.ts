@@ -2,6 +2,8 @@ import type { Store } from "../store/database.js";
 import { applyUsage, type UsageDelta } from "../store/usage-repository.js";
 
 const HOUR_MS = 3600 * 1000;
+/** Tokens per flush transaction: about a millisecond of SQLite work, so no request waits long behind it. */
+const FLUSH_CHUNK = 100;
 
 /**
  * Gathers usage in memory (no storage write on the verification path) and writes it in batches:
@@ -51,15 +53,25 @@ export class UsageRecorder {
     return this.#flushing;
   }
 
+  /**
+   * Writes the gathered usage in chunks of FLUSH_CHUNK tokens, one transaction each, yielding to the
+   * event loop between chunks: SQLite statements run synchronously, and one big flush would hold every
+   * request for tens of milliseconds. Usage is additive, so a flush committed in parts is still exact;
+   * a chunk that fails goes back, with the chunks after it, to be retried on the next flush.
+   */
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const batch = this.#pending;
+    const deltas = [...this.#pending.values()];
     this.#pending = new Map();
-    try {
-      await this.#store.db.transaction().execute((trx) => applyUsage(trx, [...batch.values()]));
-    } catch (error) {
-      this.#merge(batch);
-      throw error;
+    for (let i = 0; i < deltas.length; i += FLUSH_CHUNK) {
+      const chunk = deltas.slice(i, i + FLUSH_CHUNK);
+      try {
+        await this.#store.db.transaction().execute((trx) => applyUsage(trx, chunk));
+      } catch (error) {
+        this.#merge(new Map(deltas.slice(i).map((d) => [d.tokenId, d])));
+        throw error;
+      }
+      if (i + FLUSH_CHUNK < deltas.length) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
