@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../core/errors.js";
 import type { VerifyCode } from "../core/verification.js";
 import type { Actor, OrgAccess } from "../services/actor.js";
+import type { RequestMeta } from "../services/request-meta.js";
+import type { Tessera } from "../tessera.js";
 import { metaOf } from "./context.js";
 
 export const SESSION_COOKIE = "tessera_session";
@@ -39,32 +41,7 @@ export function isHttps(request: FastifyRequest): boolean {
 export async function authenticate(request: FastifyRequest): Promise<Actor> {
   const { tessera } = request.server;
   const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match) {
-      await tessera.auth.bearerFailed(metaOf(request), "MALFORMED");
-      throw new TesseraError("unauthorized", "Use Authorization: Bearer <token>");
-    }
-    if (tessera.config.production && !isHttps(request)) {
-      throw new TesseraError("unauthorized", "Bearer tokens are accepted over HTTPS only");
-    }
-    const wait = tessera.auth.bearerRetryAfter(request.ip);
-    if (wait > 0) {
-      throw new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
-    }
-    const result = await tessera.verifier.verify({ token: match[1]!, ip: request.ip });
-    if (result.code === "RATE_LIMITED") {
-      const wait = result.ratelimit ? Math.ceil((result.ratelimit.resetAt - Date.now()) / 1000) : 1;
-      throw new TesseraError("rate_limited", "The bearer token's rate limit is exhausted", { retryAfterSeconds: wait });
-    }
-    if (result.code === "IP_NOT_ALLOWED")
-      throw new TesseraError("forbidden", "The bearer token may not be used from this address");
-    if (!result.valid || !result.token) {
-      await tessera.auth.bearerFailed(metaOf(request), result.code);
-      throw new TesseraError("unauthorized", REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
-    }
-    return { type: "token", token: result.token, owner: result.owner ?? null };
-  }
+  if (header !== undefined) return authenticateBearer(tessera, header, isHttps(request), metaOf(request));
   const cookie = request.cookies[SESSION_COOKIE];
   if (!cookie) throw new TesseraError("unauthorized", "Sign in, or send Authorization: Bearer <token>");
   const session = await tessera.auth.resolveSession(cookie);
@@ -77,6 +54,36 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
     }
   }
   return { type: "user", user: session.user };
+}
+
+/**
+ * Bearer authentication, shared by the Fastify routes and the verification fast lane: the token goes
+ * through the one verifier (so revocation applies at once); failures are counted per address.
+ */
+export async function authenticateBearer(tessera: Tessera, header: string, https: boolean, meta: RequestMeta): Promise<Actor> {
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) {
+    await tessera.auth.bearerFailed(meta, "MALFORMED");
+    throw new TesseraError("unauthorized", "Use Authorization: Bearer <token>");
+  }
+  if (tessera.config.production && !https) {
+    throw new TesseraError("unauthorized", "Bearer tokens are accepted over HTTPS only");
+  }
+  const wait = tessera.auth.bearerRetryAfter(meta.ip);
+  if (wait > 0) {
+    throw new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
+  }
+  const result = await tessera.verifier.verify({ token: match[1]!, ip: meta.ip });
+  if (result.code === "RATE_LIMITED") {
+    const reset = result.ratelimit ? Math.ceil((result.ratelimit.resetAt - Date.now()) / 1000) : 1;
+    throw new TesseraError("rate_limited", "The bearer token's rate limit is exhausted", { retryAfterSeconds: reset });
+  }
+  if (result.code === "IP_NOT_ALLOWED") throw new TesseraError("forbidden", "The bearer token may not be used from this address");
+  if (!result.valid || !result.token) {
+    await tessera.auth.bearerFailed(meta, result.code);
+    throw new TesseraError("unauthorized", REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
+  }
+  return { type: "token", token: result.token, owner: result.owner ?? null };
 }
 
 /** The caller's access to the organisation in the path (404 when they have none). */

@@ -58,8 +58,8 @@ export function problemOf(code: ErrorCode, detail: string, errors?: FieldIssue[]
 }
 
 /** Whether the request authenticated (or tried to) with a bearer token: RFC 6750 headers apply. */
-function isBearer(request: FastifyRequest): boolean {
-  return /^bearer\s/i.test(request.headers.authorization ?? "");
+export function isBearer(authorization: string | undefined): boolean {
+  return /^bearer\s/i.test(authorization ?? "");
 }
 
 /** Anything shaped like a Tessera token (any prefix): never echoed back, even when the caller sent it. */
@@ -69,21 +69,29 @@ export function redactSecrets(text: string): string {
   return text.replace(TOKEN_LIKE, "[redacted token]");
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TesseraError): FastifyReply {
+/** A refusal as HTTP: the problem body and the headers that go with it (RFC 6750, Retry-After). */
+export function problemResponse(
+  error: TesseraError,
+  traceId: string,
+  bearer: boolean,
+): { problem: Problem; headers: Record<string, string> } {
   const fields = error.fields?.map((f) => ({ field: redactSecrets(f.field), message: redactSecrets(f.message) }));
-  const problem = { ...problemOf(error.code, redactSecrets(error.message), fields), traceId: request.traceId };
+  const problem = { ...problemOf(error.code, redactSecrets(error.message), fields), traceId };
+  const headers: Record<string, string> = {};
   if (error.code === "unauthorized") {
-    reply.header("www-authenticate", isBearer(request) ? 'Bearer error="invalid_token"' : 'Bearer realm="tessera"');
-  } else if (error.code === "forbidden" && isBearer(request)) {
-    reply.header(
-      "www-authenticate",
-      error.missingScope
-        ? `Bearer error="insufficient_scope", scope="${error.missingScope}"`
-        : 'Bearer error="insufficient_scope"',
-    );
+    headers["www-authenticate"] = bearer ? 'Bearer error="invalid_token"' : 'Bearer realm="tessera"';
+  } else if (error.code === "forbidden" && bearer) {
+    headers["www-authenticate"] = error.missingScope
+      ? `Bearer error="insufficient_scope", scope="${error.missingScope}"`
+      : 'Bearer error="insufficient_scope"';
   }
-  if (error.code === "rate_limited") reply.header("retry-after", String(Math.max(1, error.retryAfterSeconds ?? 1)));
-  return reply.code(problem.status).type("application/problem+json").send(problem);
+  if (error.code === "rate_limited") headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds ?? 1));
+  return { problem, headers };
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TesseraError): FastifyReply {
+  const { problem, headers } = problemResponse(error, request.traceId, isBearer(request.headers.authorization));
+  return reply.code(problem.status).headers(headers).type("application/problem+json").send(problem);
 }
 
 /** Ajv's `/allowedIps/0` → `allowedIps[0]`, `/rateLimit/limit` → `rateLimit.limit`. */
@@ -119,6 +127,10 @@ const STORAGE_DOWN = new Set([
  */
 const UNSTORABLE_TEXT = new Set(["22021", "22P05"]);
 
+/** Longest unknown key echoed back in a field name, and most field issues listed in one problem. */
+const MAX_ECHOED_KEY = 100;
+const MAX_FIELD_ISSUES = 100;
+
 /** Maps anything thrown to a problem; never leaks a 5xx message or a stack. */
 export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): TesseraError {
   if (error instanceof TesseraError) return error;
@@ -127,7 +139,10 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
     const seen = new Set<string>();
     const fields: FieldIssue[] = [];
     for (const issue of error.validation) {
-      const field = fieldOf(issue.instancePath, issue.params.missingProperty);
+      // A missing or an unknown key names itself (`scope: is not allowed`, not `body: is not allowed`);
+      // an unknown key is the client's text, so it is cut short before being echoed.
+      const named = issue.params.missingProperty ?? issue.params.additionalProperty;
+      const field = fieldOf(issue.instancePath, typeof named === "string" ? named.slice(0, MAX_ECHOED_KEY) : undefined);
       if (seen.has(field)) continue;
       seen.add(field);
       const message =
@@ -137,6 +152,7 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
             ? "is not allowed"
             : (issue.message ?? "is invalid");
       fields.push({ field: where === "body" ? field : `${where}.${field}`, message });
+      if (fields.length >= MAX_FIELD_ISSUES) break;
     }
     return new TesseraError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), { fields });
   }
