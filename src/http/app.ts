@@ -127,9 +127,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     "x-frame-options": "DENY",
     "content-security-policy": CONSOLE_CSP,
   };
+  // X-Frame-Options too: browsers without CSP level 2 ignore frame-ancestors, and scanners look for it.
   const apiHeaders = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
     "cache-control": "no-store",
   };

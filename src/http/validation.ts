@@ -14,6 +14,14 @@ function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv
     strict: false,
   });
   addFormats(ajv);
+  // RFC 3339 allows a leap second (`23:59:60Z`) but Date.parse answers NaN for it, which would reach
+  // storage as a bound (PostgreSQL: 500; SQLite: silently empty results). Only dates JS can read pass.
+  const rfc3339 = ajv.formats["date-time"] as { validate: (value: string) => boolean; compare?: unknown };
+  ajv.addFormat("date-time", {
+    type: "string",
+    validate: (value: string) => rfc3339.validate(value) && !Number.isNaN(Date.parse(value)),
+    ...(rfc3339.compare ? { compare: rfc3339.compare as (a: string, b: string) => number } : {}),
+  });
   return ajv;
 }
 

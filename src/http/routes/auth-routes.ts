@@ -28,6 +28,12 @@ export const authRoutes: Routes = async (app) => {
       },
     },
     async (request, reply) => {
+      // Once set up, answer before the service hashes the password: this route takes no credentials and
+      // has no failure limit, so a 1 KiB password per request must not buy an attacker ~100 ms of scrypt.
+      // (The service checks again inside its transaction, for two concurrent first runs.)
+      if (!(await app.tessera.auth.isSetupRequired())) {
+        throw new TesseraError("invalid_state", "Tessera is already set up; sign in instead");
+      }
       const { user, organization, session } = await app.tessera.auth.setup(request.body, metaOf(request));
       setSessionCookies(request, reply, session);
       return reply.code(201).send({ user: userView(user), organization: orgView(organization, "owner") });
