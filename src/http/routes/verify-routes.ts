@@ -1,5 +1,5 @@
-import { TesseraError } from "../../core/errors.js";
 import type { Static } from "typebox";
+import { TesseraError } from "../../core/errors.js";
 import type { Actor } from "../../services/actor.js";
 import type { Tessera } from "../../tessera.js";
 import { authenticate } from "../auth.js";
@@ -29,7 +29,11 @@ export const verifyRoutes: Routes = async (app) => {
  * `POST /v1/verify` once the caller is known (also used by the fast lane): root tokens verify any
  * organisation's tokens, service tokens holding `tokens:verify` their own organisation's; nobody else.
  */
-export async function verifyAs(tessera: Tessera, actor: Actor, body: Static<typeof VerifyBody>): Promise<Static<typeof VerifyResponse>> {
+export async function verifyAs(
+  tessera: Tessera,
+  actor: Actor,
+  body: Static<typeof VerifyBody>,
+): Promise<Static<typeof VerifyResponse>> {
   let orgId: string | undefined;
   if (actor.type === "token" && actor.token.kind === "root") {
     orgId = undefined;

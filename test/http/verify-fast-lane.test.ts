@@ -1,0 +1,158 @@
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createToken, rootToken, seedWorld, startTestApp, type TestApp, type World } from "../support/harness.js";
+
+/**
+ * `POST /v1/verify` has two entry points: the fast lane (real sockets, plain requests) and the Fastify
+ * route (app.inject, and every request the fast lane does not take). They must answer alike.
+ */
+describe("verification fast lane answers like the Fastify route", () => {
+  let t: TestApp;
+  let w: World;
+  let url: string;
+  let root: string;
+  let secrets: Record<string, string>;
+
+  beforeAll(async () => {
+    t = await startTestApp("sqlite");
+    w = await seedWorld(t.app);
+    root = await rootToken(t.tessera);
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    const service = await createToken(t.app, w.owner.creds, w.orgId, {
+      kind: "service",
+      name: "verifier",
+      scopes: ["tokens:verify"],
+    });
+    const noVerify = await createToken(t.app, w.owner.creds, w.orgId, {
+      kind: "service",
+      name: "reader",
+      scopes: ["tokens:read"],
+    });
+    const personal = await createToken(t.app, w.owner.creds, w.orgId, { name: "personal" });
+    const limited = await createToken(t.app, w.owner.creds, w.orgId, {
+      name: "limited",
+      rateLimit: { limit: 1, windowSeconds: 3600 },
+    });
+    const other = await createToken(t.app, w.otherOwner.creds, w.otherOrgId, { name: "globex" });
+    const revoked = await createToken(t.app, w.owner.creds, w.orgId, {
+      kind: "service",
+      name: "revoked",
+      scopes: ["tokens:verify"],
+    });
+    await call(t.app, "POST", `/v1/orgs/${w.orgId}/tokens/${revoked.id}/revoke`, w.owner.creds);
+    secrets = {
+      service: service.secret,
+      noVerify: noVerify.secret,
+      personal: personal.secret,
+      limited: limited.secret,
+      other: other.secret,
+      revoked: revoked.secret,
+    };
+  });
+  afterAll(() => t?.close());
+
+  type Case = { name: string; bearer: string; body: string };
+  const cases = (): Case[] => [
+    { name: "valid, root caller", bearer: root, body: JSON.stringify({ token: secrets.personal }) },
+    {
+      name: "valid with scopes and ip",
+      bearer: root,
+      body: JSON.stringify({ token: secrets.personal, scopes: ["tokens:read"], ip: "10.0.0.1" }),
+    },
+    { name: "insufficient scope", bearer: root, body: JSON.stringify({ token: secrets.noVerify, scopes: ["audit:read"] }) },
+    { name: "service caller, own org", bearer: secrets.service!, body: JSON.stringify({ token: secrets.personal }) },
+    { name: "service caller, other org", bearer: secrets.service!, body: JSON.stringify({ token: secrets.other }) },
+    { name: "caller without tokens:verify", bearer: secrets.noVerify!, body: JSON.stringify({ token: secrets.personal }) },
+    { name: "personal caller", bearer: secrets.personal!, body: JSON.stringify({ token: secrets.personal }) },
+    { name: "revoked caller", bearer: secrets.revoked!, body: JSON.stringify({ token: secrets.personal }) },
+    { name: "malformed caller", bearer: "tsr_live_nope", body: JSON.stringify({ token: secrets.personal }) },
+    { name: "malformed token", bearer: root, body: JSON.stringify({ token: "not a token" }) },
+    { name: "revoked token", bearer: root, body: JSON.stringify({ token: secrets.revoked }) },
+    { name: "token of wrong type", bearer: root, body: JSON.stringify({ token: 5 }) },
+    { name: "missing token", bearer: root, body: "{}" },
+    { name: "empty body", bearer: root, body: "" },
+    { name: "unknown field", bearer: root, body: JSON.stringify({ token: secrets.personal, scope: ["x:y"] }) },
+    { name: "bad ip", bearer: root, body: JSON.stringify({ token: secrets.personal, ip: "999.1.1.1" }) },
+    { name: "invalid JSON", bearer: root, body: '{"token": ' },
+    { name: "prototype poisoning", bearer: root, body: '{"token":"x","__proto__":{"a":1}}' },
+    { name: "deep nesting", bearer: root, body: `{"token":"x","scopes":${"[".repeat(40)}${"]".repeat(40)}}` },
+    { name: "array body", bearer: root, body: "[]" },
+  ];
+
+  const HEADERS = [
+    "content-type",
+    "www-authenticate",
+    "retry-after",
+    "cache-control",
+    "x-content-type-options",
+    "x-frame-options",
+    "content-security-policy",
+    "referrer-policy",
+  ];
+  const normalise = (status: number, headers: Record<string, unknown>, text: string) => {
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {}
+    if (body) delete body.traceId;
+    return { status, body, headers: Object.fromEntries(HEADERS.map((h) => [h, headers[h] ?? null])) };
+  };
+
+  it("gives the same status, body and headers for every case", async () => {
+    for (const c of cases()) {
+      const headers = { authorization: `Bearer ${c.bearer}`, "content-type": "application/json" };
+      const viaRoute = await t.app.inject({ method: "POST", url: "/v1/verify", headers, payload: c.body });
+      const viaLane = await fetch(`${url}/v1/verify`, { method: "POST", headers, body: c.body });
+      const laneHeaders = Object.fromEntries(viaLane.headers.entries());
+      expect(laneHeaders["x-trace-id"], c.name).toMatch(/^[0-9a-f]{32}$/);
+      expect(normalise(viaLane.status, laneHeaders, await viaLane.text()), c.name).toEqual(
+        normalise(viaRoute.statusCode, viaRoute.headers as Record<string, unknown>, viaRoute.body),
+      );
+    }
+  });
+
+  it("enforces a token's rate limit and counts usage the same way", async () => {
+    const headers = { authorization: `Bearer ${root}`, "content-type": "application/json" };
+    const body = JSON.stringify({ token: secrets.limited });
+    const first = await (await fetch(`${url}/v1/verify`, { method: "POST", headers, body })).json();
+    const second = await t.app.inject({ method: "POST", url: "/v1/verify", headers, payload: body });
+    expect(first).toMatchObject({ valid: true, ratelimit: { limit: 1, remaining: 0 } });
+    expect(JSON.parse(second.body)).toMatchObject({ valid: false, code: "RATE_LIMITED" });
+  });
+
+  it("takes the W3C trace id and leaves requests it does not take to Fastify", async () => {
+    const traced = await fetch(`${url}/v1/verify`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${root}`,
+        "content-type": "application/json",
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      },
+      body: JSON.stringify({ token: secrets.personal }),
+    });
+    expect(traced.headers.get("x-trace-id")).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    // No credentials, a cookie session, a query string: all through the Fastify route.
+    const anonymous = await fetch(`${url}/v1/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: secrets.personal }),
+    });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="tessera"');
+    const session = await fetch(`${url}/v1/verify?x=1`, {
+      method: "POST",
+      headers: {
+        cookie: `tessera_session=${w.owner.creds.session}; tessera_csrf=${w.owner.creds.csrf}`,
+        "x-csrf-token": w.owner.creds.csrf,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ token: secrets.personal }),
+    });
+    expect(session.status).toBe(403);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /tessera_http_request_duration_seconds_count\{method="POST",route="\/v1\/verify",status="200"\} [1-9]/,
+    );
+  });
+});
