@@ -62,7 +62,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
           ...(options.logStream ? { stream: options.logStream } : {}),
           ...(typeof options.logger === "object" ? options.logger : {}),
         };
-  // TLS options make Fastify's types switch to the https server; the instance behaves the same.
+  // The server (plain or TLS) comes from serverFactory; Fastify's types would otherwise follow `https`.
   let log: FastifyBaseLogger | undefined;
   const fastLane = createVerifyFastLane(tessera, () => log!);
   const serverOptions = {
@@ -75,9 +75,12 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
         if (fastLane.takes(req)) fastLane.handle(req, res);
         else handler(req, res);
       };
-      return config.tls
+      const server = config.tls
         ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, dispatch)
         : createHttpServer(dispatch);
+      // Fastify's own default: keep idle keep-alive connections from busy backends for 72 s.
+      server.keepAliveTimeout = 72_000;
+      return server;
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Errors Fastify raises before routing (a malformed URL) answer problem+json like everything else.
