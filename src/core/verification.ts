@@ -1,6 +1,6 @@
 import { compileAllowlist, type IpAllowlist } from "./ip.js";
 import { type Role, rolePermissions } from "./roles.js";
-import { effectiveScopes, intersect, MANAGEMENT_SCOPE_NAMES, type PermissionSet, scopeSet } from "./scopes.js";
+import { effectiveScopes, GRANTS_NOTHING, intersect, MANAGEMENT_SCOPE_NAMES, type PermissionSet, scopeSet } from "./scopes.js";
 import { deriveStatus } from "./status.js";
 import type { TokenRecord } from "./tokens.js";
 
@@ -56,7 +56,7 @@ export type EvaluationCode = Exclude<VerifyCode, "MALFORMED" | "RATE_LIMITED">;
 export function tokenPermissions(token: TokenRecord, owner: OwnerState | null): PermissionSet {
   const own = scopeSet(token.scopes);
   if (token.kind !== "personal") return own;
-  if (!owner || owner.disabled || owner.role === null) return { grants: () => false };
+  if (!owner || owner.disabled || owner.role === null) return GRANTS_NOTHING;
   return intersect(own, rolePermissions(owner.role));
 }
 

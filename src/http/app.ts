@@ -139,17 +139,13 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     done();
   });
 
-  // One labelled child per (method, route, status): observing on it skips prom-client's label hashing.
-  const durations = new Map<string, { observe(seconds: number): void }>();
   app.addHook("onResponse", (request, reply, done) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    const key = `${request.method} ${route} ${reply.statusCode}`;
-    let child = durations.get(key);
-    if (!child) {
-      child = tessera.metrics.httpDuration.labels(request.method, route, String(reply.statusCode));
-      durations.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
+    tessera.metrics.observeHttp(
+      request.method,
+      request.routeOptions.url ?? "unmatched",
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
 

@@ -47,15 +47,9 @@ export function createVerifyFastLane(tessera: Tessera, log: () => FastifyBaseLog
     value: unknown,
   ) => boolean) & { errors?: unknown[] | null };
   const trust = trustOf(tessera.config.trustProxy);
-  const durations = new Map<number, { observe(seconds: number): void }>();
 
   function observe(status: number, started: bigint): void {
-    let child = durations.get(status);
-    if (!child) {
-      child = tessera.metrics.httpDuration.labels("POST", "/v1/verify", String(status));
-      durations.set(status, child);
-    }
-    child.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    tessera.metrics.observeHttp("POST", "/v1/verify", status, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   function clientOf(req: IncomingMessage): { ip: string | null; https: boolean } {

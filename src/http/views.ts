@@ -3,17 +3,12 @@ import type { Role } from "../core/roles.js";
 import { deriveStatus } from "../core/status.js";
 import { maskToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
-import { verificationResponse } from "../services/verification-view.js";
+import { iso, verificationResponse } from "../services/verification-view.js";
 import type { VerifyResult } from "../services/verifier.js";
 import type { AuditEvent } from "../store/audit-repository.js";
 import type { MemberRecord } from "../store/memberships-repository.js";
 import type { OrgRecord } from "../store/orgs-repository.js";
 import type { VerifyResponse } from "./schemas.js";
-
-/** Records → the JSON the API answers with (ISO dates, never a secret or a hash). */
-export function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
 
 export function tokenView(t: TokenRecord, now = Date.now()) {
   return {
@@ -75,3 +70,5 @@ export function eventView(e: AuditEvent) {
 export function verifyView(r: VerifyResult): Static<typeof VerifyResponse> {
   return verificationResponse(r);
 }
+
+export { iso };

@@ -24,7 +24,10 @@ export interface VerifiedToken {
   metadata: Record<string, unknown>;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+/** Epoch ms → ISO 8601, the API's form for every time. */
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
 
 export function verificationResponse(r: VerifyResult): VerificationResponse {
   const body: VerificationResponse = { valid: r.valid, code: r.code };
