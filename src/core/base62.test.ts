@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeBase62, isBase62, randomBase62 } from "./base62.js";
+import { decodeBase62, encodeBase62, isBase62, randomBase62 } from "./base62.js";
 
 describe("base62", () => {
   it("encodes with fixed width and keeps numeric order", () => {
@@ -14,6 +14,16 @@ describe("base62", () => {
   it("refuses values that do not fit", () => {
     expect(() => encodeBase62(62 ** 2, 2)).toThrow(RangeError);
     expect(() => encodeBase62(-1, 2)).toThrow(RangeError);
+  });
+
+  it("decodes what it encodes, and refuses characters outside the alphabet", () => {
+    for (const v of [0, 1, 61, 62, 3843, 3844, 99999, 2 ** 32 - 1, 62 ** 6 - 1]) {
+      expect(decodeBase62(encodeBase62(v, 6))).toBe(v);
+      expect(decodeBase62(`ab${encodeBase62(v, 6)}`, 2)).toBe(v);
+    }
+    expect(decodeBase62("00_000")).toBe(-1);
+    expect(decodeBase62("0é")).toBe(-1);
+    expect(decodeBase62("")).toBe(0);
   });
 
   it("draws random strings of the asked length from the whole alphabet", () => {

@@ -22,6 +22,27 @@ export function encodeBase62(value: number, width: number): string {
   return out.padStart(width, "0");
 }
 
+const DIGIT_VALUES: Int8Array = (() => {
+  const values = new Int8Array(128).fill(-1);
+  for (let i = 0; i < BASE62_ALPHABET.length; i++) values[BASE62_ALPHABET.charCodeAt(i)] = i;
+  return values;
+})();
+
+/**
+ * The number written in base62 in `value[start, end)` (the inverse of {@link encodeBase62}), or -1 if a
+ * character there is not base62. Keep `end - start` ≤ 8 so the result stays a safe integer.
+ */
+export function decodeBase62(value: string, start = 0, end = value.length): number {
+  let out = 0;
+  for (let i = start; i < end; i++) {
+    const code = value.charCodeAt(i);
+    const digit = code < 128 ? DIGIT_VALUES[code]! : -1;
+    if (digit < 0) return -1;
+    out = out * 62 + digit;
+  }
+  return out;
+}
+
 /**
  * `length` uniformly distributed base62 characters from the CSPRNG. Bytes ≥ 248 are rejected
  * (248 = 4 × 62) so that every character has exactly log2(62) ≈ 5.95 bits of entropy, with no modulo bias.

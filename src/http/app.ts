@@ -72,7 +72,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     // Our own server, so that `POST /v1/verify` can take its fast lane before Fastify's pipeline.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
       const dispatch = (req: IncomingMessage, res: ServerResponse) => {
-        if (fastLane.takes(req)) fastLane.handle(req, res);
+        const call = fastLane.take(req);
+        if (call) fastLane.handle(req, res, call);
         else handler(req, res);
       };
       const server = config.tls

@@ -4,6 +4,7 @@ import { TesseraError } from "../core/errors.js";
 import type { VerifyCode } from "../core/verification.js";
 import type { Actor, OrgAccess } from "../services/actor.js";
 import type { RequestMeta } from "../services/request-meta.js";
+import type { VerifyResult } from "../services/verifier.js";
 import type { Tessera } from "../tessera.js";
 import { metaOf } from "./context.js";
 
@@ -56,16 +57,17 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
   return { type: "user", user: session.user };
 }
 
+const BEARER_RE = /^Bearer +(\S+) *$/i;
+
 /**
  * Bearer authentication, shared by the Fastify routes and the verification fast lane: the token goes
- * through the one verifier (so revocation applies at once); failures are counted per address.
+ * through the one verifier (so revocation applies at once); failures are counted per address. A warm
+ * token is answered at once (no promise), so the fast lane stays synchronous; callers may `await` it, and
+ * must expect a refusal either thrown or as a rejected promise.
  */
-export async function authenticateBearer(tessera: Tessera, header: string, https: boolean, meta: RequestMeta): Promise<Actor> {
-  const match = /^Bearer +(\S+) *$/i.exec(header);
-  if (!match) {
-    await tessera.auth.bearerFailed(meta, "MALFORMED");
-    throw new TesseraError("unauthorized", "Use Authorization: Bearer <token>");
-  }
+export function authenticateBearer(tessera: Tessera, header: string, https: boolean, meta: RequestMeta): Actor | Promise<Actor> {
+  const match = BEARER_RE.exec(header);
+  if (!match) return refuse(tessera, meta, "MALFORMED", "Use Authorization: Bearer <token>");
   if (tessera.config.production && !https) {
     throw new TesseraError("unauthorized", "Bearer tokens are accepted over HTTPS only");
   }
@@ -73,17 +75,26 @@ export async function authenticateBearer(tessera: Tessera, header: string, https
   if (wait > 0) {
     throw new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
   }
-  const result = await tessera.verifier.verify({ token: match[1]!, ip: meta.ip });
+  const result = tessera.verifier.check({ token: match[1]!, ip: meta.ip });
+  return result instanceof Promise ? result.then((r) => actorOf(tessera, r, meta)) : actorOf(tessera, result, meta);
+}
+
+function actorOf(tessera: Tessera, result: VerifyResult, meta: RequestMeta): Actor | Promise<Actor> {
   if (result.code === "RATE_LIMITED") {
     const reset = result.ratelimit ? Math.ceil((result.ratelimit.resetAt - Date.now()) / 1000) : 1;
     throw new TesseraError("rate_limited", "The bearer token's rate limit is exhausted", { retryAfterSeconds: reset });
   }
   if (result.code === "IP_NOT_ALLOWED") throw new TesseraError("forbidden", "The bearer token may not be used from this address");
   if (!result.valid || !result.token) {
-    await tessera.auth.bearerFailed(meta, result.code);
-    throw new TesseraError("unauthorized", REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
+    return refuse(tessera, meta, result.code, REFUSAL_DETAIL[result.code] ?? "The bearer token is not valid");
   }
   return { type: "token", token: result.token, owner: result.owner ?? null };
+}
+
+/** A failed bearer authentication: counted (and audited at the limit) before the 401. */
+async function refuse(tessera: Tessera, meta: RequestMeta, code: string, detail: string): Promise<never> {
+  await tessera.auth.bearerFailed(meta, code);
+  throw new TesseraError("unauthorized", detail);
 }
 
 /** The caller's access to the organisation in the path (404 when they have none). */

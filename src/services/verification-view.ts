@@ -52,3 +52,20 @@ export function verificationResponse(r: VerifyResult): VerificationResponse {
   }
   return body;
 }
+
+const serialised = new WeakMap<VerifyResult, string>();
+
+/**
+ * `JSON.stringify(verificationResponse(r))`. A frozen result never changes (the shared VALID answer of a
+ * cached token, which a change to the token replaces rather than edits; MALFORMED; NOT_FOUND), so its JSON
+ * is made once and kept as long as the result is.
+ */
+export function verificationJson(r: VerifyResult): string {
+  if (!Object.isFrozen(r)) return JSON.stringify(verificationResponse(r));
+  let json = serialised.get(r);
+  if (json === undefined) {
+    json = JSON.stringify(verificationResponse(r));
+    serialised.set(r, json);
+  }
+  return json;
+}

@@ -1,5 +1,7 @@
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createVerifyFastLane } from "../../src/http/verify-fast-lane.js";
 import { call, createToken, rootToken, seedWorld, startTestApp, type TestApp, type World } from "../support/harness.js";
 
 /**
@@ -154,5 +156,30 @@ describe("verification fast lane answers like the Fastify route", () => {
     expect(metrics).toMatch(
       /tessera_http_request_duration_seconds_count\{method="POST",route="\/v1\/verify",status="200"\} [1-9]/,
     );
+  });
+
+  it("takes only the plain call, reading headers case-insensitively and refusing repeated ones", () => {
+    const lane = createVerifyFastLane(t.tessera, () => t.app.log);
+    const request = (raw: string[], method = "POST", url = "/v1/verify") =>
+      ({ method, url, rawHeaders: raw }) as unknown as IncomingMessage;
+    const plain = ["Content-Type", "application/json", "Content-Length", "20", "Authorization", "Bearer x", "User-Agent", "ua"];
+    expect(lane.take(request(plain))).toEqual({ authorization: "Bearer x", traceparent: undefined, userAgent: "ua" });
+    expect(
+      lane.take(request(["content-type", "application/json; charset=utf-8", "content-length", "2", "authorization", "bearer y"])),
+    ).toMatchObject({ authorization: "bearer y" });
+    const refused: [string, IncomingMessage][] = [
+      ["GET", request(plain, "GET")],
+      ["query string", request(plain, "POST", "/v1/verify?x=1")],
+      ["other path", request(plain, "POST", "/v1/verify/")],
+      ["no bearer", request(["content-type", "application/json", "content-length", "2", "authorization", "Basic eA=="])],
+      ["no authorization", request(["content-type", "application/json", "content-length", "2"])],
+      ["two authorizations", request([...plain, "authorization", "Bearer z"])],
+      ["two content types", request([...plain, "content-type", "text/plain"])],
+      ["not JSON", request(["content-type", "application/jsonx", "content-length", "2", "authorization", "Bearer x"])],
+      ["chunked", request([...plain, "Transfer-Encoding", "chunked"])],
+      ["no length", request(["content-type", "application/json", "authorization", "Bearer x"])],
+      ["large body", request(["content-type", "application/json", "content-length", "16385", "authorization", "Bearer x"])],
+    ];
+    for (const [name, req] of refused) expect(lane.take(req), name).toBeUndefined();
   });
 });
