@@ -43,13 +43,15 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
 /** Deepest JSON nesting accepted in a body; deeper is refused before it reaches any validator. */
 export const MAX_JSON_DEPTH = 32;
 
-export function jsonDepthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== "object") continue;
-    if (depth > max) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+/** Whether a parsed JSON value nests deeper than `max` levels (recursion stops at `max`, so it cannot overflow). */
+export function jsonDepthExceeds(value: unknown, max: number, depth = 1): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (depth > max) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (jsonDepthExceeds(item, max, depth + 1)) return true;
+    return false;
   }
+  for (const key of Object.keys(value))
+    if (jsonDepthExceeds((value as Record<string, unknown>)[key], max, depth + 1)) return true;
   return false;
 }

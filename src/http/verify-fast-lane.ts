@@ -19,8 +19,10 @@ import { createValidatorCompiler, jsonDepthExceeds, MAX_JSON_DEPTH } from "./val
 /** Bodies the fast lane reads itself; anything larger goes through Fastify (which allows up to 1 MiB). */
 const MAX_FAST_BODY = 16 * 1024;
 
-/** What the fast lane reads of a request's headers (straight from `rawHeaders`, see {@link VerifyFastLane.take}). */
+/** What the fast lane reads of a plain verification call's headers (see {@link VerifyFastLane.take}). */
 export interface PlainVerifyCall {
+  /** Content-Length. */
+  length: number;
   authorization: string;
   traceparent: string | undefined;
   userAgent: string | undefined;
@@ -50,45 +52,15 @@ const BEARER_PREFIX_RE = /^bearer /i;
 const LENGTH_RE = /^\d{1,5}$/;
 
 /**
- * The headers the fast lane needs, read from `rawHeaders` without building `req.headers` (Node builds
- * that object on first use, which costs about as much as a warm verification). Undefined unless the
- * request is the plain case: one JSON Content-Type, one Bearer Authorization, one Content-Length of at
- * most 16 KiB, no Transfer-Encoding, and no repeated header among these (Node's rules for duplicates are
- * left to Fastify's path).
+ * The plain case, from the request line and headers: a JSON Content-Type, a Bearer Authorization, a
+ * Content-Length of at most 16 KiB, no Transfer-Encoding, no query string. Undefined otherwise.
  */
-function plainCall(raw: string[]): PlainVerifyCall | undefined {
-  let type: string | undefined;
-  let length: string | undefined;
-  let authorization: string | undefined;
-  let traceparent: string | undefined;
-  let userAgent: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const value = raw[i + 1]!;
-    switch (raw[i]!.toLowerCase()) {
-      case "content-type":
-        if (type !== undefined) return undefined;
-        type = value;
-        break;
-      case "content-length":
-        if (length !== undefined) return undefined;
-        length = value;
-        break;
-      case "authorization":
-        if (authorization !== undefined) return undefined;
-        authorization = value;
-        break;
-      case "traceparent":
-        if (traceparent !== undefined) return undefined;
-        traceparent = value;
-        break;
-      case "user-agent":
-        if (userAgent !== undefined) return undefined;
-        userAgent = value;
-        break;
-      case "transfer-encoding":
-        return undefined;
-    }
-  }
+function plainCall(req: IncomingMessage): PlainVerifyCall | undefined {
+  if (req.method !== "POST" || req.url !== "/v1/verify") return undefined;
+  const { headers } = req; // built by Node for every request anyway
+  const type = headers["content-type"];
+  const length = headers["content-length"];
+  const authorization = headers.authorization;
   if (
     type === undefined ||
     !JSON_TYPE_RE.test(type) ||
@@ -96,11 +68,54 @@ function plainCall(raw: string[]): PlainVerifyCall | undefined {
     !BEARER_PREFIX_RE.test(authorization) ||
     length === undefined ||
     !LENGTH_RE.test(length) ||
-    Number(length) > MAX_FAST_BODY
+    +length > MAX_FAST_BODY ||
+    headers["transfer-encoding"] !== undefined
   ) {
     return undefined;
   }
-  return { authorization, traceparent, userAgent };
+  const traceparent = headers.traceparent;
+  return {
+    length: +length,
+    authorization,
+    traceparent: typeof traceparent === "string" ? traceparent : undefined,
+    userAgent: headers["user-agent"],
+  };
+}
+
+/** One request on its way through the lane (kept on the request object, so its listeners need no closures). */
+interface Exchange {
+  lane: Lane;
+  res: ServerResponse;
+  call: PlainVerifyCall;
+  started: number;
+  traceId: string;
+  meta: RequestMeta;
+  https: boolean;
+  chunks: Buffer[];
+  received: number;
+}
+
+const EXCHANGE = Symbol("tessera.verifyExchange");
+type LaneRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+function onData(this: LaneRequest, chunk: Buffer): void {
+  const x = this[EXCHANGE]!;
+  x.chunks.push(chunk);
+  x.received += chunk.length;
+  // Answered as soon as Content-Length bytes are in (the parser has then finished the request), not a
+  // tick later on 'end'.
+  if (x.received === x.call.length) {
+    x.lane.respond(x, x.chunks.length === 1 ? x.chunks[0]!.toString("utf8") : Buffer.concat(x.chunks).toString("utf8"));
+  }
+}
+
+function onEmptyEnd(this: LaneRequest): void {
+  const x = this[EXCHANGE]!;
+  x.lane.respond(x, "");
+}
+
+function onError(this: LaneRequest): void {
+  this[EXCHANGE]!.res.destroy();
 }
 
 /**
@@ -114,46 +129,115 @@ function plainCall(raw: string[]): PlainVerifyCall | undefined {
  * the same.
  */
 export function createVerifyFastLane(tessera: Tessera, log: () => FastifyBaseLogger): VerifyFastLane {
-  const validate = createValidatorCompiler()({ schema: VerifyBody, httpPart: "body", method: "POST", url: "/v1/verify" }) as ((
-    value: unknown,
-  ) => boolean) & { errors?: unknown[] | null };
-  const trust = trustOf(tessera.config.trustProxy);
+  return new Lane(tessera, log);
+}
 
-  const record = tessera.metrics.httpObserver("POST", "/v1/verify");
-  function observe(status: number, started: bigint): void {
-    record(status, Number(process.hrtime.bigint() - started) / 1e9);
-  }
+type Validator = ((value: unknown) => boolean) & { errors?: unknown[] | null };
 
-  function clientOf(req: IncomingMessage): { ip: string | null; https: boolean } {
-    const encrypted = Boolean((req.socket as TLSSocket).encrypted);
-    if (!trust) return { ip: req.socket.remoteAddress ?? null, https: encrypted };
-    const forwarded = req.headers["x-forwarded-proto"];
-    const proto = typeof forwarded === "string" ? forwarded.slice(forwarded.lastIndexOf(",") + 1).trim() : undefined;
-    return { ip: proxyAddr(req, trust), https: encrypted || proto === "https" };
-  }
-
+class Lane implements VerifyFastLane {
+  readonly #tessera: Tessera;
+  readonly #log: () => FastifyBaseLogger;
+  readonly #validate: Validator;
+  readonly #trust: Trust | undefined;
+  readonly #record: (status: number, seconds: number) => void;
   /** The fixed response headers as a flat name/value list, which `writeHead` takes without building an object. */
-  const fixed = Object.entries(API_HEADERS).flat();
+  readonly #fixed = Object.entries(API_HEADERS).flat();
 
-  function send(
-    res: ServerResponse,
-    status: number,
-    type: string,
-    body: string,
-    https: boolean,
-    traceId: string,
-    extra?: Record<string, string>,
-  ) {
-    const headers: (string | number)[] = [...fixed, "x-trace-id", traceId];
+  constructor(tessera: Tessera, log: () => FastifyBaseLogger) {
+    this.#tessera = tessera;
+    this.#log = log;
+    this.#validate = createValidatorCompiler()({
+      schema: VerifyBody,
+      httpPart: "body",
+      method: "POST",
+      url: "/v1/verify",
+    }) as Validator;
+    this.#trust = trustOf(tessera.config.trustProxy);
+    this.#record = tessera.metrics.httpObserver("POST", "/v1/verify");
+  }
+
+  take(req: IncomingMessage): PlainVerifyCall | undefined {
+    return plainCall(req);
+  }
+
+  handle(req: LaneRequest, res: ServerResponse, call: PlainVerifyCall): void {
+    const started = performance.now();
+    const traceId = traceIdFrom(call.traceparent);
+    const socket = req.socket as TLSSocket;
+    let ip: string | null;
+    let https = Boolean(socket.encrypted);
+    if (this.#trust) {
+      ip = proxyAddr(req, this.#trust);
+      const forwarded = req.headers["x-forwarded-proto"];
+      if (typeof forwarded === "string" && forwarded.slice(forwarded.lastIndexOf(",") + 1).trim() === "https") https = true;
+    } else {
+      ip = socket.remoteAddress ?? null;
+    }
+    const meta: RequestMeta = { ip, userAgent: call.userAgent ? call.userAgent.slice(0, 512) : null, traceId };
+    req[EXCHANGE] = { lane: this, res, call, started, traceId, meta, https, chunks: [], received: 0 };
+    req.on("error", onError);
+    if (call.length === 0) {
+      req.on("end", onEmptyEnd);
+      req.resume();
+    } else {
+      req.on("data", onData);
+    }
+  }
+
+  respond(x: Exchange, text: string): void {
+    let result: VerifyResult | Promise<VerifyResult>;
+    try {
+      result = this.#answer(x, text);
+    } catch (error) {
+      this.#fail(x, error);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.#succeed(x, r),
+        (error: unknown) => this.#fail(x, error),
+      );
+    } else {
+      this.#succeed(x, result);
+    }
+  }
+
+  /**
+   * Authenticates the caller and verifies the token: the result at once when both tokens are warm (no
+   * promise on the hot path), a promise when storage or a wait is involved; refusals are thrown or rejected.
+   */
+  #answer(x: Exchange, text: string): VerifyResult | Promise<VerifyResult> {
+    const body = this.#parse(text);
+    const tessera = this.#tessera;
+    const actor = authenticateBearer(tessera, x.call.authorization, x.https, x.meta);
+    return actor instanceof Promise ? actor.then((a) => verifyAs(tessera, a, body)) : verifyAs(tessera, actor, body);
+  }
+
+  #succeed(x: Exchange, result: VerifyResult): void {
+    this.#send(x, 200, "application/json; charset=utf-8", verificationJson(result));
+  }
+
+  #fail(x: Exchange, error: unknown): void {
+    const mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
+    if (mapped.code === "internal_error" || mapped.code === "service_unavailable") {
+      this.#log().error({ err: error, traceId: x.traceId }, "request failed");
+    }
+    const { problem, headers } = problemResponse(mapped, x.traceId, true);
+    this.#send(x, problem.status, "application/problem+json; charset=utf-8", JSON.stringify(problem), headers);
+  }
+
+  #send(x: Exchange, status: number, type: string, body: string, extra?: Record<string, string>): void {
+    const headers: (string | number)[] = [...this.#fixed, "x-trace-id", x.traceId];
     if (extra) for (const name in extra) headers.push(name, extra[name]!);
     headers.push("content-type", type, "content-length", Buffer.byteLength(body));
-    if (https) headers.push("strict-transport-security", HSTS);
-    res.writeHead(status, headers);
-    res.end(body);
+    if (x.https) headers.push("strict-transport-security", HSTS);
+    x.res.writeHead(status, headers);
+    x.res.end(body);
+    this.#record(status, (performance.now() - x.started) / 1000);
   }
 
   /** The parsed, validated body, or a thrown validation problem. */
-  function parse(text: string): Static<typeof VerifyBody> {
+  #parse(text: string): Static<typeof VerifyBody> {
     let body: unknown;
     if (text.trim() === "") {
       body = {};
@@ -169,64 +253,13 @@ export function createVerifyFastLane(tessera: Tessera, log: () => FastifyBaseLog
         });
       }
     }
-    if (!validate(body)) {
+    if (!this.#validate(body)) {
       const failure = Object.assign(new Error("body validation"), {
-        validation: validate.errors ?? [],
+        validation: this.#validate.errors ?? [],
         validationContext: "body",
       });
       throw toTesseraError(failure as unknown as Parameters<typeof toTesseraError>[0]);
     }
     return body as Static<typeof VerifyBody>;
   }
-
-  /**
-   * Authenticates the caller and verifies the token: the result at once when both tokens are warm (no
-   * promise on the hot path), a promise when storage or a wait is involved; refusals are thrown or rejected.
-   */
-  function answer(call: PlainVerifyCall, text: string, meta: RequestMeta, https: boolean): VerifyResult | Promise<VerifyResult> {
-    const body = parse(text);
-    const actor = authenticateBearer(tessera, call.authorization, https, meta);
-    return actor instanceof Promise ? actor.then((a) => verifyAs(tessera, a, body)) : verifyAs(tessera, actor, body);
-  }
-
-  return {
-    take(req) {
-      return req.method === "POST" && req.url === "/v1/verify" ? plainCall(req.rawHeaders) : undefined;
-    },
-
-    handle(req, res, call) {
-      const started = process.hrtime.bigint();
-      const traceId = traceIdFrom(call.traceparent);
-      const { ip, https } = clientOf(req);
-      const meta: RequestMeta = { ip, userAgent: call.userAgent ? call.userAgent.slice(0, 512) : null, traceId };
-      const succeed = (result: VerifyResult) => {
-        send(res, 200, "application/json; charset=utf-8", verificationJson(result), https, traceId);
-        observe(200, started);
-      };
-      const fail = (error: unknown) => {
-        const mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
-        if (mapped.code === "internal_error" || mapped.code === "service_unavailable") {
-          log().error({ err: error, traceId }, "request failed");
-        }
-        const { problem, headers } = problemResponse(mapped, traceId, true);
-        send(res, problem.status, "application/problem+json; charset=utf-8", JSON.stringify(problem), https, traceId, headers);
-        observe(problem.status, started);
-      };
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("error", () => res.destroy());
-      req.on("end", () => {
-        const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
-        let result: VerifyResult | Promise<VerifyResult>;
-        try {
-          result = answer(call, text, meta, https);
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        if (result instanceof Promise) result.then(succeed, fail);
-        else succeed(result);
-      });
-    },
-  };
 }

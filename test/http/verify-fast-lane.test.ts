@@ -158,27 +158,25 @@ describe("verification fast lane answers like the Fastify route", () => {
     );
   });
 
-  it("takes only the plain call, reading headers case-insensitively and refusing repeated ones", () => {
+  it("takes only the plain call", () => {
     const lane = createVerifyFastLane(t.tessera, () => t.app.log);
-    const request = (raw: string[], method = "POST", url = "/v1/verify") =>
-      ({ method, url, rawHeaders: raw }) as unknown as IncomingMessage;
-    const plain = ["Content-Type", "application/json", "Content-Length", "20", "Authorization", "Bearer x", "User-Agent", "ua"];
-    expect(lane.take(request(plain))).toEqual({ authorization: "Bearer x", traceparent: undefined, userAgent: "ua" });
+    const request = (headers: Record<string, string>, method = "POST", url = "/v1/verify") =>
+      ({ method, url, headers }) as unknown as IncomingMessage;
+    const plain = { "content-type": "application/json", "content-length": "20", authorization: "Bearer x", "user-agent": "ua" };
+    expect(lane.take(request(plain))).toEqual({ length: 20, authorization: "Bearer x", traceparent: undefined, userAgent: "ua" });
     expect(
-      lane.take(request(["content-type", "application/json; charset=utf-8", "content-length", "2", "authorization", "bearer y"])),
+      lane.take(request({ "content-type": "application/json; charset=utf-8", "content-length": "2", authorization: "bearer y" })),
     ).toMatchObject({ authorization: "bearer y" });
     const refused: [string, IncomingMessage][] = [
       ["GET", request(plain, "GET")],
       ["query string", request(plain, "POST", "/v1/verify?x=1")],
       ["other path", request(plain, "POST", "/v1/verify/")],
-      ["no bearer", request(["content-type", "application/json", "content-length", "2", "authorization", "Basic eA=="])],
-      ["no authorization", request(["content-type", "application/json", "content-length", "2"])],
-      ["two authorizations", request([...plain, "authorization", "Bearer z"])],
-      ["two content types", request([...plain, "content-type", "text/plain"])],
-      ["not JSON", request(["content-type", "application/jsonx", "content-length", "2", "authorization", "Bearer x"])],
-      ["chunked", request([...plain, "Transfer-Encoding", "chunked"])],
-      ["no length", request(["content-type", "application/json", "authorization", "Bearer x"])],
-      ["large body", request(["content-type", "application/json", "content-length", "16385", "authorization", "Bearer x"])],
+      ["not bearer", request({ ...plain, authorization: "Basic eA==" })],
+      ["no authorization", request({ "content-type": "application/json", "content-length": "2" })],
+      ["not JSON", request({ ...plain, "content-type": "application/jsonx" })],
+      ["chunked", request({ ...plain, "transfer-encoding": "chunked" })],
+      ["no length", request({ "content-type": "application/json", authorization: "Bearer x" })],
+      ["large body", request({ ...plain, "content-length": "16385" })],
     ];
     for (const [name, req] of refused) expect(lane.take(req), name).toBeUndefined();
   });
