@@ -60,12 +60,30 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
 const BEARER_RE = /^Bearer +(\S+) *$/i;
 
 /**
+ * The last Authorization header one connection presented and its digest (`Verifier.digest`): a backend
+ * sends the same bearer on every call over a keep-alive connection, and the format check and SHA-256 of
+ * an identical string need not be redone. Everything that can change (revocation, expiry, scopes) is
+ * still decided per request from the cache. Held in memory with the connection and dropped with it,
+ * like the request headers Node already keeps for it; never written anywhere.
+ */
+export interface BearerMemo {
+  header: string | undefined;
+  digest: string | null;
+}
+
+/**
  * Bearer authentication, shared by the Fastify routes and the verification fast lane: the token goes
  * through the one verifier (so revocation applies at once); failures are counted per address. A warm
  * token is answered at once (no promise), so the fast lane stays synchronous; callers may `await` it, and
  * must expect a refusal either thrown or as a rejected promise.
  */
-export function authenticateBearer(tessera: Tessera, header: string, https: boolean, meta: RequestMeta): Actor | Promise<Actor> {
+export function authenticateBearer(
+  tessera: Tessera,
+  header: string,
+  https: boolean,
+  meta: RequestMeta,
+  memo?: BearerMemo,
+): Actor | Promise<Actor> {
   const match = BEARER_RE.exec(header);
   if (!match) return refuse(tessera, meta, "MALFORMED", "Use Authorization: Bearer <token>");
   if (tessera.config.production && !https) {
@@ -75,7 +93,18 @@ export function authenticateBearer(tessera: Tessera, header: string, https: bool
   if (wait > 0) {
     throw new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
   }
-  const result = tessera.verifier.check({ token: match[1]!, ip: meta.ip });
+  const token = match[1]!;
+  let digest: string | null;
+  if (memo !== undefined && memo.header === header) {
+    digest = memo.digest;
+  } else {
+    digest = tessera.verifier.digest(token);
+    if (memo !== undefined) {
+      memo.header = header;
+      memo.digest = digest;
+    }
+  }
+  const result = tessera.verifier.check({ token, ip: meta.ip, digest });
   return result instanceof Promise ? result.then((r) => actorOf(tessera, r, meta)) : actorOf(tessera, result, meta);
 }
 

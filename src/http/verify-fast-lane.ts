@@ -9,7 +9,7 @@ import { type RequestMeta, traceIdFrom } from "../services/request-meta.js";
 import { verificationJson } from "../services/verification-view.js";
 import type { VerifyResult } from "../services/verifier.js";
 import type { Tessera } from "../tessera.js";
-import { authenticateBearer } from "./auth.js";
+import { authenticateBearer, type BearerMemo } from "./auth.js";
 import { API_HEADERS, HSTS } from "./headers.js";
 import { problemResponse, toTesseraError } from "./problem.js";
 import { verifyAs } from "./routes/verify-routes.js";
@@ -91,12 +91,16 @@ interface Exchange {
   traceId: string;
   meta: RequestMeta;
   https: boolean;
+  /** The connection's last bearer and its digest (see {@link BearerMemo}). */
+  memo: BearerMemo;
   chunks: Buffer[];
   received: number;
 }
 
 const EXCHANGE = Symbol("tessera.verifyExchange");
+const BEARER = Symbol("tessera.bearerMemo");
 type LaneRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+type LaneSocket = TLSSocket & { [BEARER]?: BearerMemo };
 
 function onData(this: LaneRequest, chunk: Buffer): void {
   const x = this[EXCHANGE]!;
@@ -163,7 +167,7 @@ class Lane implements VerifyFastLane {
   handle(req: LaneRequest, res: ServerResponse, call: PlainVerifyCall): void {
     const started = performance.now();
     const traceId = traceIdFrom(call.traceparent);
-    const socket = req.socket as TLSSocket;
+    const socket = req.socket as LaneSocket;
     let ip: string | null;
     let https = Boolean(socket.encrypted);
     if (this.#trust) {
@@ -174,7 +178,8 @@ class Lane implements VerifyFastLane {
       ip = socket.remoteAddress ?? null;
     }
     const meta: RequestMeta = { ip, userAgent: call.userAgent ? call.userAgent.slice(0, 512) : null, traceId };
-    req[EXCHANGE] = { lane: this, res, call, started, traceId, meta, https, chunks: [], received: 0 };
+    socket[BEARER] ??= { header: undefined, digest: null };
+    req[EXCHANGE] = { lane: this, res, call, started, traceId, meta, https, memo: socket[BEARER], chunks: [], received: 0 };
     req.on("error", onError);
     if (call.length === 0) {
       req.on("end", onEmptyEnd);
@@ -209,7 +214,7 @@ class Lane implements VerifyFastLane {
   #answer(x: Exchange, text: string): VerifyResult | Promise<VerifyResult> {
     const body = this.#parse(text);
     const tessera = this.#tessera;
-    const actor = authenticateBearer(tessera, x.call.authorization, x.https, x.meta);
+    const actor = authenticateBearer(tessera, x.call.authorization, x.https, x.meta, x.memo);
     return actor instanceof Promise ? actor.then((a) => verifyAs(tessera, a, body)) : verifyAs(tessera, actor, body);
   }
 

@@ -16,7 +16,7 @@ import { findMember } from "../store/memberships-repository.js";
 import { findTokenBySecretHash } from "../store/tokens-repository.js";
 import { findUserById, type UserRecord } from "../store/users-repository.js";
 import type { RateLimitDecision, RateLimiter } from "./rate-limiter.js";
-import { TokenCache, type TokenCacheOptions } from "./token-cache.js";
+import { type CacheEntry, TokenCache, type TokenCacheOptions } from "./token-cache.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 
 export interface VerifyRequest {
@@ -28,6 +28,11 @@ export interface VerifyRequest {
    * (a root token, or Tessera's own bearer authentication). Tokens of other organisations are NOT_FOUND.
    */
   orgId?: string | undefined;
+  /**
+   * `digest(token)` when the caller already has it (a connection presenting the same bearer again): the
+   * format check and SHA-256 are then skipped, the rest (cache, status, scopes…) is not. Null: malformed.
+   */
+  digest?: string | null | undefined;
 }
 
 export type TokenOwner = UserRecord & OwnerState;
@@ -59,6 +64,8 @@ export const DEFAULT_CACHE: TokenCacheOptions = { maxEntries: 100_000, ttlMs: 10
 export interface VerifierStats {
   hits: number;
   misses: number;
+  /** Background re-reads of entries in use (see `#refresh`). */
+  refreshes: number;
   size: number;
 }
 
@@ -97,6 +104,7 @@ export class Verifier {
   readonly #unsubscribe: () => void;
   #hits = 0;
   #misses = 0;
+  #refreshes = 0;
   /** Outcomes so far, by code (read by the metrics at scrape time, so counting costs one increment). */
   readonly outcomes: Record<VerifyCode, number> = Object.fromEntries(VERIFY_CODES.map((c) => [c, 0])) as Record<
     VerifyCode,
@@ -111,7 +119,7 @@ export class Verifier {
   }
 
   get stats(): VerifierStats {
-    return { hits: this.#hits, misses: this.#misses, size: this.#cache.size };
+    return { hits: this.#hits, misses: this.#misses, refreshes: this.#refreshes, size: this.#cache.size };
   }
 
   /** Drops every cached lookup (tests, operators). */
@@ -145,19 +153,49 @@ export class Verifier {
     });
   }
 
+  /**
+   * The first two steps of verification: the token's format and checksum, then its SHA-256 (HMAC with
+   * the pepper) as stored. Null for a malformed token, which must not go further.
+   */
+  digest(token: string): string | null {
+    return isWellFormedToken(token) ? hashToken(token, this.#o.pepper) : null;
+  }
+
   /** The warm path, with no storage: the answer when the token's lookup is cached, else undefined. */
   #fromCache(req: VerifyRequest): VerifyResult | Promise<VerifyResult> | undefined {
-    if (!isWellFormedToken(req.token)) return MALFORMED;
+    const digest = req.digest === undefined ? this.digest(req.token) : req.digest;
+    if (digest === null) return MALFORMED;
     const now = this.#clock();
-    const entry = this.#cache.get(hashToken(req.token, this.#o.pepper), now);
+    const entry = this.#cache.get(digest, now);
     if (!entry) return undefined;
     this.#hits++;
+    if (now >= entry.refreshAt && !entry.refreshing) this.#refresh(digest, entry);
     return this.#decide(req, entry.prepared, entry.secretExpiresAt, now);
+  }
+
+  /**
+   * Re-reads a cached lookup in the background, the request that noticed it carrying on with the cached
+   * answer (still within its TTL bound): a token in steady use never makes a request wait for storage.
+   * A failed or outdated re-read leaves the entry as it was, to be tried again on its next use.
+   */
+  #refresh(hash: string, entry: CacheEntry): void {
+    entry.refreshing = true;
+    this.#refreshes++;
+    const epoch = this.#cache.epoch;
+    this.#lookup(hash).then(
+      (found) => {
+        const stored = this.#cache.set(hash, found?.prepared ?? null, found?.secretExpiresAt ?? null, this.#clock(), epoch);
+        if (!stored) entry.refreshing = false;
+      },
+      () => {
+        entry.refreshing = false;
+      },
+    );
   }
 
   /** The cold path: a cache miss reads storage once, then caches what it found (or that nothing was). */
   async #verify(req: VerifyRequest): Promise<VerifyResult> {
-    const hash = hashToken(req.token, this.#o.pepper);
+    const hash = req.digest ?? hashToken(req.token, this.#o.pepper);
     this.#misses++;
     const epoch = this.#cache.epoch;
     const found = await this.#lookup(hash);

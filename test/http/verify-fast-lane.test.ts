@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVerifyFastLane } from "../../src/http/verify-fast-lane.js";
@@ -179,5 +179,54 @@ describe("verification fast lane answers like the Fastify route", () => {
       ["large body", request({ ...plain, "content-length": "16385" })],
     ];
     for (const [name, req] of refused) expect(lane.take(req), name).toBeUndefined();
+  });
+
+  it("re-decides a connection's repeated bearer on every request: revocation between two calls applies", async () => {
+    const caller = await createToken(t.app, w.owner.creds, w.orgId, {
+      kind: "service",
+      name: "kept-alive",
+      scopes: ["tokens:verify"],
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (bearer: string) =>
+      new Promise<{ status: number; code: string; reused: boolean }>((resolve, reject) => {
+        const body = JSON.stringify({ token: secrets.personal });
+        const req = httpRequest(
+          `${url}/v1/verify`,
+          {
+            method: "POST",
+            agent,
+            headers: {
+              authorization: `Bearer ${bearer}`,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            let text = "";
+            res.on("data", (chunk: Buffer) => {
+              text += chunk.toString();
+            });
+            res.on("end", () => {
+              const parsed = JSON.parse(text) as { code?: string };
+              resolve({ status: res.statusCode!, code: parsed.code ?? "", reused: req.reusedSocket });
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    try {
+      expect(await post(caller.secret)).toMatchObject({ status: 200, code: "VALID", reused: false });
+      expect(await post(caller.secret)).toMatchObject({ status: 200, code: "VALID", reused: true });
+      await call(t.app, "POST", `/v1/orgs/${w.orgId}/tokens/${caller.id}/revoke`, w.owner.creds);
+      expect(await post(caller.secret)).toMatchObject({ status: 401, reused: true });
+      // Another bearer on the same connection is checked as itself, and a malformed one is refused.
+      expect(await post(root)).toMatchObject({ status: 200, code: "VALID", reused: true });
+      expect(await post(`${root.slice(0, -1)}${root.endsWith("x") ? "y" : "x"}`)).toMatchObject({ status: 401, reused: true });
+      expect(await post(root)).toMatchObject({ status: 200, code: "VALID", reused: true });
+    } finally {
+      agent.destroy();
+    }
   });
 });

@@ -204,4 +204,50 @@ describe("TTL fallback", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("re-reads a token in use in the background before its TTL runs out, so no request waits for storage", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tessera-refresh-"));
+    try {
+      const t = await tessera(dir, undefined, { TESSERA_CACHE_TTL_MS: "500" });
+      const { make } = await seeded(t);
+      const { token, secret } = await make("refreshed");
+      expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
+      const { misses } = t.verifier.stats;
+      await t.store.db.updateTable("tokens").set({ revoked_at: Date.now() }).where("id", "=", token.id).execute();
+      // Past 80 % of the TTL: the answer still comes from the cache, and starts a re-read.
+      await new Promise((r) => setTimeout(r, 420));
+      const refreshesBefore = t.verifier.stats.refreshes;
+      const queriesBefore = t.store.stats.queries;
+      expect(t.verifier.check({ token: secret })).toMatchObject({ code: "VALID" });
+      expect(t.verifier.stats.refreshes).toBe(refreshesBefore + 1);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(t.store.stats.queries).toBeGreaterThan(queriesBefore);
+      // The re-read saw the revocation before the TTL ran out, and nobody missed.
+      expect((await t.verifier.verify({ token: secret })).code).toBe("REVOKED");
+      expect(t.verifier.stats.misses).toBe(misses);
+      await t.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps a token in steady use warm across many TTLs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tessera-steady-"));
+    try {
+      const t = await tessera(dir, undefined, { TESSERA_CACHE_TTL_MS: "400" });
+      const { make } = await seeded(t);
+      const { secret } = await make("steady");
+      expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
+      const { misses } = t.verifier.stats;
+      for (let i = 0; i < 40; i++) {
+        expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(t.verifier.stats.misses).toBe(misses);
+      expect(t.verifier.stats.refreshes).toBeGreaterThanOrEqual(2);
+      await t.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
