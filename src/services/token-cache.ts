@@ -1,10 +1,23 @@
 import type { Change } from "../core/changes.js";
 import type { PreparedToken } from "../core/verification.js";
+import type { UsageCounter } from "./usage-recorder.js";
+import type { VerifyResult } from "./verifier.js";
 
-/** A cached lookup: the prepared token (null = no such secret) and when the presented secret dies. */
-export interface CacheEntry {
+/**
+ * A lookup as the verifier decides from it: the prepared token (null = no such secret), when the
+ * presented secret dies, and what the verifier keeps beside it (filled in on first use).
+ */
+export interface Slot {
   prepared: PreparedToken | null;
   secretExpiresAt: number | null;
+  /** The token's shared VALID answer. */
+  valid?: VerifyResult;
+  /** The token's usage counter for the current flush interval. */
+  usage?: UsageCounter;
+}
+
+/** A cached lookup. */
+export interface CacheEntry extends Slot {
   /** Epoch ms after which the entry is not trusted (the TTL bound on staleness). */
   staleAt: number;
   /**
@@ -69,9 +82,15 @@ export class TokenCache {
     return entry;
   }
 
-  /** Stores a lookup made at `epoch`, unless a change has happened since (then false). */
-  set(hash: string, prepared: PreparedToken | null, secretExpiresAt: number | null, now: number, epoch: number): boolean {
-    if (epoch !== this.#epoch || this.#o.maxEntries <= 0) return false;
+  /** Stores a lookup made at `epoch` and returns its entry, unless a change has happened since (then undefined). */
+  set(
+    hash: string,
+    prepared: PreparedToken | null,
+    secretExpiresAt: number | null,
+    now: number,
+    epoch: number,
+  ): CacheEntry | undefined {
+    if (epoch !== this.#epoch || this.#o.maxEntries <= 0) return undefined;
     if (this.#entries.has(hash)) this.#remove(hash);
     while (this.#entries.size >= this.#o.maxEntries) {
       const oldest = this.#entries.keys().next().value;
@@ -80,9 +99,19 @@ export class TokenCache {
     }
     const ttl = prepared ? this.#o.ttlMs : this.#o.negativeTtlMs;
     const refreshAt = now + Math.floor(ttl * (0.6 + 0.2 * Math.random()));
-    this.#entries.set(hash, { prepared, secretExpiresAt, staleAt: now + ttl, refreshAt, refreshing: false, touchedAt: now });
+    const entry: CacheEntry = {
+      prepared,
+      secretExpiresAt,
+      valid: undefined,
+      usage: undefined,
+      staleAt: now + ttl,
+      refreshAt,
+      refreshing: false,
+      touchedAt: now,
+    };
+    this.#entries.set(hash, entry);
     if (prepared) for (const key of keysOf(prepared)) this.#index(key, hash);
-    return true;
+    return entry;
   }
 
   /** Evicts what a change affects. */

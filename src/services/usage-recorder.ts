@@ -6,11 +6,54 @@ const HOUR_MS = 3600 * 1000;
 const FLUSH_CHUNK = 100;
 
 /**
+ * One token's usage since the last flush. The verifier keeps it beside the token's cache entry and adds
+ * to it directly (no lookup per verification); a flush takes it (`closed`), and counting goes on in a
+ * fresh one.
+ */
+export class UsageCounter implements UsageDelta {
+  ok = 0;
+  lastUsedAt: number | null = null;
+  lastUsedIp: string | null = null;
+  readonly buckets = new Map<number, { ok: number; denied: number }>();
+  /** Taken by a flush: ask the recorder for the token's current counter. */
+  closed = false;
+  /** The bucket of the hour counted last, so that counting within one hour looks nothing up. */
+  #hourStart = Number.NaN;
+  #hour: { ok: number; denied: number } | undefined;
+
+  constructor(readonly tokenId: string) {}
+
+  add(ok: boolean, ip: string | null, now: number): void {
+    let bucket = this.#hour;
+    if (bucket === undefined || !(now >= this.#hourStart && now < this.#hourStart + HOUR_MS)) {
+      const start = now - (now % HOUR_MS);
+      bucket = this.buckets.get(start);
+      if (!bucket) {
+        bucket = { ok: 0, denied: 0 };
+        this.buckets.set(start, bucket);
+      }
+      this.#hourStart = start;
+      this.#hour = bucket;
+    }
+    if (ok) {
+      this.ok++;
+      bucket.ok++;
+      if (this.lastUsedAt === null || now >= this.lastUsedAt) {
+        this.lastUsedAt = now;
+        this.lastUsedIp = ip;
+      }
+    } else {
+      bucket.denied++;
+    }
+  }
+}
+
+/**
  * Gathers usage in memory (no storage write on the verification path) and writes it in batches:
  * every `intervalMs`, and on close. A failed flush keeps its counts for the next attempt.
  */
 export class UsageRecorder {
-  #pending = new Map<string, UsageDelta>();
+  #pending = new Map<string, UsageCounter>();
   readonly #store: Store;
   readonly #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -23,28 +66,18 @@ export class UsageRecorder {
     }
   }
 
+  /** The token's counter for the current interval (valid until `closed`). */
+  counter(tokenId: string): UsageCounter {
+    let counter = this.#pending.get(tokenId);
+    if (!counter) {
+      counter = new UsageCounter(tokenId);
+      this.#pending.set(tokenId, counter);
+    }
+    return counter;
+  }
+
   record(tokenId: string, ok: boolean, ip: string | null, now: number): void {
-    let delta = this.#pending.get(tokenId);
-    if (!delta) {
-      delta = { tokenId, ok: 0, lastUsedAt: null, lastUsedIp: null, buckets: new Map() };
-      this.#pending.set(tokenId, delta);
-    }
-    const start = now - (now % HOUR_MS);
-    let bucket = delta.buckets.get(start);
-    if (!bucket) {
-      bucket = { ok: 0, denied: 0 };
-      delta.buckets.set(start, bucket);
-    }
-    if (ok) {
-      delta.ok++;
-      bucket.ok++;
-      if (delta.lastUsedAt === null || now >= delta.lastUsedAt) {
-        delta.lastUsedAt = now;
-        delta.lastUsedIp = ip;
-      }
-    } else {
-      bucket.denied++;
-    }
+    this.counter(tokenId).add(ok, ip, now);
   }
 
   /** Writes what has gathered so far; concurrent calls are serialised. */
@@ -63,6 +96,7 @@ export class UsageRecorder {
     if (this.#pending.size === 0) return;
     const deltas = [...this.#pending.values()];
     this.#pending = new Map();
+    for (const counter of deltas) counter.closed = true;
     for (let i = 0; i < deltas.length; i += FLUSH_CHUNK) {
       const chunk = deltas.slice(i, i + FLUSH_CHUNK);
       try {
@@ -75,10 +109,11 @@ export class UsageRecorder {
     }
   }
 
-  #merge(batch: Map<string, UsageDelta>): void {
+  #merge(batch: Map<string, UsageCounter>): void {
     for (const [tokenId, old] of batch) {
       const current = this.#pending.get(tokenId);
       if (!current) {
+        old.closed = false;
         this.#pending.set(tokenId, old);
         continue;
       }

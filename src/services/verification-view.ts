@@ -53,19 +53,30 @@ export function verificationResponse(r: VerifyResult): VerificationResponse {
   return body;
 }
 
-const serialised = new WeakMap<VerifyResult, string>();
+/** A response body ready to write: its text and its length in bytes. */
+export interface SerialisedBody {
+  text: string;
+  bytes: number;
+}
+
+const serialised = new WeakMap<VerifyResult, SerialisedBody>();
+
+function serialise(r: VerifyResult): SerialisedBody {
+  const text = JSON.stringify(verificationResponse(r));
+  return { text, bytes: Buffer.byteLength(text) };
+}
 
 /**
- * `JSON.stringify(verificationResponse(r))`. A frozen result never changes (the shared VALID answer of a
- * cached token, which a change to the token replaces rather than edits; MALFORMED; NOT_FOUND), so its JSON
- * is made once and kept as long as the result is.
+ * `JSON.stringify(verificationResponse(r))` and its byte length. A frozen result never changes (the
+ * shared VALID answer of a cached token, which a change to the token replaces rather than edits;
+ * MALFORMED; NOT_FOUND), so its body is made once and kept as long as the result is.
  */
-export function verificationJson(r: VerifyResult): string {
-  if (!Object.isFrozen(r)) return JSON.stringify(verificationResponse(r));
-  let json = serialised.get(r);
-  if (json === undefined) {
-    json = JSON.stringify(verificationResponse(r));
-    serialised.set(r, json);
+export function verificationBody(r: VerifyResult): SerialisedBody {
+  if (!Object.isFrozen(r)) return serialise(r);
+  let body = serialised.get(r);
+  if (body === undefined) {
+    body = serialise(r);
+    serialised.set(r, body);
   }
-  return json;
+  return body;
 }

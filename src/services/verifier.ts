@@ -16,8 +16,8 @@ import { findMember } from "../store/memberships-repository.js";
 import { findTokenBySecretHash } from "../store/tokens-repository.js";
 import { findUserById, type UserRecord } from "../store/users-repository.js";
 import type { RateLimitDecision, RateLimiter } from "./rate-limiter.js";
-import { type CacheEntry, TokenCache, type TokenCacheOptions } from "./token-cache.js";
-import type { UsageRecorder } from "./usage-recorder.js";
+import { type CacheEntry, type Slot, TokenCache, type TokenCacheOptions } from "./token-cache.js";
+import type { UsageCounter, UsageRecorder } from "./usage-recorder.js";
 
 export interface VerifyRequest {
   token: string;
@@ -69,23 +69,16 @@ export interface VerifierStats {
   size: number;
 }
 
-const validResults = new WeakMap<PreparedToken, VerifyResult>();
-
-/** The VALID answer for a prepared token is always the same object: built once, frozen, shared. */
+/** The VALID answer for a prepared token: built once per cache entry, frozen, shared. */
 function validResultOf(prepared: PreparedToken): VerifyResult {
-  let result = validResults.get(prepared);
-  if (!result) {
-    result = Object.freeze({
-      valid: true,
-      code: "VALID",
-      token: prepared.token,
-      owner: prepared.owner as TokenOwner | null,
-      scopes: prepared.scopes,
-      permissions: prepared.permissions,
-    });
-    validResults.set(prepared, result);
-  }
-  return result;
+  return Object.freeze({
+    valid: true,
+    code: "VALID",
+    token: prepared.token,
+    owner: prepared.owner as TokenOwner | null,
+    scopes: prepared.scopes,
+    permissions: prepared.permissions,
+  });
 }
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: "MALFORMED" });
@@ -170,7 +163,7 @@ export class Verifier {
     if (!entry) return undefined;
     this.#hits++;
     if (now >= entry.refreshAt && !entry.refreshing) this.#refresh(digest, entry);
-    return this.#decide(req, entry.prepared, entry.secretExpiresAt, now);
+    return this.#decide(req, entry, now);
   }
 
   /**
@@ -200,25 +193,34 @@ export class Verifier {
     const epoch = this.#cache.epoch;
     const found = await this.#lookup(hash);
     const now = this.#clock();
-    this.#cache.set(hash, found?.prepared ?? null, found?.secretExpiresAt ?? null, now, epoch);
-    return this.#decide(req, found?.prepared ?? null, found?.secretExpiresAt ?? null, now);
+    const prepared = found?.prepared ?? null;
+    const secretExpiresAt = found?.secretExpiresAt ?? null;
+    const entry = this.#cache.set(hash, prepared, secretExpiresAt, now, epoch) ?? { prepared, secretExpiresAt };
+    return this.#decide(req, entry, now);
+  }
+
+  /** The token's usage counter for this interval, kept on its cache entry so counting looks nothing up. */
+  #counter(slot: Slot, tokenId: string): UsageCounter {
+    let counter = slot.usage;
+    if (counter === undefined || counter.closed) {
+      counter = this.#o.usage.counter(tokenId);
+      slot.usage = counter;
+    }
+    return counter;
   }
 
   /** Status, owner, IP, scopes, then rate limit and usage: everything after the token is found. */
-  #decide(
-    req: VerifyRequest,
-    prepared: PreparedToken | null,
-    secretExpiresAt: number | null,
-    now: number,
-  ): VerifyResult | Promise<VerifyResult> {
+  #decide(req: VerifyRequest, slot: Slot, now: number): VerifyResult | Promise<VerifyResult> {
+    const { prepared } = slot;
     if (!prepared || (req.orgId !== undefined && prepared.token.orgId !== req.orgId)) return NOT_FOUND;
     const ip = req.ip ?? null;
-    const code = evaluateToken(prepared, secretExpiresAt, now, ip, req.scopes);
+    const code = evaluateToken(prepared, slot.secretExpiresAt, now, ip, req.scopes);
     if (code === "NOT_FOUND") return NOT_FOUND;
     const { token } = prepared;
     if (code === "VALID" && !token.rateLimit) {
-      this.#o.usage.record(token.id, true, ip, now);
-      return validResultOf(prepared);
+      this.#counter(slot, token.id).add(true, ip, now);
+      slot.valid ??= validResultOf(prepared);
+      return slot.valid;
     }
     const base = {
       token,
@@ -227,21 +229,17 @@ export class Verifier {
       permissions: prepared.permissions,
     };
     if (code !== "VALID") {
-      this.#o.usage.record(token.id, false, ip, now);
+      this.#counter(slot, token.id).add(false, ip, now);
       return { ...base, valid: false, code };
     }
-    if (token.rateLimit) {
-      const decided = (ratelimit: RateLimitDecision): VerifyResult => {
-        this.#o.usage.record(token.id, ratelimit.allowed, ip, now);
-        return ratelimit.allowed
-          ? { ...base, valid: true, code: "VALID", ratelimit }
-          : { ...base, valid: false, code: "RATE_LIMITED", ratelimit };
-      };
-      const decision = this.#o.rateLimiter.consume(token.id, token.rateLimit, now);
-      return decision instanceof Promise ? decision.then(decided) : decided(decision);
-    }
-    this.#o.usage.record(token.id, true, ip, now);
-    return { ...base, valid: true, code: "VALID" };
+    const decided = (ratelimit: RateLimitDecision): VerifyResult => {
+      this.#counter(slot, token.id).add(ratelimit.allowed, ip, now);
+      return ratelimit.allowed
+        ? { ...base, valid: true, code: "VALID", ratelimit }
+        : { ...base, valid: false, code: "RATE_LIMITED", ratelimit };
+    };
+    const decision = this.#o.rateLimiter.consume(token.id, token.rateLimit!, now);
+    return decision instanceof Promise ? decision.then(decided) : decided(decision);
   }
 
   /** Storage: the token with this secret hash and its owner's current role and state. */

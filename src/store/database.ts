@@ -1,7 +1,16 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, type KyselyConfig, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
+import {
+  Kysely,
+  type KyselyConfig,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  sql,
+  type Transaction,
+} from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
 import type { Database } from "./schema.js";
@@ -87,7 +96,7 @@ export function createStore(options: StoreOptions): Store {
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const stats = { queries: 0, writes: 0 };
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: counting(stats) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }), log: counting(stats) });
   return {
     db,
     dialect: "sqlite",
@@ -97,6 +106,35 @@ export function createStore(options: StoreOptions): Store {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+  };
+}
+
+/** Prepared statements kept per SQL text (Kysely prepares every query afresh). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * The SQLite connection as Kysely sees it, with prepared statements reused by SQL text: preparing costs
+ * more than running a point query (a cold verification spent most of its 60 µs there). Bounded, least
+ * recently used first out; a statement still being iterated is never handed out twice.
+ */
+function reusingStatements(sqlite: SqliteDatabase.Database): SqliteDialectConfig["database"] {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(query: string) {
+      const cached = statements.get(query);
+      if (cached && !cached.busy) {
+        statements.delete(query);
+        statements.set(query, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(query);
+      if (!cached) {
+        statements.set(query, statement);
+        if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      return statement;
+    },
   };
 }
 

@@ -80,6 +80,12 @@ describe("verification fast lane answers like the Fastify route", () => {
     { name: "prototype poisoning", bearer: root, body: '{"token":"x","__proto__":{"a":1}}' },
     { name: "deep nesting", bearer: root, body: `{"token":"x","scopes":${"[".repeat(40)}${"]".repeat(40)}}` },
     { name: "array body", bearer: root, body: "[]" },
+    { name: "token over the length limit", bearer: root, body: JSON.stringify({ token: "x".repeat(4097) }) },
+    { name: "token at the length limit", bearer: root, body: JSON.stringify({ token: "x".repeat(4096) }) },
+    { name: "null body", bearer: root, body: "null" },
+    { name: "byte order mark", bearer: root, body: `\uFEFF${JSON.stringify({ token: secrets.personal })}` },
+    { name: "constructor key", bearer: root, body: '{"token":"x","constructor":{"prototype":{}}}' },
+    { name: "duplicate key", bearer: root, body: `{"token":"x","token":${JSON.stringify(secrets.personal)}}` },
   ];
 
   const HEADERS = [
