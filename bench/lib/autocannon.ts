@@ -108,7 +108,6 @@ async function runOnce(opts: RunAutocannonOptions, origin: string): Promise<Auto
       {
         url: origin,
         connections,
-        ...(process.env.RATE ? { overallRate: Number(process.env.RATE) } : {}),
         duration: opts.durationSeconds,
         timeout: opts.timeoutSeconds ?? 10,
         // With `split`, each client starts from a one-request list (built once per client) and gets its share below.
