@@ -76,10 +76,6 @@ export class UsageRecorder {
     return counter;
   }
 
-  record(tokenId: string, ok: boolean, ip: string | null, now: number): void {
-    this.counter(tokenId).add(ok, ip, now);
-  }
-
   /** Writes what has gathered so far; concurrent calls are serialised. */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(() => this.#flushOnce());

@@ -186,34 +186,41 @@ describe.runIf(await postgresAvailable())("cross-instance invalidation on Postgr
   });
 });
 
+/** A fresh SQLite instance with this cache TTL and one service token in it, removed afterwards. */
+async function withTtl(
+  ttlMs: number,
+  run: (t: Tessera, made: { token: { id: string }; secret: string }) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-ttl-"));
+  const t = await tessera(dir, undefined, { TESSERA_CACHE_TTL_MS: String(ttlMs) });
+  try {
+    const { make } = await seeded(t);
+    await run(t, await make("ttl"));
+  } finally {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Changes storage behind the verifier's back, as a lost notification would look. */
+const revokeBehindTheBack = (t: Tessera, tokenId: string) =>
+  t.store.db.updateTable("tokens").set({ revoked_at: Date.now() }).where("id", "=", tokenId).execute();
+
 describe("TTL fallback", () => {
-  it("bounds staleness when no change notification arrives", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tessera-ttl-"));
-    try {
-      const t = await tessera(dir, undefined, { TESSERA_CACHE_TTL_MS: "300" });
-      const { make } = await seeded(t);
-      const { token, secret } = await make("ttl");
+  it("bounds staleness when no change notification arrives", () =>
+    withTtl(300, async (t, { token, secret }) => {
       expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
-      // Change storage behind the verifier's back (as a lost notification would look).
-      await t.store.db.updateTable("tokens").set({ revoked_at: Date.now() }).where("id", "=", token.id).execute();
+      await revokeBehindTheBack(t, token.id);
       expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
       await new Promise((r) => setTimeout(r, 350));
       expect((await t.verifier.verify({ token: secret })).code).toBe("REVOKED");
-      await t.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("re-reads a token in use in the background before its TTL runs out, so no request waits for storage", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tessera-refresh-"));
-    try {
-      const t = await tessera(dir, undefined, { TESSERA_CACHE_TTL_MS: "500" });
-      const { make } = await seeded(t);
-      const { token, secret } = await make("refreshed");
+  it("re-reads a token in use in the background before its TTL runs out, so no request waits for storage", () =>
+    withTtl(500, async (t, { token, secret }) => {
       expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
       const { misses } = t.verifier.stats;
-      await t.store.db.updateTable("tokens").set({ revoked_at: Date.now() }).where("id", "=", token.id).execute();
+      await revokeBehindTheBack(t, token.id);
       // Past 80 % of the TTL: the answer still comes from the cache, and starts a re-read.
       await new Promise((r) => setTimeout(r, 420));
       const refreshesBefore = t.verifier.stats.refreshes;
@@ -225,18 +232,10 @@ describe("TTL fallback", () => {
       // The re-read saw the revocation before the TTL ran out, and nobody missed.
       expect((await t.verifier.verify({ token: secret })).code).toBe("REVOKED");
       expect(t.verifier.stats.misses).toBe(misses);
-      await t.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("keeps a token in steady use warm across many TTLs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tessera-steady-"));
-    try {
-      const t = await tessera(dir, undefined, { TESSERA_CACHE_TTL_MS: "400" });
-      const { make } = await seeded(t);
-      const { secret } = await make("steady");
+  it("keeps a token in steady use warm across many TTLs", () =>
+    withTtl(400, async (t, { secret }) => {
       expect((await t.verifier.verify({ token: secret })).code).toBe("VALID");
       const { misses } = t.verifier.stats;
       for (let i = 0; i < 40; i++) {
@@ -245,9 +244,5 @@ describe("TTL fallback", () => {
       }
       expect(t.verifier.stats.misses).toBe(misses);
       expect(t.verifier.stats.refreshes).toBeGreaterThanOrEqual(2);
-      await t.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
