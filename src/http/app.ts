@@ -27,7 +27,7 @@ import { orgRoutes } from "./routes/org-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
 import { ProblemSchema } from "./schemas.js";
-import { createValidatorCompiler, jsonDepthExceeds, MAX_JSON_DEPTH } from "./validation.js";
+import { createValidatorCompiler, jsonDepthProblem } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -113,14 +113,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     if (text.trim() === "") return done(null, undefined);
     defaultJson(request, text, (error, value) => {
       if (error) return done(error, undefined);
-      if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
-        return done(
-          new TesseraError("validation_failed", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
-            fields: [{ field: "body", message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }],
-          }),
-          undefined,
-        );
-      }
+      const tooDeep = jsonDepthProblem(value);
+      if (tooDeep) return done(tooDeep, undefined);
       done(null, value);
     });
   });

@@ -1,6 +1,7 @@
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
+import { TesseraError } from "../core/errors.js";
 
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -42,6 +43,14 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
 
 /** Deepest JSON nesting accepted in a body; deeper is refused before it reaches any validator. */
 export const MAX_JSON_DEPTH = 32;
+
+/** The refusal of a parsed body nested deeper than {@link MAX_JSON_DEPTH}, or undefined when it is not. */
+export function jsonDepthProblem(value: unknown): TesseraError | undefined {
+  if (!jsonDepthExceeds(value, MAX_JSON_DEPTH)) return undefined;
+  return new TesseraError("validation_failed", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
+    fields: [{ field: "body", message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }],
+  });
+}
 
 /** Whether a parsed JSON value nests deeper than `max` levels (recursion stops at `max`, so it cannot overflow). */
 export function jsonDepthExceeds(value: unknown, max: number, depth = 1): boolean {

@@ -4,7 +4,6 @@ import type { FastifyBaseLogger } from "fastify";
 import proxyAddr from "proxy-addr";
 import secureJson from "secure-json-parse";
 import type { Static } from "typebox";
-import { TesseraError } from "../core/errors.js";
 import { type RequestMeta, traceIdFrom } from "../services/request-meta.js";
 import { verificationBody } from "../services/verification-view.js";
 import type { VerifyResult } from "../services/verifier.js";
@@ -14,7 +13,7 @@ import { API_HEADERS, HSTS } from "./headers.js";
 import { problemResponse, toTesseraError } from "./problem.js";
 import { verifyAs } from "./routes/verify-routes.js";
 import { VerifyBody } from "./schemas.js";
-import { createValidatorCompiler, jsonDepthExceeds, MAX_JSON_DEPTH } from "./validation.js";
+import { createValidatorCompiler, jsonDepthProblem } from "./validation.js";
 
 /** Bodies the fast lane reads itself; anything larger goes through Fastify (which allows up to 1 MiB). */
 const MAX_FAST_BODY = 16 * 1024;
@@ -96,7 +95,6 @@ class Exchange {
   readonly chunks: Buffer[] = [];
   received = 0;
   constructor(
-    readonly lane: Lane,
     readonly res: ServerResponse,
     readonly call: PlainVerifyCall,
     readonly started: number,
@@ -110,16 +108,6 @@ class Exchange {
 
 const BEARER = Symbol("tessera.bearerMemo");
 type LaneSocket = TLSSocket & { [BEARER]?: BearerMemo };
-
-function onData(x: Exchange, chunk: Buffer): void {
-  x.chunks.push(chunk);
-  x.received += chunk.length;
-  // Answered as soon as Content-Length bytes are in (the parser has then finished the request), not a
-  // tick later on 'end'.
-  if (x.received === x.call.length) {
-    x.lane.respond(x, x.chunks.length === 1 ? x.chunks[0]!.toString("utf8") : Buffer.concat(x.chunks).toString("utf8"));
-  }
-}
 
 /**
  * `POST /v1/verify` without Fastify's request pipeline: the call the operator's backend makes for every
@@ -178,17 +166,27 @@ class Lane implements VerifyFastLane {
     }
     const meta: RequestMeta = { ip, userAgent: call.userAgent ? call.userAgent.slice(0, 512) : null, traceId };
     socket[BEARER] ??= { header: undefined, digest: null };
-    const x = new Exchange(this, res, call, started, traceId, meta, https, socket[BEARER]);
+    const x = new Exchange(res, call, started, traceId, meta, https, socket[BEARER]);
     req.on("error", () => res.destroy());
     if (call.length === 0) {
-      req.on("end", () => this.respond(x, ""));
+      req.on("end", () => this.#respond(x, ""));
       req.resume();
     } else {
-      req.on("data", (chunk: Buffer) => onData(x, chunk));
+      req.on("data", (chunk: Buffer) => this.#onData(x, chunk));
     }
   }
 
-  respond(x: Exchange, text: string): void {
+  #onData(x: Exchange, chunk: Buffer): void {
+    x.chunks.push(chunk);
+    x.received += chunk.length;
+    // Answered as soon as Content-Length bytes are in (the parser has then finished the request), not a
+    // tick later on 'end'.
+    if (x.received === x.call.length) {
+      this.#respond(x, x.chunks.length === 1 ? x.chunks[0]!.toString("utf8") : Buffer.concat(x.chunks).toString("utf8"));
+    }
+  }
+
+  #respond(x: Exchange, text: string): void {
     let result: VerifyResult | Promise<VerifyResult>;
     try {
       result = this.#answer(x, text);
@@ -256,11 +254,8 @@ class Lane implements VerifyFastLane {
       } catch (error) {
         throw toTesseraError(Object.assign(error as Error, { statusCode: 400 }) as Parameters<typeof toTesseraError>[0]);
       }
-      if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) {
-        throw new TesseraError("validation_failed", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
-          fields: [{ field: "body", message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }],
-        });
-      }
+      const tooDeep = jsonDepthProblem(body);
+      if (tooDeep) throw tooDeep;
     }
     if (!this.#validate(body)) {
       const failure = Object.assign(new Error("body validation"), {
