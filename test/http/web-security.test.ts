@@ -21,6 +21,7 @@ import {
   startTestApp,
   type TestApp,
   type World,
+  withLastCharChanged,
 } from "../support/harness.js";
 
 /**
@@ -371,7 +372,7 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
       const attempts: [string, Record<string, string>][] = [
         ["no x-csrf-token", { cookie: cookies() }],
         ["an empty x-csrf-token", { cookie: cookies(), "x-csrf-token": "" }],
-        ["a wrong x-csrf-token", { cookie: cookies(), "x-csrf-token": `${owner.csrf.slice(0, -1)}x` }],
+        ["a wrong x-csrf-token", { cookie: cookies(), "x-csrf-token": withLastCharChanged(owner.csrf) }],
         ["the header without the cookie", { cookie: `tessera_session=${owner.session}`, "x-csrf-token": owner.csrf }],
         // An attacker able to plant a cookie (a sibling subdomain) still lacks the session's own token.
         ["a forged cookie and header pair", { cookie: cookies("forged-by-attacker"), "x-csrf-token": "forged-by-attacker" }],

@@ -50,6 +50,11 @@ export async function startTestApp(dialect: DialectName, overrides: Partial<Conf
 
 export const PASSWORD = "correct horse battery staple";
 
+/** The same string with its last character changed: always different, whatever that character was. */
+export function withLastCharChanged(s: string): string {
+  return `${s.slice(0, -1)}${s.endsWith("x") ? "y" : "x"}`;
+}
+
 /** How a test authenticates a request: a console session (cookies + CSRF) or a bearer token. */
 export type Credentials = { session: string; csrf: string } | { bearer: string } | null;
 
