@@ -27,7 +27,7 @@ import { orgRoutes } from "./routes/org-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
 import { ProblemSchema } from "./schemas.js";
-import { createValidatorCompiler, jsonDepthProblem } from "./validation.js";
+import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -107,16 +107,12 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   app.addSchema(ProblemSchema);
 
   // Empty bodies are fine (POST …/suspend with a JSON content type); deep nesting is refused early.
-  const defaultJson = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (request, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") return done(null, undefined);
-    defaultJson(request, text, (error, value) => {
-      if (error) return done(error, undefined);
-      const tooDeep = jsonDepthProblem(value);
-      if (tooDeep) return done(tooDeep, undefined);
-      done(null, value);
-    });
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(typeof body === "string" ? body : body.toString("utf8")));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
   });
 
   // A POST without a body (…/suspend, …/regenerate) validates as an empty object.

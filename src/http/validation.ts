@@ -1,6 +1,7 @@
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
+import secureJson from "secure-json-parse";
 import { TesseraError } from "../core/errors.js";
 
 // ajv-formats is CommonJS with a default export.
@@ -44,12 +45,37 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
 /** Deepest JSON nesting accepted in a body; deeper is refused before it reaches any validator. */
 export const MAX_JSON_DEPTH = 32;
 
-/** The refusal of a parsed body nested deeper than {@link MAX_JSON_DEPTH}, or undefined when it is not. */
-export function jsonDepthProblem(value: unknown): TesseraError | undefined {
-  if (!jsonDepthExceeds(value, MAX_JSON_DEPTH)) return undefined;
-  return new TesseraError("validation_failed", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
-    fields: [{ field: "body", message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }],
-  });
+/**
+ * A request body's JSON, read the one way both entry points (Fastify's parser and the verify fast lane)
+ * read it: undefined for an empty body; refused with a `body` field issue when it is not JSON, when a key
+ * would rewrite a prototype (`__proto__`, `constructor.prototype`: refused rather than dropped, so
+ * nothing sent is silently lost), or when it nests deeper than {@link MAX_JSON_DEPTH}.
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
+  } catch (error) {
+    if ((error as Error).message === PROTOTYPE_POISONING) {
+      throw bodyProblem(
+        "The body uses the key __proto__ or constructor.prototype, which is refused",
+        "uses the key __proto__ or constructor.prototype, which is refused",
+      );
+    }
+    throw bodyProblem("The body is not valid JSON", "is not valid JSON");
+  }
+  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
+    throw bodyProblem(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, `is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
+}
+
+/** What secure-json-parse throws for a `__proto__` or `constructor.prototype` key. */
+const PROTOTYPE_POISONING = "Object contains forbidden prototype property";
+
+function bodyProblem(detail: string, message: string): TesseraError {
+  return new TesseraError("validation_failed", detail, { fields: [{ field: "body", message }] });
 }
 
 /** Whether a parsed JSON value nests deeper than `max` levels (recursion stops at `max`, so it cannot overflow). */

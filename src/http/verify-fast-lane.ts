@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { FastifyBaseLogger } from "fastify";
 import proxyAddr from "proxy-addr";
-import secureJson from "secure-json-parse";
 import type { Static } from "typebox";
 import { type RequestMeta, traceIdFrom } from "../services/request-meta.js";
 import { verificationBody } from "../services/verification-view.js";
@@ -13,7 +12,7 @@ import { API_HEADERS, HSTS } from "./headers.js";
 import { problemResponse, toTesseraError } from "./problem.js";
 import { verifyAs } from "./routes/verify-routes.js";
 import { VerifyBody } from "./schemas.js";
-import { createValidatorCompiler, jsonDepthProblem } from "./validation.js";
+import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 
 /** Bodies the fast lane reads itself; anything larger goes through Fastify (which allows up to 1 MiB). */
 const MAX_FAST_BODY = 16 * 1024;
@@ -245,18 +244,8 @@ class Lane implements VerifyFastLane {
     // below, which decides everything else (and every error) exactly as the Fastify route does.
     const plain = TOKEN_ONLY_BODY_RE.exec(text);
     if (plain !== null && plain[1]!.length <= TOKEN_MAX_LENGTH) return { token: plain[1]! };
-    let body: unknown;
-    if (text.trim() === "") {
-      body = {};
-    } else {
-      try {
-        body = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
-      } catch (error) {
-        throw toTesseraError(Object.assign(error as Error, { statusCode: 400 }) as Parameters<typeof toTesseraError>[0]);
-      }
-      const tooDeep = jsonDepthProblem(body);
-      if (tooDeep) throw tooDeep;
-    }
+    const parsed = parseJsonBody(text);
+    const body = parsed === undefined ? {} : parsed; // an empty body validates as {}, as on the route; `null` does not
     if (!this.#validate(body)) {
       const failure = Object.assign(new Error("body validation"), {
         validation: this.#validate.errors ?? [],

@@ -166,7 +166,14 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
     expectInvalid(asCall(await raw("{'name': 'x'}")), "body");
     expectInvalid(asCall(await raw(`${'{"a":'.repeat(1000)}1${"}".repeat(1000)}`)), "body");
     expectInvalid(asCall(await raw(`${"[".repeat(200_000)}${"]".repeat(200_000)}`)), "body");
-    expectInvalid(asCall(await raw('{"name":"x","__proto__":{"admin":true}}')), "body");
+    for (const poisoned of [
+      '{"name":"x","__proto__":{"admin":true}}',
+      '{"name":"x","metadata":{"constructor":{"prototype":{}}}}',
+    ]) {
+      const refused = asCall(await raw(poisoned));
+      expectInvalid(refused, "body");
+      expect(refused.body.detail, "names the refused key rather than calling the JSON invalid").toMatch(/__proto__/);
+    }
     expectProblem(asCall(await raw("name=x", "application/x-www-form-urlencoded")), 415, "unsupported_media_type");
   });
 
