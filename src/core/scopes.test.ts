@@ -60,3 +60,16 @@ describe("scopes", () => {
     expect(grantableScopes(rolePermissions("viewer"), catalogue)).toEqual(["org:read"]);
   });
 });
+
+describe("scopeSet sharing", () => {
+  it("one set per scope list, and lists that join alike stay apart", () => {
+    expect(scopeSet(["a:b", "c:*"])).toBe(scopeSet(["a:b", "c:*"]));
+    const joined = scopeSet(["a:b c:d"]);
+    const split = scopeSet(["a:b", "c:d"]);
+    expect(joined).not.toBe(split);
+    expect(joined.grants("a:b")).toBe(false);
+    expect(split.grants("a:b")).toBe(true);
+    expect(scopeSet(["c:*"]).grants("c:anything")).toBe(true);
+    expect(scopeSet([]).grants("a:b")).toBe(false);
+  });
+});

@@ -43,8 +43,27 @@ export interface PermissionSet {
   grants(scope: string): boolean;
 }
 
+/**
+ * Permission sets by scope list. Tokens share a handful of scope lists, and the verifier's cache holds
+ * one prepared token per secret: one set per list instead of one per token saves a Set and a closure
+ * per cached token. Sets are immutable, so sharing is safe; the table is bounded (cleared when full).
+ */
+const SHARED_SETS = new Map<string, PermissionSet>();
+const MAX_SHARED_SETS = 4096;
+
 /** The permission set of a list of granted scopes (which may contain wildcards). */
 export function scopeSet(scopes: readonly string[]): PermissionSet {
+  const key = JSON.stringify(scopes); // unambiguous whatever the strings hold
+  let set = SHARED_SETS.get(key);
+  if (set === undefined) {
+    if (SHARED_SETS.size >= MAX_SHARED_SETS) SHARED_SETS.clear();
+    set = newScopeSet(scopes);
+    SHARED_SETS.set(key, set);
+  }
+  return set;
+}
+
+function newScopeSet(scopes: readonly string[]): PermissionSet {
   const exact = new Set(scopes);
   return {
     grants(scope) {

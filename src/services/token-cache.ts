@@ -52,7 +52,12 @@ export interface TokenCacheOptions {
 export class TokenCache {
   readonly #o: TokenCacheOptions;
   readonly #entries = new Map<string, CacheEntry>();
-  readonly #byKey = new Map<string, Set<string>>();
+  /**
+   * Index key → the hashes cached under it: the hash itself while there is one (a token has one secret,
+   * two during a regeneration's grace period), a Set beyond. A Set per entry would cost more memory than
+   * the rest of the index.
+   */
+  readonly #byKey = new Map<string, string | Set<string>>();
   #epoch = 0;
 
   constructor(options: TokenCacheOptions) {
@@ -140,18 +145,27 @@ export class TokenCache {
   }
 
   #index(key: string, hash: string): void {
-    let set = this.#byKey.get(key);
-    if (!set) {
-      set = new Set();
-      this.#byKey.set(key, set);
+    const hashes = this.#byKey.get(key);
+    if (hashes === undefined) this.#byKey.set(key, hash);
+    else if (typeof hashes !== "string") hashes.add(hash);
+    else if (hashes !== hash) this.#byKey.set(key, new Set([hashes, hash]));
+  }
+
+  #unindex(key: string, hash: string): void {
+    const hashes = this.#byKey.get(key);
+    if (hashes === hash) {
+      this.#byKey.delete(key);
+    } else if (hashes !== undefined && typeof hashes !== "string") {
+      hashes.delete(hash);
+      if (hashes.size === 0) this.#byKey.delete(key);
     }
-    set.add(hash);
   }
 
   #evictKey(key: string): void {
     const hashes = this.#byKey.get(key);
-    if (!hashes) return;
-    for (const hash of [...hashes]) this.#remove(hash);
+    if (hashes === undefined) return;
+    if (typeof hashes === "string") this.#remove(hashes);
+    else for (const hash of [...hashes]) this.#remove(hash);
     this.#byKey.delete(key);
   }
 
@@ -160,12 +174,7 @@ export class TokenCache {
     if (!entry) return;
     this.#entries.delete(hash);
     if (!entry.prepared) return;
-    for (const key of keysOf(entry.prepared)) {
-      const set = this.#byKey.get(key);
-      if (!set) continue;
-      set.delete(hash);
-      if (set.size === 0) this.#byKey.delete(key);
-    }
+    for (const key of keysOf(entry.prepared)) this.#unindex(key, hash);
   }
 }
 

@@ -5,46 +5,68 @@ const HOUR_MS = 3600 * 1000;
 /** Tokens per flush transaction: about a millisecond of SQLite work, so no request waits long behind it. */
 const FLUSH_CHUNK = 100;
 
+type HourCounts = { ok: number; denied: number };
+
 /**
  * One token's usage since the last flush. The verifier keeps it beside the token's cache entry and adds
  * to it directly (no lookup per verification); a flush takes it (`closed`), and counting goes on in a
- * fresh one.
+ * fresh one. The hour being counted is kept in fields, not in a Map: within one flush interval a token
+ * is nearly always counted in a single hour, and the verifier's cache holds one counter per entry.
  */
 export class UsageCounter implements UsageDelta {
   ok = 0;
   lastUsedAt: number | null = null;
   lastUsedIp: string | null = null;
-  readonly buckets = new Map<number, { ok: number; denied: number }>();
   /** Taken by a flush: ask the recorder for the token's current counter. */
   closed = false;
-  /** The bucket of the hour counted last, so that counting within one hour looks nothing up. */
+  /** Start of the hour being counted (epoch ms), and its counts. */
   #hourStart = Number.NaN;
-  #hour: { ok: number; denied: number } | undefined;
+  #hourOk = 0;
+  #hourDenied = 0;
+  /** Other hours counted in this interval (one that crosses an hour, or a clock set back): rarely any. */
+  #otherHours: Map<number, HourCounts> | undefined;
 
   constructor(readonly tokenId: string) {}
 
   add(ok: boolean, ip: string | null, now: number): void {
-    let bucket = this.#hour;
-    if (bucket === undefined || !(now >= this.#hourStart && now < this.#hourStart + HOUR_MS)) {
-      const start = now - (now % HOUR_MS);
-      bucket = this.buckets.get(start);
-      if (!bucket) {
-        bucket = { ok: 0, denied: 0 };
-        this.buckets.set(start, bucket);
-      }
-      this.#hourStart = start;
-      this.#hour = bucket;
-    }
+    if (!(now >= this.#hourStart && now < this.#hourStart + HOUR_MS)) this.#countHour(now - (now % HOUR_MS));
     if (ok) {
       this.ok++;
-      bucket.ok++;
+      this.#hourOk++;
       if (this.lastUsedAt === null || now >= this.lastUsedAt) {
         this.lastUsedAt = now;
         this.lastUsedIp = ip;
       }
     } else {
-      bucket.denied++;
+      this.#hourDenied++;
     }
+  }
+
+  /** Adds counts to an hour's bucket (merging a failed flush back). */
+  addToHour(start: number, ok: number, denied: number): void {
+    if (start !== this.#hourStart) this.#countHour(start);
+    this.#hourOk += ok;
+    this.#hourDenied += denied;
+  }
+
+  /** Hour start (epoch ms) → counts, as the flush writes them. */
+  get buckets(): Map<number, HourCounts> {
+    const buckets = new Map(this.#otherHours);
+    if (this.#hourOk + this.#hourDenied > 0) buckets.set(this.#hourStart, { ok: this.#hourOk, denied: this.#hourDenied });
+    return buckets;
+  }
+
+  /** Makes `start` the hour being counted, putting the current one aside. */
+  #countHour(start: number): void {
+    if (this.#hourOk + this.#hourDenied > 0) {
+      this.#otherHours ??= new Map();
+      this.#otherHours.set(this.#hourStart, { ok: this.#hourOk, denied: this.#hourDenied });
+    }
+    const earlier = this.#otherHours?.get(start);
+    this.#otherHours?.delete(start);
+    this.#hourStart = start;
+    this.#hourOk = earlier?.ok ?? 0;
+    this.#hourDenied = earlier?.denied ?? 0;
   }
 }
 
@@ -118,12 +140,7 @@ export class UsageRecorder {
         current.lastUsedAt = old.lastUsedAt;
         current.lastUsedIp = old.lastUsedIp;
       }
-      for (const [start, counts] of old.buckets) {
-        const bucket = current.buckets.get(start) ?? { ok: 0, denied: 0 };
-        bucket.ok += counts.ok;
-        bucket.denied += counts.denied;
-        current.buckets.set(start, bucket);
-      }
+      for (const [start, counts] of old.buckets) current.addToHour(start, counts.ok, counts.denied);
     }
   }
 

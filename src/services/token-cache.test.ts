@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import type { TokenRecord } from "../core/tokens.js";
+import { prepareToken } from "../core/verification.js";
+import { TokenCache } from "./token-cache.js";
+
+function token(id: string, orgId: string, ownerId: string | null = null): TokenRecord {
+  return {
+    id,
+    orgId,
+    kind: ownerId ? "personal" : "service",
+    name: id,
+    description: null,
+    issuedFor: null,
+    ownerId,
+    createdById: null,
+    createdByName: null,
+    prefix: "tsr",
+    last4: "abcd",
+    environment: "live",
+    scopes: ["a:b"],
+    expiresAt: null,
+    deactivatedAt: null,
+    suspendedAt: null,
+    revokedAt: null,
+    revokedById: null,
+    revokedByName: null,
+    revokeReason: null,
+    allowedIps: [],
+    rateLimit: null,
+    metadata: {},
+    regeneratedAt: null,
+    previousSecretExpiresAt: null,
+    lastUsedAt: null,
+    lastUsedIp: null,
+    usageCount: 0,
+    createdAt: 0,
+    updatedAt: 0,
+  };
+}
+
+const NOW = 1_000_000;
+const cacheOf = (maxEntries = 100) => new TokenCache({ maxEntries, ttlMs: 10_000, negativeTtlMs: 10_000 });
+const put = (cache: TokenCache, hash: string, t: TokenRecord) =>
+  cache.set(hash, prepareToken(t, t.ownerId ? { role: "member", disabled: false } : null), null, NOW, cache.epoch);
+
+describe("TokenCache index", () => {
+  it("a token change evicts each of its secrets (two during a regeneration's grace period), and nothing else", () => {
+    const cache = cacheOf();
+    const a = token("tok_a", "org_1");
+    put(cache, "current-a", a);
+    put(cache, "previous-a", a);
+    put(cache, "b", token("tok_b", "org_1"));
+    cache.apply({ type: "token", tokenId: "tok_a" });
+    expect(cache.get("current-a", NOW)).toBeUndefined();
+    expect(cache.get("previous-a", NOW)).toBeUndefined();
+    expect(cache.get("b", NOW)).toBeDefined();
+  });
+
+  it("an entry removed one way is no longer reached another way", () => {
+    const cache = cacheOf(2);
+    put(cache, "a", token("tok_a", "org_1", "usr_1"));
+    put(cache, "b", token("tok_b", "org_1", "usr_1"));
+    put(cache, "c", token("tok_c", "org_2")); // evicts "a", the least recently used
+    expect(cache.get("a", NOW)).toBeUndefined();
+    // Re-caching "a" under a new hash and a member change: only the member's entries go.
+    put(cache, "a2", token("tok_a", "org_1", "usr_1")); // evicts "b"
+    expect(cache.size).toBe(2);
+    cache.apply({ type: "member", orgId: "org_1", userId: "usr_1" });
+    expect(cache.get("a2", NOW)).toBeUndefined();
+    expect(cache.get("c", NOW)).toBeDefined();
+    cache.apply({ type: "org", orgId: "org_2" });
+    expect(cache.size).toBe(0);
+    // A token whose only entry was evicted, then changed: nothing to do, nothing thrown.
+    cache.apply({ type: "token", tokenId: "tok_b" });
+  });
+
+  it("one secret cached twice is indexed once", () => {
+    const cache = cacheOf();
+    const a = token("tok_a", "org_1");
+    put(cache, "a", a);
+    put(cache, "a", a);
+    cache.apply({ type: "org", orgId: "org_1" });
+    expect(cache.size).toBe(0);
+    put(cache, "a", a);
+    expect(cache.get("a", NOW)?.prepared?.token.id).toBe("tok_a");
+  });
+});
