@@ -85,3 +85,30 @@ describe("TokenCache index", () => {
     expect(cache.get("a", NOW)?.prepared?.token.id).toBe("tok_a");
   });
 });
+
+describe("TokenCache eviction", () => {
+  it("evicts the least recently used entry, across touches, evictions and a clear", () => {
+    const cache = cacheOf(3);
+    const at = (hash: string, now: number) =>
+      cache.set(hash, prepareToken(token(`tok_${hash}`, "org_1"), null), null, now, cache.epoch);
+    at("a", NOW);
+    at("b", NOW);
+    at("c", NOW);
+    expect(cache.get("a", NOW + 1001)).toBeDefined(); // touched (recency is kept to the second): now the newest
+    at("d", NOW + 1001); // evicts b
+    at("e", NOW + 1001); // evicts c
+    expect(["a", "b", "c", "d", "e"].filter((h) => cache.get(h, NOW + 1001))).toEqual(["a", "d", "e"]);
+    at("f", NOW + 1001); // evicts a
+    expect(["a", "d", "e", "f"].filter((h) => cache.get(h, NOW + 1001))).toEqual(["d", "e", "f"]);
+    cache.clear();
+    at("g", NOW + 2000);
+    at("h", NOW + 2000);
+    at("i", NOW + 2000);
+    at("j", NOW + 2000); // evicts g
+    expect(["g", "h", "i", "j"].filter((h) => cache.get(h, NOW + 2000))).toEqual(["h", "i", "j"]);
+    // Churn well past the bound: the size stays at it and the newest entries are the ones kept.
+    for (let i = 0; i < 1000; i++) at(`k${i}`, NOW + 3000);
+    expect(cache.size).toBe(3);
+    expect(["k997", "k998", "k999"].every((h) => cache.get(h, NOW + 3000))).toBe(true);
+  });
+});

@@ -59,6 +59,14 @@ export class TokenCache {
    */
   readonly #byKey = new Map<string, string | Set<string>>();
   #epoch = 0;
+  /**
+   * Walks the keys oldest first, across evictions. A Map keeps insertion order and leaves a hole where a
+   * key was deleted (each eviction, and each touch, which moves a key to the end) until its table is
+   * rebuilt. A fresh `keys()` per eviction would step over every hole at the front again: with 100,000
+   * entries that made each eviction slower than the storage read it followed. This iterator passes each
+   * hole once. Every key behind it has been evicted, so the next key it yields is the oldest.
+   */
+  #oldest: MapIterator<string> = this.#entries.keys();
 
   constructor(options: TokenCacheOptions) {
     this.#o = options;
@@ -97,11 +105,7 @@ export class TokenCache {
   ): CacheEntry | undefined {
     if (epoch !== this.#epoch || this.#o.maxEntries <= 0) return undefined;
     if (this.#entries.has(hash)) this.#remove(hash);
-    while (this.#entries.size >= this.#o.maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#remove(oldest);
-    }
+    while (this.#entries.size >= this.#o.maxEntries) this.#evictOldest();
     const ttl = prepared ? this.#o.ttlMs : this.#o.negativeTtlMs;
     const refreshAt = now + Math.floor(ttl * (0.6 + 0.2 * Math.random()));
     const entry: CacheEntry = {
@@ -142,6 +146,17 @@ export class TokenCache {
     this.#epoch++;
     this.#entries.clear();
     this.#byKey.clear();
+    this.#oldest = this.#entries.keys();
+  }
+
+  #evictOldest(): void {
+    let next = this.#oldest.next();
+    if (next.done) {
+      // An iterator that has reached the end stays there; entries added since need a new one.
+      this.#oldest = this.#entries.keys();
+      next = this.#oldest.next();
+    }
+    if (!next.done) this.#remove(next.value);
   }
 
   #index(key: string, hash: string): void {
