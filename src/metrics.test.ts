@@ -31,3 +31,23 @@ describe("HTTP duration histogram", () => {
     expect(text).toContain("# TYPE tessera_http_request_duration_seconds histogram");
   });
 });
+
+describe("verifier cache metrics", () => {
+  it("render the verifier's tallies as they are at scrape time", async () => {
+    const tallies = { hits: 5, misses: 2, refreshes: 1, size: 7 };
+    const metrics = createMetrics(
+      () => ({}),
+      () => tallies,
+    );
+    const value = (text: string, name: string) => text.split("\n").find((l) => l.startsWith(`${name} `));
+    let text = await metrics.registry.metrics();
+    expect(value(text, "tessera_verifier_cache_hits_total")).toBe("tessera_verifier_cache_hits_total 5");
+    expect(value(text, "tessera_verifier_cache_misses_total")).toBe("tessera_verifier_cache_misses_total 2");
+    expect(value(text, "tessera_verifier_cache_refreshes_total")).toBe("tessera_verifier_cache_refreshes_total 1");
+    expect(value(text, "tessera_verifier_cache_entries")).toBe("tessera_verifier_cache_entries 7");
+    Object.assign(tallies, { hits: 9, size: 3 });
+    text = await metrics.registry.metrics();
+    expect(value(text, "tessera_verifier_cache_hits_total")).toBe("tessera_verifier_cache_hits_total 9");
+    expect(value(text, "tessera_verifier_cache_entries")).toBe("tessera_verifier_cache_entries 3");
+  });
+});

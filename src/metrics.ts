@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 /** Prometheus metrics of one Tessera instance (its own registry, so several apps can share a process). */
 export interface Metrics {
@@ -82,9 +82,48 @@ export class HttpDurationHistogram {
   }
 }
 
-/** `verifications` reads the verifier's own tallies at scrape time (no label lookup per verification). */
-export function createMetrics(verificationOutcomes: () => Record<string, number>): Metrics {
+/** The verifier cache's tallies since start, and its current size. */
+export interface CacheTallies {
+  hits: number;
+  misses: number;
+  refreshes: number;
+  size: number;
+}
+
+const NO_CACHE: CacheTallies = { hits: 0, misses: 0, refreshes: 0, size: 0 };
+
+/**
+ * `verifications` and the cache figures read the verifier's own tallies at scrape time (no label lookup
+ * or metric update per verification).
+ */
+export function createMetrics(
+  verificationOutcomes: () => Record<string, number>,
+  cacheTallies: () => CacheTallies = () => NO_CACHE,
+): Metrics {
   const registry = new Registry();
+  for (const [name, help, key] of [
+    ["tessera_verifier_cache_hits_total", "Verifications answered from the cache", "hits"],
+    ["tessera_verifier_cache_misses_total", "Verifications that read storage (token not cached, or its entry stale)", "misses"],
+    ["tessera_verifier_cache_refreshes_total", "Background re-reads of cached tokens in use, before their TTL ends", "refreshes"],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(cacheTallies()[key]);
+      },
+    });
+  }
+  new Gauge({
+    name: "tessera_verifier_cache_entries",
+    help: "Tokens (and unknown secrets) the verifier cache holds now",
+    registers: [registry],
+    collect() {
+      this.set(cacheTallies().size);
+    },
+  });
   collectDefaultMetrics({ register: registry, prefix: "tessera_process_" });
   const httpDuration = new HttpDurationHistogram();
   registry.registerMetric(httpDuration as never);

@@ -50,7 +50,10 @@ export async function createTessera(config: Config, options: { migrate?: boolean
   } else {
     bus = new LocalChangeBus();
   }
-  const metrics = createMetrics(() => verifier.outcomes);
+  const metrics = createMetrics(
+    () => verifier.outcomes,
+    () => verifier.stats,
+  );
   const usage = new UsageRecorder(store, config.usageFlushIntervalMs);
   const verifier = new Verifier({
     store,
