@@ -5,6 +5,9 @@
  * import { createTessera, loadConfig, inProcessVerifier, requireToken } from "tessera";
  * ```
  */
+// First: keeps Node's nextTick records on their fast path (see the module).
+import "./runtime/keep-tick-shape.js";
+
 export { type Config, loadConfig } from "./config.js";
 export { generateToken, hashToken, parseToken } from "./core/token-format.js";
 export type { VerifyCode } from "./core/verification.js";

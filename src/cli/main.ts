@@ -1,3 +1,5 @@
+// First: keeps Node's nextTick records on their fast path (see the module).
+import "../runtime/keep-tick-shape.js";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { TesseraError } from "../core/errors.js";

@@ -1,3 +1,5 @@
+// First: keeps Node's nextTick records on their fast path (see the module).
+import "../runtime/keep-tick-shape.js";
 import { existsSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
