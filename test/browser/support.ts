@@ -11,12 +11,11 @@ export const CHROMIUM = process.env.TESSERA_CHROMIUM ?? "/usr/bin/chromium";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /**
  * The README's screenshots are refreshed on request (`TESSERA_UPDATE_SCREENSHOTS=1 npm test`); an
- * ordinary run still takes them, into a temporary directory, so that `npm test` leaves the tree clean.
+ * ordinary run still takes them, into a temporary directory (overwritten by each run), so that `npm test`
+ * leaves the tree clean.
  */
 export const SCREENSHOTS =
-  process.env.TESSERA_UPDATE_SCREENSHOTS === "1"
-    ? join(ROOT, "docs/screenshots")
-    : join(tmpdir(), "tessera-screenshots"); // overwritten by each run
+  process.env.TESSERA_UPDATE_SCREENSHOTS === "1" ? join(ROOT, "docs/screenshots") : join(tmpdir(), "tessera-screenshots");
 export const PASSWORD = "correct horse battery staple";
 
 /** Without Chromium the suite skips locally; under CI=true it runs and fails, never skips. */
