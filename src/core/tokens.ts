@@ -48,3 +48,39 @@ export interface TokenRecord {
   createdAt: number;
   updatedAt: number;
 }
+
+/** A token with every field at its empty or default value, to be filled in (times: `now`). */
+export function blankToken(now: number): TokenRecord {
+  return {
+    id: "",
+    orgId: null,
+    kind: "service",
+    name: "",
+    description: null,
+    issuedFor: null,
+    ownerId: null,
+    createdById: null,
+    createdByName: null,
+    prefix: "",
+    last4: "",
+    environment: "live",
+    scopes: [],
+    expiresAt: null,
+    deactivatedAt: null,
+    suspendedAt: null,
+    revokedAt: null,
+    revokedById: null,
+    revokedByName: null,
+    revokeReason: null,
+    allowedIps: [],
+    rateLimit: null,
+    metadata: {},
+    regeneratedAt: null,
+    previousSecretExpiresAt: null,
+    lastUsedAt: null,
+    lastUsedIp: null,
+    usageCount: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+}

@@ -1,40 +1,19 @@
 import { describe, expect, it } from "vitest";
-import type { TokenRecord } from "../core/tokens.js";
+import { blankToken, type TokenRecord } from "../core/tokens.js";
 import { prepareToken } from "../core/verification.js";
 import { TokenCache } from "./token-cache.js";
 
 function token(id: string, orgId: string, ownerId: string | null = null): TokenRecord {
   return {
+    ...blankToken(0),
     id,
     orgId,
     kind: ownerId ? "personal" : "service",
     name: id,
-    description: null,
-    issuedFor: null,
     ownerId,
-    createdById: null,
-    createdByName: null,
     prefix: "tsr",
     last4: "abcd",
-    environment: "live",
     scopes: ["a:b"],
-    expiresAt: null,
-    deactivatedAt: null,
-    suspendedAt: null,
-    revokedAt: null,
-    revokedById: null,
-    revokedByName: null,
-    revokeReason: null,
-    allowedIps: [],
-    rateLimit: null,
-    metadata: {},
-    regeneratedAt: null,
-    previousSecretExpiresAt: null,
-    lastUsedAt: null,
-    lastUsedIp: null,
-    usageCount: 0,
-    createdAt: 0,
-    updatedAt: 0,
   };
 }
 

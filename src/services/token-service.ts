@@ -5,7 +5,7 @@ import { MAX_ALLOWED_IPS, parseCidr } from "../core/ip.js";
 import { grantableScopes, MANAGEMENT_SCOPE_NAMES, unknownScopes } from "../core/scopes.js";
 import { applyTransition, canRegenerate, MAX_GRACE_SECONDS, type TokenStatus, type Transition } from "../core/status.js";
 import { type Environment, generateToken, hashToken } from "../core/token-format.js";
-import { MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
+import { blankToken, MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
 import { type AuditEvent, insertEvents, listEvents } from "../store/audit-repository.js";
 import type { Store } from "../store/database.js";
 import {
@@ -472,41 +472,6 @@ export class TokenService {
   async #reload(tokenId: string): Promise<TokenRecord> {
     return (await findTokenById(this.#store.db, tokenId))!;
   }
-}
-
-function blankToken(now: number): TokenRecord {
-  return {
-    id: "",
-    orgId: null,
-    kind: "service",
-    name: "",
-    description: null,
-    issuedFor: null,
-    ownerId: null,
-    createdById: null,
-    createdByName: null,
-    prefix: "",
-    last4: "",
-    environment: "live",
-    scopes: [],
-    expiresAt: null,
-    deactivatedAt: null,
-    suspendedAt: null,
-    revokedAt: null,
-    revokedById: null,
-    revokedByName: null,
-    revokeReason: null,
-    allowedIps: [],
-    rateLimit: null,
-    metadata: {},
-    regeneratedAt: null,
-    previousSecretExpiresAt: null,
-    lastUsedAt: null,
-    lastUsedIp: null,
-    usageCount: 0,
-    createdAt: now,
-    updatedAt: now,
-  };
 }
 
 export function targetOf(token: TokenRecord) {

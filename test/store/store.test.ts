@@ -7,7 +7,7 @@ import { newId } from "../../src/core/ids.js";
 import type { Role } from "../../src/core/roles.js";
 import { DEFAULT_ORG_SETTINGS } from "../../src/core/settings.js";
 import { generateToken, hashToken } from "../../src/core/token-format.js";
-import type { TokenRecord } from "../../src/core/tokens.js";
+import { blankToken, type TokenRecord } from "../../src/core/tokens.js";
 import { type AuditEvent, insertEvents, listEvents } from "../../src/store/audit-repository.js";
 import { createStore, migrate, type Store } from "../../src/store/database.js";
 import {
@@ -53,36 +53,14 @@ function hashOf(): string {
 function tokenRecord(orgId: string | null, overrides: Partial<TokenRecord> = {}): TokenRecord {
   const generated = generateToken("tsr", "live");
   return {
+    ...blankToken(T0),
     id: newId("token"),
     orgId,
     kind: "personal",
     name: "a token",
-    description: null,
-    issuedFor: null,
-    ownerId: null,
-    createdById: null,
-    createdByName: null,
     prefix: generated.displayPrefix,
     last4: generated.last4,
-    environment: "live",
     scopes: ["tokens:read"],
-    expiresAt: null,
-    deactivatedAt: null,
-    suspendedAt: null,
-    revokedAt: null,
-    revokedById: null,
-    revokedByName: null,
-    revokeReason: null,
-    allowedIps: [],
-    rateLimit: null,
-    metadata: {},
-    regeneratedAt: null,
-    previousSecretExpiresAt: null,
-    lastUsedAt: null,
-    lastUsedIp: null,
-    usageCount: 0,
-    createdAt: T0,
-    updatedAt: T0,
     ...overrides,
   };
 }
