@@ -1,5 +1,6 @@
 import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { DEFAULT_QUOTAS } from "../core/quotas.js";
 import { mayManageRole, type Role } from "../core/roles.js";
 import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
 import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
@@ -30,6 +31,7 @@ import { auditEvent } from "./audit.js";
 import { checkPassword, normalizeEmail } from "./auth-service.js";
 import type { ChangeBus } from "./change-bus.js";
 import { hashPassword } from "./passwords.js";
+import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
 
 export interface CatalogueEntry {
@@ -61,10 +63,13 @@ function managingRole(access: OrgAccess): Role | null {
 export class OrgService {
   readonly #store: Store;
   readonly #bus: ChangeBus;
+  /** Instance-wide quotas; also for the member functions (`assert(trx, "membersPerOrganization", {orgId})`). */
+  readonly quotas: QuotaGuard;
 
-  constructor(store: Store, bus: ChangeBus) {
+  constructor(store: Store, bus: ChangeBus, quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect)) {
     this.#store = store;
     this.#bus = bus;
+    this.quotas = quotas;
   }
 
   access(actor: Actor, orgId: string): Promise<OrgAccess> {
@@ -83,6 +88,7 @@ export class OrgService {
       updatedAt: now,
     };
     await this.#store.db.transaction().execute(async (trx) => {
+      await this.quotas.assert(trx, "organizationsPerUser", { userId: actor.user.id });
       await insertOrg(trx, org);
       await insertMembership(trx, org.id, actor.user.id, "owner", now);
       await insertEvents(trx, [
@@ -169,6 +175,8 @@ export class OrgService {
       seen.add(s.name);
       product.push({ name: s.name, description: s.description?.trim() ?? "" });
     });
+    // A size, not a count: the PUT replaces the whole catalogue, so no concurrent twin can add to it.
+    this.quotas.assertSize("scopesPerCatalogue", product.length);
     const now = Date.now();
     await this.#store.db.transaction().execute(async (trx) => {
       const before = (await listProductScopes(trx, access.org.id)).map((s) => s.name);
