@@ -50,7 +50,10 @@ export function validateSettings(s: OrgSettings): FieldError[] {
   }
   const retention = s.auditRetentionDays;
   if (retention !== null && !(Number.isInteger(retention) && retention >= 1 && retention <= MAX_AUDIT_RETENTION_DAYS)) {
-    errors.push({ field: "auditRetentionDays", message: `must be a whole number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS}, or null` });
+    errors.push({
+      field: "auditRetentionDays",
+      message: `must be a whole number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS}, or null`,
+    });
   }
   return errors;
 }

@@ -100,7 +100,14 @@ export class RetentionJob {
   }
 
   async #sweep(now: number): Promise<SweepResult> {
-    const result: SweepResult = { at: now, sessions: 0, usageBuckets: 0, instanceAuditEvents: 0, orgAuditEvents: 0, skipped: false };
+    const result: SweepResult = {
+      at: now,
+      sessions: 0,
+      usageBuckets: 0,
+      instanceAuditEvents: 0,
+      orgAuditEvents: 0,
+      skipped: false,
+    };
     const { usageRetentionDays, instanceAuditRetentionDays } = this.#options;
     const steps: [keyof SweepResult, (trx: Db) => Promise<number>][] = [
       ["sessions", (trx) => deleteExpiredSessionsChunk(trx, now, CHUNK)],

@@ -115,12 +115,7 @@ export class TokenService {
   readonly #pepper: string | undefined;
   readonly #quotas: QuotaGuard;
 
-  constructor(
-    store: Store,
-    bus: ChangeBus,
-    pepper: string | undefined,
-    quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect),
-  ) {
+  constructor(store: Store, bus: ChangeBus, pepper: string | undefined, quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect)) {
     this.#store = store;
     this.#bus = bus;
     this.#pepper = pepper;

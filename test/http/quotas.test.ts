@@ -1,8 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_QUOTAS, type Quotas } from "../../src/core/quotas.js";
 import { TesseraError } from "../../src/core/errors.js";
+import { DEFAULT_QUOTAS, type Quotas } from "../../src/core/quotas.js";
 import { dialects } from "../support/databases.js";
-import { type Call, call, createToken, login, PASSWORD, seedWorld, startTestApp, type TestApp, type World } from "../support/harness.js";
+import {
+  type Call,
+  call,
+  createToken,
+  login,
+  PASSWORD,
+  seedWorld,
+  startTestApp,
+  type TestApp,
+  type World,
+} from "../support/harness.js";
 
 /** Quotas (issue 16): growth stops with 409 quota_exceeded naming the limit, nothing beyond it is created. */
 
@@ -41,7 +51,8 @@ describe.each(await dialects())("quotas on %s", (dialect) => {
 
   it("stops a person at organizationsPerUser owned organisations; others keep their own allowance", async () => {
     // Olive owns Acme (she left Globex in the seed): two more fit.
-    for (const name of ["Two", "Three"]) expect((await call(t.app, "POST", "/v1/orgs", w.owner.creds, { name })).status).toBe(201);
+    for (const name of ["Two", "Three"])
+      expect((await call(t.app, "POST", "/v1/orgs", w.owner.creds, { name })).status).toBe(201);
     const before = await count("organizations");
     const refused = await call(t.app, "POST", "/v1/orgs", w.owner.creds, { name: "Four" });
     expectQuota(refused, "organizationsPerUser");
@@ -114,7 +125,15 @@ describe.each(await dialects())("quotas on %s", (dialect) => {
         .transaction()
         .execute((trx) => t.tessera.quotas.assert(trx, "membersPerOrganization", { orgId: w.orgId }));
     await expect(check()).resolves.toBeUndefined();
-    expect((await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, w.owner.creds, { email: "sixth@acme.test", name: "Six", password: PASSWORD })).status).toBe(201);
+    expect(
+      (
+        await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, w.owner.creds, {
+          email: "sixth@acme.test",
+          name: "Six",
+          password: PASSWORD,
+        })
+      ).status,
+    ).toBe(201);
     const refusal = await check().catch((e: unknown) => e);
     expect(refusal).toBeInstanceOf(TesseraError);
     expect((refusal as TesseraError).code).toBe("quota_exceeded");
@@ -129,7 +148,11 @@ describe.each(await dialects())("quotas on %s", (dialect) => {
     // 5 places remain; 20 creations race for them.
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        call(t.app, "POST", `/v1/orgs/${orgId}/tokens`, w.otherOwner.creds, { name: `race ${i}`, kind: "service", issuedFor: "x" }),
+        call(t.app, "POST", `/v1/orgs/${orgId}/tokens`, w.otherOwner.creds, {
+          name: `race ${i}`,
+          kind: "service",
+          issuedFor: "x",
+        }),
       ),
     );
     const statuses = results.map((r) => r.status);
