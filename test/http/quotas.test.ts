@@ -96,6 +96,13 @@ describe.each(await dialects())("quotas on %s", (dialect) => {
       "This organisation already has 6 tokens that are not revoked, the most allowed is 6 (tokensPerOrganization)",
     );
     expect(await count("tokens", ["org_id", w.orgId])).toBe(before);
+    // Someone who may not create tokens at all learns nothing about the quota: the refusal is still 403.
+    const viewer = await call(t.app, "POST", `/v1/orgs/${w.orgId}/tokens`, w.viewer.creds, { name: "viewer's" });
+    expect(viewer.status, viewer.raw).toBe(403);
+    expect(viewer.body.limit).toBeUndefined();
+    // Another organisation's owner cannot probe it either (404, not 409).
+    const outsider = await call(t.app, "POST", `/v1/orgs/${w.orgId}/tokens`, w.otherOwner.creds, { name: "outsider" });
+    expect(outsider.status, outsider.raw).toBe(404);
     // Globex has its own allowance.
     await createToken(t.app, w.otherOwner.creds, w.otherOrgId, { name: "globex's" });
   });
