@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "payload_too_large",
   "unsupported_media_type",
   "rate_limited",
+  "https_required",
   "service_unavailable",
   "internal_error",
 ] as const;
