@@ -38,6 +38,10 @@ const TITLE_OF: Record<ErrorCode, string> = {
   internal_error: "Internal error",
 };
 
+/** Why a production server refuses plain HTTP (SPEC §8): said the same way by every entry point. */
+export const HTTPS_REQUIRED_DETAIL =
+  "This server accepts HTTPS only: no password, session or secret may cross plain HTTP. Use the https:// address";
+
 /** RFC 9457 problem details, with Tessera's stable `code`. */
 export interface Problem {
   type: string;

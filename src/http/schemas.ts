@@ -1,6 +1,6 @@
 import { type Static, type TSchema, type TUnsafe, Type } from "typebox";
-import { MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { FREE_TEXT_PATTERN, NAME_PATTERN } from "../core/names.js";
+import { MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
 import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
 import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
