@@ -106,6 +106,15 @@ export class AuthService {
     this.#bearerByAddress = new FailureLimiter(bearerFailuresPerMinute, 60_000);
   }
 
+  /** Keys each in-memory limiter holds now (each is bounded; see DEFAULT_LIMITER_ENTRIES). */
+  get limiterSizes(): { loginByAccountAndAddress: number; loginByAddress: number; bearerByAddress: number } {
+    return {
+      loginByAccountAndAddress: this.#byAccountAndAddress.size,
+      loginByAddress: this.#byAddress.size,
+      bearerByAddress: this.#bearerByAddress.size,
+    };
+  }
+
   /** Seconds an address must wait after too many failed bearer authentications (0: go ahead). */
   bearerRetryAfter(ip: string | null): number {
     return this.#bearerByAddress.retryAfter(ip ?? "unknown", Date.now());

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from "./passwords.js";
 
 /** A hash as Tessera wrote them before argon2 (scrypt N=2^15, r=8, p=1). */
-export function legacyScryptHash(password: string): string {
+function legacyScryptHash(password: string): string {
   const salt = randomBytes(16);
   const key = scryptSync(password, salt, 32, { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
   return `scrypt$32768$8$1$${salt.toString("base64url")}$${key.toString("base64url")}`;
