@@ -1,6 +1,16 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { parseCidr } from "./core/ip.js";
 import { DEFAULT_QUOTAS, QUOTA_CEILING, QUOTA_ENV, QUOTA_NAMES, type Quotas } from "./core/quotas.js";
+
+/**
+ * `TESSERA_TRUST_PROXY` as parsed: false (no proxy: the socket's address is the client), a hop count (that
+ * many proxies in front, whatever their addresses), or the proxies' addresses and CIDRs.
+ */
+export type TrustProxy = false | number | readonly string[];
+
+/** More proxies than this in front of one server is a mistake, not a deployment. */
+const MAX_PROXY_HOPS = 32;
 
 /** Tessera's configuration, parsed and validated once at start-up. */
 export interface Config {
@@ -14,8 +24,11 @@ export interface Config {
   port: number;
   /** PEM contents read from `TESSERA_TLS_CERT` / `TESSERA_TLS_KEY` (paths). */
   tls: { cert: string; key: string } | undefined;
-  /** `TESSERA_TRUST_PROXY`: trust `X-Forwarded-*` from the proxy in front (true, a hop count, or addresses). */
-  trustProxy: boolean | number | string;
+  /**
+   * `TESSERA_TRUST_PROXY`: whom to believe in `X-Forwarded-For` / `-Proto` / `-Host` (see {@link TrustProxy}
+   * and src/http/trust-proxy.ts). `true` in the environment is one hop.
+   */
+  trustProxy: TrustProxy;
   /** `TESSERA_PEPPER`: when set, token hashes are HMAC-SHA-256 with it. Changing it invalidates every token. */
   pepper: string | undefined;
   logLevel: string;
@@ -34,7 +47,11 @@ export interface Config {
    * 10000): the staleness bound if a change notification is lost. Changes normally arrive in milliseconds.
    */
   cacheTtlMs: number;
-  /** Failed sign-ins per account per 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ACCOUNT`, default 10). */
+  /**
+   * Failed sign-ins to one account from one address before each further attempt from that address waits
+   * 1 s, doubling, at most 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ACCOUNT`, default 5). Never a lock of
+   * the account for everybody.
+   */
   loginFailuresPerAccount: number;
   /** Failed sign-ins per address per 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ADDRESS`, default 50). */
   loginFailuresPerAddress: number;
@@ -62,11 +79,26 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return value;
 }
 
-function parseTrustProxy(raw: string | undefined): boolean | number | string {
-  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
-  if (raw === "true" || raw === "1") return true;
-  if (/^\d+$/.test(raw)) return Number(raw);
-  return raw;
+function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const value = raw?.trim();
+  if (value === undefined || value === "" || value === "false" || value === "0") return false;
+  if (value === "true") return 1;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > MAX_PROXY_HOPS) {
+      throw new ConfigError(`TESSERA_TRUST_PROXY="${raw}": a hop count must be from 0 to ${MAX_PROXY_HOPS}`);
+    }
+    return hops;
+  }
+  const list = value.split(",").map((s) => s.trim());
+  for (const entry of list) {
+    if (!parseCidr(entry)) {
+      throw new ConfigError(
+        `TESSERA_TRUST_PROXY="${raw}": "${entry}" is not an IP address or CIDR (use true, a hop count, or a comma-separated list of proxy addresses/CIDRs)`,
+      );
+    }
+  }
+  return list;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -93,7 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     usageFlushIntervalMs: int(env, "TESSERA_USAGE_FLUSH_MS", 1000, 50, 2000),
     cacheMaxEntries: int(env, "TESSERA_CACHE_SIZE", 100_000, 0, 10_000_000),
     cacheTtlMs: int(env, "TESSERA_CACHE_TTL_MS", 10_000, 100, 300_000),
-    loginFailuresPerAccount: int(env, "TESSERA_LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1_000_000),
+    loginFailuresPerAccount: int(env, "TESSERA_LOGIN_FAILURES_PER_ACCOUNT", 5, 1, 1_000_000),
     loginFailuresPerAddress: int(env, "TESSERA_LOGIN_FAILURES_PER_ADDRESS", 50, 1, 1_000_000),
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
     ...limitsConfig(env),

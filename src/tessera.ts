@@ -90,7 +90,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     auth: new AuthService(
       store,
       config.sessionTtlMs,
-      { perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowMs: 15 * 60_000 },
+      { perAccountAndAddress: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowMs: 15 * 60_000 },
       config.bearerFailuresPerMinute,
     ),
     orgs: new OrgService(store, bus, quotas),

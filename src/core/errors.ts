@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   "unsupported_media_type",
   "rate_limited",
   "quota_exceeded",
+  "https_required",
   "service_unavailable",
   "internal_error",
 ] as const;

@@ -22,13 +22,14 @@ import type { Tessera } from "../tessera.js";
 import { isHttps } from "./auth.js";
 import "./context.js";
 import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
-import { redactSecrets, sendProblem, toTesseraError } from "./problem.js";
+import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } from "./problem.js";
 import { authRoutes } from "./routes/auth-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { orgRoutes } from "./routes/org-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
 import { ProblemSchema } from "./schemas.js";
+import { trustFunction } from "./trust-proxy.js";
 import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
 
@@ -69,7 +70,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   const fastLane = createVerifyFastLane(tessera, () => log!);
   const serverOptions = {
     logger,
-    trustProxy: config.trustProxy,
+    // A function, never the raw setting: see trustFunction for how Fastify would misread `true` or a number.
+    trustProxy: trustFunction(config.trustProxy) ?? false,
     bodyLimit: BODY_LIMIT,
     // Our own server, so that `POST /v1/verify` can take its fast lane before Fastify's pipeline.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
@@ -131,6 +133,19 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     if (isHttps(request)) reply.header("strict-transport-security", HSTS);
     done();
   });
+
+  // Production over plain HTTP (SPEC §8): nothing but the health checks, before any body is read or any
+  // credential looked at, so that a password, session or secret sent by mistake is at least not used.
+  // Page loads get the same 426 as the API: a redirect needs a host we can trust, which a plain-HTTP
+  // request's Host header is not.
+  if (config.production) {
+    app.addHook("onRequest", (request, reply, done) => {
+      if (isHttps(request)) return done();
+      const path = request.url.split("?")[0];
+      if (path === "/healthz" || path === "/readyz") return done();
+      sendProblem(request, reply, new TesseraError("https_required", HTTPS_REQUIRED_DETAIL));
+    });
+  }
 
   app.addHook("onResponse", (request, reply, done) => {
     tessera.metrics.observeHttp(

@@ -7,6 +7,7 @@ import type { RequestMeta } from "../services/request-meta.js";
 import type { VerifyResult } from "../services/verifier.js";
 import type { Tessera } from "../tessera.js";
 import { metaOf } from "./context.js";
+import { HTTPS_REQUIRED_DETAIL } from "./problem.js";
 
 export const SESSION_COOKIE = "tessera_session";
 export const CSRF_COOKIE = "tessera_csrf";
@@ -86,13 +87,8 @@ export function authenticateBearer(
 ): Actor | Promise<Actor> {
   const match = BEARER_RE.exec(header);
   if (!match) return refuse(tessera, meta, "MALFORMED", "Use Authorization: Bearer <token>");
-  if (tessera.config.production && !https) {
-    throw new TesseraError("unauthorized", "Bearer tokens are accepted over HTTPS only");
-  }
-  const wait = tessera.auth.bearerRetryAfter(meta.ip);
-  if (wait > 0) {
-    throw new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
-  }
+  // Both entry points refuse plain HTTP in production before they get here; kept as the last word.
+  if (tessera.config.production && !https) throw new TesseraError("https_required", HTTPS_REQUIRED_DETAIL);
   const token = match[1]!;
   let digest: string | null;
   if (memo !== undefined && memo.header === header) {
@@ -104,8 +100,33 @@ export function authenticateBearer(
       memo.digest = digest;
     }
   }
-  const result = tessera.verifier.check({ token, ip: meta.ip, digest });
+  const request = { token, ip: meta.ip, digest };
+  const wait = tessera.auth.bearerRetryAfter(meta.ip);
+  if (wait > 0) {
+    // Too many failures from this address: storage is protected by refusing every token the verifier
+    // does not already hold, but a token it holds as valid (warm in memory, no storage read) keeps
+    // working, so that failures by others behind the same address do not lock out its real users.
+    const warm = tessera.verifier.checkCached(request);
+    if (warm === undefined) throw throttled(wait);
+    return warm instanceof Promise
+      ? warm.then((r) => warmActorOf(tessera, r, meta, wait))
+      : warmActorOf(tessera, warm, meta, wait);
+  }
+  const result = tessera.verifier.check(request);
   return result instanceof Promise ? result.then((r) => actorOf(tessera, r, meta)) : actorOf(tessera, result, meta);
+}
+
+function throttled(wait: number): TesseraError {
+  return new TesseraError("rate_limited", "Too many failed authentications from this address", { retryAfterSeconds: wait });
+}
+
+/**
+ * A throttled address's warm token: a valid one (or one refused for its own rate limit or allowlist) is
+ * answered as usual; any other answer stays the address's 429, uncounted (nothing was looked up).
+ */
+function warmActorOf(tessera: Tessera, result: VerifyResult, meta: RequestMeta, wait: number): Actor | Promise<Actor> {
+  if (result.valid || result.code === "RATE_LIMITED" || result.code === "IP_NOT_ALLOWED") return actorOf(tessera, result, meta);
+  throw throttled(wait);
 }
 
 function actorOf(tessera: Tessera, result: VerifyResult, meta: RequestMeta): Actor | Promise<Actor> {

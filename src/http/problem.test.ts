@@ -28,4 +28,20 @@ describe("error codes", () => {
       "unknown scope(s): [redacted token]",
     );
   });
+
+  it("redact token shapes in any letter case, for any organisation prefix and both environments", () => {
+    const bodies = ["0123456789abcdefghijABCDEFGHIJ012345", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", "abcdefghij0123456789"];
+    for (const prefix of ["tsr", "TSR", "Tsr", "ab", "ACMECORP", "xY"]) {
+      for (const env of ["live", "test", "LIVE", "Test", "lIvE"]) {
+        for (const body of bodies) {
+          const token = `${prefix}_${env}_${body}`;
+          const out = redactSecrets(`unknown scope(s): ${token}, other`);
+          expect(out, token).toBe("unknown scope(s): [redacted token], other");
+          expect(redactSecrets(`/v1/x?token=${token}`)).not.toContain(body);
+        }
+      }
+    }
+    // Not token-shaped: left alone.
+    expect(redactSecrets("tokens:read, tsr_live_short")).toBe("tokens:read, tsr_live_short");
+  });
 });

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorCode, type FieldIssue, type QuotaLimit, TesseraError } from "../core/errors.js";
+import { FREE_TEXT_PATTERN, NAME_CHARACTERS_MESSAGE, NAME_PATTERN } from "../core/names.js";
 import type {} from "./context.js";
 
 /** The one place error codes become HTTP statuses. */
@@ -16,6 +17,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   rate_limited: 429,
   quota_exceeded: 409,
+  https_required: 426,
   service_unavailable: 503,
   internal_error: 500,
 };
@@ -33,9 +35,14 @@ const TITLE_OF: Record<ErrorCode, string> = {
   unsupported_media_type: "Unsupported media type",
   rate_limited: "Too many requests",
   quota_exceeded: "Quota exceeded",
+  https_required: "HTTPS required",
   service_unavailable: "Service unavailable",
   internal_error: "Internal error",
 };
+
+/** Why a production server refuses plain HTTP (SPEC §8): said the same way by every entry point. */
+export const HTTPS_REQUIRED_DETAIL =
+  "This server accepts HTTPS only: no password, session or secret may cross plain HTTP. Use the https:// address";
 
 /** RFC 9457 problem details, with Tessera's stable `code`. */
 export interface Problem {
@@ -66,8 +73,13 @@ export function isBearer(authorization: string | undefined): boolean {
   return /^bearer\s/i.test(authorization ?? "");
 }
 
-/** Anything shaped like a Tessera token (any prefix): never echoed back, even when the caller sent it. */
-const TOKEN_LIKE = /[a-z]{2,8}_(live|test)_[0-9A-Za-z]{20,}/g;
+/**
+ * Anything shaped like a Tessera token: any organisation prefix (2–8 letters), either environment, in
+ * any letter case (`TSR_LIVE_…` is a typed-in or upper-cased secret all the same), from 20 characters of
+ * body (a token cut short is still most of a secret). Never echoed back or logged, even when the caller
+ * sent it.
+ */
+const TOKEN_LIKE = /[a-z]{2,8}_(?:live|test)_[0-9a-z]{20,}/gi;
 
 export function redactSecrets(text: string): string {
   return text.replace(TOKEN_LIKE, "[redacted token]");
@@ -158,7 +170,9 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
           ? "is required"
           : issue.keyword === "additionalProperties"
             ? "is not allowed"
-            : (issue.message ?? "is invalid");
+            : issue.keyword === "pattern" && (issue.params.pattern === NAME_PATTERN || issue.params.pattern === FREE_TEXT_PATTERN)
+              ? NAME_CHARACTERS_MESSAGE
+              : (issue.message ?? "is invalid");
       fields.push({ field: where === "body" ? field : `${where}.${field}`, message });
       if (fields.length >= MAX_FIELD_ISSUES) break;
     }

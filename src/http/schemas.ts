@@ -1,4 +1,5 @@
 import { type Static, type TSchema, type TUnsafe, Type } from "typebox";
+import { FREE_TEXT_PATTERN, NAME_PATTERN } from "../core/names.js";
 import { MAX_AUDIT_RETENTION_DAYS, MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
 import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
@@ -50,7 +51,8 @@ export const ProblemSchema = Type.Object(
 export const Role = Type.Union([Type.Literal("owner"), Type.Literal("admin"), Type.Literal("member"), Type.Literal("viewer")]);
 export const Email = Type.String({ format: "email", maxLength: 320 });
 export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
-export const Name = Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: PRINTABLE });
+/** Names shown to other people: no control, bidi-override or zero-width characters (src/core/names.ts). */
+export const Name = Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN });
 export const Scope = Type.String({ minLength: 1, maxLength: 130 });
 
 export const UserSchema = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() });
@@ -123,7 +125,7 @@ const TokenStatus = Type.Union([
 ]);
 const Environment = Type.Union([Type.Literal("live"), Type.Literal("test")]);
 const Kind = Type.Union([Type.Literal("personal"), Type.Literal("service"), Type.Literal("root")]);
-const Description = nullable(Type.String({ maxLength: MAX_DESCRIPTION_LENGTH }));
+const Description = nullable(Type.String({ maxLength: MAX_DESCRIPTION_LENGTH, pattern: FREE_TEXT_PATTERN }));
 const AllowedIps = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 });
 const Scopes = Type.Array(Scope, { maxItems: 100 });
 
@@ -132,7 +134,7 @@ export const CreateTokenBody = Type.Object(
     name: Name,
     description: Type.Optional(Description),
     kind: Type.Optional(Type.Union([Type.Literal("personal"), Type.Literal("service")])),
-    issuedFor: Type.Optional(nullable(Type.String({ maxLength: MAX_NAME_LENGTH }))),
+    issuedFor: Type.Optional(nullable(Type.String({ maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN }))),
     scopes: Type.Optional(Scopes),
     expiresAt: Type.Optional(NullableDateTime),
     expiresInDays: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS }))),

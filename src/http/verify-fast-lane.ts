@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { FastifyBaseLogger } from "fastify";
-import proxyAddr from "proxy-addr";
 import type { Static } from "typebox";
+import { TesseraError } from "../core/errors.js";
 import { type RequestMeta, traceIdFrom } from "../services/request-meta.js";
 import { verificationBody } from "../services/verification-view.js";
 import type { VerifyResult } from "../services/verifier.js";
 import type { Tessera } from "../tessera.js";
 import { authenticateBearer, type BearerMemo } from "./auth.js";
 import { API_HEADERS, HSTS } from "./headers.js";
-import { problemResponse, toTesseraError } from "./problem.js";
+import { HTTPS_REQUIRED_DETAIL, problemResponse, toTesseraError } from "./problem.js";
 import { verifyAs } from "./routes/verify-routes.js";
 import { VerifyBody } from "./schemas.js";
+import { clientAddress, isHttpsRequest, type Trust, trustFunction } from "./trust-proxy.js";
 import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 
 /** Bodies the fast lane reads itself; anything larger goes through Fastify (which allows up to 1 MiB). */
@@ -33,16 +34,6 @@ export interface VerifyFastLane {
    */
   take(req: IncomingMessage): PlainVerifyCall | undefined;
   handle(req: IncomingMessage, res: ServerResponse, call: PlainVerifyCall): void;
-}
-
-type Trust = (address: string, hop: number) => boolean;
-
-/** Fastify's reading of `trustProxy`, so both entry points agree on the client's address and scheme. */
-function trustOf(setting: boolean | number | string): Trust | undefined {
-  if (setting === false) return undefined;
-  if (setting === true) return () => true;
-  if (typeof setting === "number") return (_address, hop) => hop < setting;
-  return proxyAddr.compile(setting.split(",").map((s) => s.trim()));
 }
 
 const JSON_TYPE_RE = /^application\/json\s*(?:;|$)/i;
@@ -142,7 +133,7 @@ class Lane implements VerifyFastLane {
       method: "POST",
       url: "/v1/verify",
     }) as Validator;
-    this.#trust = trustOf(tessera.config.trustProxy);
+    this.#trust = trustFunction(tessera.config.trustProxy);
     this.#record = tessera.metrics.httpObserver("POST", "/v1/verify");
   }
 
@@ -154,19 +145,19 @@ class Lane implements VerifyFastLane {
     const started = performance.now();
     const traceId = traceIdFrom(call.traceparent);
     const socket = req.socket as LaneSocket;
-    let ip: string | null;
-    let https = Boolean(socket.encrypted);
-    if (this.#trust) {
-      ip = proxyAddr(req, this.#trust);
-      const forwarded = req.headers["x-forwarded-proto"];
-      if (typeof forwarded === "string" && forwarded.slice(forwarded.lastIndexOf(",") + 1).trim() === "https") https = true;
-    } else {
-      ip = socket.remoteAddress ?? null;
-    }
+    // The same reading of the proxy chain as Fastify's routes (src/http/trust-proxy.ts).
+    const ip = clientAddress(req, this.#trust);
+    const https = isHttpsRequest(req, this.#trust);
     const meta: RequestMeta = { ip, userAgent: call.userAgent ? call.userAgent.slice(0, 512) : null, traceId };
     socket[BEARER] ??= { header: undefined, digest: null };
     const x = new Exchange(res, call, started, traceId, meta, https, socket[BEARER]);
     req.on("error", () => res.destroy());
+    if (!https && this.#tessera.config.production) {
+      // As on every other route in production (src/http/app.ts): nothing, not even the body, over plain HTTP.
+      req.resume();
+      this.#fail(x, new TesseraError("https_required", HTTPS_REQUIRED_DETAIL));
+      return;
+    }
     if (call.length === 0) {
       req.on("end", () => this.#respond(x, ""));
       req.resume();

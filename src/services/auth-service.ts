@@ -2,17 +2,25 @@ import { createHash, randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { forbiddenNameCharacter } from "../core/names.js";
 import { DEFAULT_ORG_SETTINGS } from "../core/settings.js";
 import { insertEvents } from "../store/audit-repository.js";
 import type { Store } from "../store/database.js";
 import { insertMembership, listMembershipsOfUser, type UserMembership } from "../store/memberships-repository.js";
 import { insertOrg, type OrgRecord } from "../store/orgs-repository.js";
 import { deleteExpiredSessions, deleteSession, findSession, insertSession } from "../store/sessions-repository.js";
-import { countUsers, findUserByEmail, findUserById, insertUser, type UserRecord } from "../store/users-repository.js";
+import {
+  countUsers,
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  type UserRecord,
+  upgradePasswordHash,
+} from "../store/users-repository.js";
 import type { Actor } from "./actor.js";
 import { auditEvent } from "./audit.js";
-import { FailureLimiter } from "./failure-limiter.js";
-import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.js";
+import { BackoffLimiter, FailureLimiter } from "./failure-limiter.js";
+import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, needsRehash, verifyPassword } from "./passwords.js";
 import type { RequestMeta } from "./request-meta.js";
 
 export interface NewSession {
@@ -41,24 +49,43 @@ export function checkPassword(password: string, field = "password"): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw validationError(field, `must be at least ${MIN_PASSWORD_LENGTH} characters`);
 }
 
-/** Brute-force limits for sign-in (per instance). */
+/**
+ * Brute-force limits for sign-in (per instance). Nothing locks an account for everybody (issue 9
+ * finding 7): failures slow down the account *from the address they came from*, so a guesser cannot
+ * keep the owner out, and each address has its own budget across accounts.
+ */
 export interface LoginLimits {
-  /** Failed attempts per account per window. */
-  perAccount: number;
-  /** Failed attempts per client address per window. */
+  /**
+   * Failed sign-ins to one account from one address before each further attempt from that address
+   * must wait: 1 s, doubling per failure, at most 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ACCOUNT`).
+   */
+  perAccountAndAddress: number;
+  /** Failed sign-ins per client address per window, whatever the accounts (`TESSERA_LOGIN_FAILURES_PER_ADDRESS`). */
   perAddress: number;
   windowMs: number;
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 10, perAddress: 50, windowMs: 15 * 60_000 };
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccountAndAddress: 5, perAddress: 50, windowMs: 15 * 60_000 };
+
+/** The progressive delay after the free failures: 1 s, doubling, capped at 15 minutes. */
+export const LOGIN_BACKOFF = { baseDelayMs: 1000, maxDelayMs: 15 * 60_000 };
+
+/** A pair (account, address) with no failure for its current wait plus this long starts again from zero. */
+export const LOGIN_BACKOFF_FORGET_MS = 60 * 60_000;
 
 /** Failed bearer authentications per client address per minute before it is told to wait. */
 export const DEFAULT_BEARER_FAILURES_PER_MINUTE = 120;
 
+/** The CLI reaches setup without the HTTP schema: the same rule for names (src/core/names.ts). */
+function checkName(name: string, field: string): void {
+  const bad = forbiddenNameCharacter(name);
+  if (bad) throw validationError(field, `must not contain control, bidirectional-override or zero-width characters (${bad})`);
+}
+
 export class AuthService {
   readonly #store: Store;
   readonly #sessionTtlMs: number;
-  readonly #byAccount: FailureLimiter;
+  readonly #byAccountAndAddress: BackoffLimiter;
   readonly #byAddress: FailureLimiter;
   readonly #bearerByAddress: FailureLimiter;
 
@@ -70,9 +97,22 @@ export class AuthService {
   ) {
     this.#store = store;
     this.#sessionTtlMs = sessionTtlMs;
-    this.#byAccount = new FailureLimiter(limits.perAccount, limits.windowMs);
+    this.#byAccountAndAddress = new BackoffLimiter({
+      freeFailures: limits.perAccountAndAddress,
+      ...LOGIN_BACKOFF,
+      forgetAfterMs: LOGIN_BACKOFF_FORGET_MS,
+    });
     this.#byAddress = new FailureLimiter(limits.perAddress, limits.windowMs);
     this.#bearerByAddress = new FailureLimiter(bearerFailuresPerMinute, 60_000);
+  }
+
+  /** Keys each in-memory limiter holds now (each is bounded; see DEFAULT_LIMITER_ENTRIES). */
+  get limiterSizes(): { loginByAccountAndAddress: number; loginByAddress: number; bearerByAddress: number } {
+    return {
+      loginByAccountAndAddress: this.#byAccountAndAddress.size,
+      loginByAddress: this.#byAddress.size,
+      bearerByAddress: this.#bearerByAddress.size,
+    };
   }
 
   /** Seconds an address must wait after too many failed bearer authentications (0: go ahead). */
@@ -97,6 +137,8 @@ export class AuthService {
   /** First run only: the first user (an instance admin) and their organisation, in one transaction. */
   async setup(input: SetupInput, meta: RequestMeta): Promise<{ user: UserRecord; organization: OrgRecord; session: NewSession }> {
     checkPassword(input.password);
+    checkName(input.name, "name");
+    checkName(input.organization.name, "organization.name");
     const passwordHash = await hashPassword(input.password);
     const now = Date.now();
     const result = await this.#store.db.transaction().execute(async (trx) => {
@@ -143,8 +185,11 @@ export class AuthService {
   }
 
   /**
-   * Checks a password. Unknown accounts cost the same scrypt work as known ones. Every attempt is
-   * audited, in each organisation of the account (failed attempts on unknown emails at instance level).
+   * Checks a password. Unknown accounts cost the same argon2 work as known ones. Every attempt is one
+   * audit event at instance level (orgId null) on the account: it concerns the person, not any one of
+   * their organisations, whose admins must not read where and when they sign in (issue 9 finding 5), and
+   * it costs one row however many organisations the account is in (issue 16 finding 3). A hash in an
+   * older form (scrypt) is rewritten as argon2id once the password has been proven right.
    */
   async login(
     email: string,
@@ -154,7 +199,12 @@ export class AuthService {
     const db = this.#store.db;
     const accountKey = normalizeEmail(email);
     const addressKey = meta.ip ?? "unknown";
-    const wait = Math.max(this.#byAccount.retryAfter(accountKey, Date.now()), this.#byAddress.retryAfter(addressKey, Date.now()));
+    // One key per account *and* address: JSON keeps an email holding "|" from colliding with another pair.
+    const pairKey = JSON.stringify([accountKey, addressKey]);
+    const wait = Math.max(
+      this.#byAccountAndAddress.retryAfter(pairKey, Date.now()),
+      this.#byAddress.retryAfter(addressKey, Date.now()),
+    );
     if (wait > 0) {
       throw new TesseraError("rate_limited", "Too many failed sign-in attempts; try again later", { retryAfterSeconds: wait });
     }
@@ -164,35 +214,34 @@ export class AuthService {
     if (found) ok = await verifyPassword(password, found.passwordHash);
     else await burnPasswordCheck(password);
     if (found && found.disabledAt !== null) ok = false;
+    const upgraded = found && ok && needsRehash(found.passwordHash) ? await hashPassword(password) : undefined;
     const now = Date.now();
     let throttled = false;
     if (ok) {
-      this.#byAccount.reset(accountKey);
+      this.#byAccountAndAddress.reset(pairKey);
     } else {
       // Reaching a limit is audited once, as its own event, beside the failed attempt itself.
-      throttled = this.#byAccount.fail(accountKey, now);
+      throttled = this.#byAccountAndAddress.fail(pairKey, now);
       throttled = this.#byAddress.fail(addressKey, now) || throttled;
     }
     return db
       .transaction()
       .execute(async (trx) => {
-        const memberships = found ? await listMembershipsOfUser(trx, found.id) : [];
         const actor: Actor = found ? { type: "user", user: found } : { type: "system" };
         const target = found ? { type: "user", id: found.id, name: found.name } : null;
         const action = ok ? "auth.login" : "auth.login_failed";
         const details = ok
           ? {}
           : { email: normalizeEmail(email).slice(0, 320), reason: found ? "bad_credentials" : "unknown_account" };
-        const orgIds = memberships.length > 0 ? memberships.map((m) => m.orgId) : [null];
-        const events = orgIds.map((orgId) => auditEvent(meta, actor, orgId, action, target, details, now));
+        const events = [auditEvent(meta, actor, null, action, target, details, now)];
         if (throttled) {
           const limitDetails = { email: details.email, ip: meta.ip };
-          events.push(
-            ...orgIds.map((orgId) => auditEvent(meta, actor, orgId, "auth.login_throttled", target, limitDetails, now)),
-          );
+          events.push(auditEvent(meta, actor, null, "auth.login_throttled", target, limitDetails, now));
         }
         await insertEvents(trx, events);
         if (!ok || !found) return null;
+        if (upgraded !== undefined) await upgradePasswordHash(trx, found.id, found.passwordHash, upgraded, now);
+        const memberships = await listMembershipsOfUser(trx, found.id);
         const { passwordHash: _omit, ...user } = found;
         return { user, memberships, session: await this.#createSession(trx, found.id, now) };
       })

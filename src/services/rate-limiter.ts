@@ -1,4 +1,6 @@
 import type { RateLimit } from "../core/tokens.js";
+import { DEFAULT_LIMITER_ENTRIES } from "./failure-limiter.js";
+import { LruMap } from "./lru-map.js";
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -16,27 +18,34 @@ export interface RateLimiter {
   consume(key: string, limit: RateLimit, now: number): RateLimitDecision | Promise<RateLimitDecision>;
 }
 
-/** Entries beyond which expired windows are swept (bounds memory under many distinct keys). */
-const SWEEP_THRESHOLD = 100_000;
-
+/**
+ * Windows are kept for at most `maxEntries` keys (token ids); a new window moves its key to the newest
+ * end, so the one forgotten first, in O(1), is the key whose window started longest ago: nearly always
+ * an expired one. A token forgotten while its window runs starts a new one (it may then be used up to
+ * its limit again); that takes more keys in use at once than the limit, 100,000 by default.
+ */
 export class MemoryRateLimiter implements RateLimiter {
-  readonly #windows = new Map<string, { start: number; count: number; windowMs: number }>();
+  readonly #windows: LruMap<{ start: number; count: number; windowMs: number }>;
+
+  constructor(maxEntries = DEFAULT_LIMITER_ENTRIES) {
+    this.#windows = new LruMap(maxEntries);
+  }
+
+  /** Keys with a window in memory (at most `maxEntries`). */
+  get size(): number {
+    return this.#windows.size;
+  }
 
   consume(key: string, { limit, windowSeconds }: RateLimit, now: number): RateLimitDecision {
     const windowMs = windowSeconds * 1000;
     const start = now - (now % windowMs);
     let entry = this.#windows.get(key);
     if (!entry || entry.start !== start || entry.windowMs !== windowMs) {
-      if (this.#windows.size >= SWEEP_THRESHOLD) this.#sweep(now);
       entry = { start, count: 0, windowMs };
       this.#windows.set(key, entry);
     }
     const allowed = entry.count < limit;
     if (allowed) entry.count++;
     return { allowed, limit, remaining: Math.max(0, limit - entry.count), resetAt: start + windowMs };
-  }
-
-  #sweep(now: number): void {
-    for (const [key, entry] of this.#windows) if (entry.start + entry.windowMs <= now) this.#windows.delete(key);
   }
 }

@@ -147,6 +147,23 @@ export class Verifier {
   }
 
   /**
+   * {@link check} for a token whose lookup is in memory only: undefined when answering would need
+   * storage. Used for addresses over their failure limit, which may still use tokens already known.
+   */
+  checkCached(req: VerifyRequest): VerifyResult | Promise<VerifyResult> | undefined {
+    const warm = this.#fromCache(req);
+    if (warm === undefined) return undefined;
+    if (!(warm instanceof Promise)) {
+      this.outcomes[warm.code]++;
+      return warm;
+    }
+    return warm.then((result) => {
+      this.outcomes[result.code]++;
+      return result;
+    });
+  }
+
+  /**
    * The first two steps of verification: the token's format and checksum, then its SHA-256 (HMAC with
    * the pepper) as stored. Null for a malformed token, which must not go further.
    */

@@ -55,3 +55,17 @@ export async function countUsers(db: Db): Promise<number> {
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/**
+ * Rewrites a password hash in a stronger form (argon2id after scrypt) only if it is still `oldHash`:
+ * a password changed meanwhile is never overwritten by the old one's rehash. True when it was written.
+ */
+export async function upgradePasswordHash(db: Db, id: string, oldHash: string, newHash: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("users")
+    .set({ password_hash: newHash, updated_at: now })
+    .where("id", "=", id)
+    .where("password_hash", "=", oldHash)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

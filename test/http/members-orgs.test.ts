@@ -302,17 +302,30 @@ describe.each(await dialects())("members and organisations on %s", (dialect) => 
     const unknown = await call(t.app, "POST", "/v1/auth/login", null, { email: "nobody@acme.test", password: PASSWORD });
     expectProblem(unknown, 401, "unauthorized");
     expect(unknown.body.detail).toBe(wrong.body.detail);
-    const failed = await audit("auth.login_failed");
-    expect(failed).toEqual(
+    // Sign-ins are audited once, at instance level (docs/api.md "Network edge and accounts"), not in
+    // the organisation's log.
+    expect(await audit("auth.login_failed")).toEqual([]);
+    const rows = await t.tessera.store.db
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("action", "=", "auth.login_failed")
+      .where("org_id", "is", null)
+      .execute();
+    expect(rows).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({
-          target: expect.objectContaining({ id: w.member.id }),
-          userAgent: "guesser/1.0",
-          details: expect.objectContaining({ email: "member@acme.test", reason: "bad_credentials" }),
-        }),
+        expect.objectContaining({ target_id: w.member.id, user_agent: "guesser/1.0" }),
+        expect.objectContaining({ target_id: null }),
       ]),
     );
-    expect((await audit("auth.login")).length).toBeGreaterThan(0);
+    const mine = rows.find((r) => r.target_id === w.member.id)!;
+    expect(JSON.parse(mine.details)).toMatchObject({ email: "member@acme.test", reason: "bad_credentials" });
+    const logins = await t.tessera.store.db
+      .selectFrom("audit_events")
+      .select("org_id")
+      .where("action", "=", "auth.login")
+      .execute();
+    expect(logins.length).toBeGreaterThan(0);
+    for (const row of logins) expect(row.org_id).toBeNull();
   });
 
   it("ends the session on logout", async () => {

@@ -250,8 +250,8 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
       "' OR '1'='1",
       "100% _done_ \\ back\\slash",
       "Ünïcödé — “quotes” ‘single’ «guillemets»",
-      "emoji 👩‍👩‍👧‍👦 family, ZWJ and 🇮🇹 flag",
-      "right-to-left \u202e txet",
+      "emoji 🚀 and 🇮🇹 flag",
+      // Bidi overrides and zero-width joiners are refused in names (test/http/account-hardening.test.ts).
       "<script>alert(1)</script>",
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal placeholder is the point of this input
       "$1 $$ ${x} {{y}}",

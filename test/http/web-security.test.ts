@@ -28,11 +28,7 @@ import {
  * Web security (issue 5 point 5): security headers on pages and API responses, cookie flags, CSRF on
  * every cookie-authenticated mutating route (from the route table), HSTS and Secure cookies behind a
  * trusted TLS proxy and over real TLS (a certificate made at test time), and NODE_ENV=production
- * refusing bearer tokens over plain HTTP.
- *
- * Sessions over plain HTTP in production: allowed. `authenticate` (src/http/auth.ts) applies the
- * HTTPS-only rule to the Authorization header alone; the session cookie is then simply not `Secure`.
- * The "sessions work over plain HTTP in production" test below pins that behaviour.
+ * refusing plain HTTP altogether (426 https_required, SPEC §8) but for the health checks.
  */
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -489,57 +485,51 @@ describe("NODE_ENV=production over plain HTTP", () => {
     expect(loadConfig({}).production).toBe(false);
   });
 
-  it("refuses bearer tokens over plain HTTP (401), accepts them when the trusted proxy says HTTPS", async () => {
-    for (const trust of ["false", "true"]) {
-      const prod = await appFromEnv({ NODE_ENV: "production", TESSERA_TRUST_PROXY: trust });
-      try {
-        expect(prod.tessera.config.production).toBe(true);
-        const w = await seedWorld(prod.app);
-        // Sessions keep working over plain HTTP (cookies without Secure): the rule is about bearer tokens.
-        const { secret } = await createToken(prod.app, w.owner.creds, w.orgId, {
+  // SPEC §8: everything but the health checks is refused over plain HTTP (426), sessions included;
+  // test/http/network-edge.test.ts covers setup, login, token creation and the fast lane.
+  it("refuses bearer tokens and sessions over plain HTTP (426), accepts them when the trusted proxy says HTTPS", async () => {
+    const prod = await appFromEnv({ NODE_ENV: "production", TESSERA_TRUST_PROXY: "true" });
+    try {
+      const https = { "x-forwarded-proto": "https" };
+      const setup = await prod.app.inject({ method: "POST", url: "/v1/setup", payload: SETUP_BODY, headers: https });
+      expect(setup.statusCode).toBe(201);
+      const orgId = JSON.parse(setup.body).organization.id as string;
+      const session = expectSessionCookies(setup.headers, true);
+      const creds = { session: session.session, csrf: session.csrf };
+      const created = await call(
+        prod.app,
+        "POST",
+        `/v1/orgs/${orgId}/tokens`,
+        creds,
+        {
           name: "prod",
           kind: "service",
           scopes: ["tokens:verify", "tokens:read"],
-        });
-        const root = await rootToken(prod.tessera);
-
-        for (const [method, url, body] of [
-          ["GET", "/v1/me", undefined],
-          ["GET", `/v1/orgs/${w.orgId}/tokens`, undefined],
-          ["POST", "/v1/verify", { token: secret }],
-        ] as const) {
-          for (const bearer of [secret, root]) {
-            const plain = await call(prod.app, method as Method, url, { bearer }, body);
-            expect(plain.status, `${url} over HTTP: ${plain.raw}`).toBe(401);
-            expect(plain.body.code).toBe("unauthorized");
-            expect(plain.body.detail).toMatch(/HTTPS/);
-            expect(plain.headers["www-authenticate"]).toMatch(/^Bearer/);
-            expect(plain.raw).not.toContain(bearer);
-            // A client claiming HTTPS is believed only through a trusted proxy.
-            const claimed = await call(prod.app, method as Method, url, { bearer }, body, { "x-forwarded-proto": "https" });
-            if (trust === "true") {
-              expect(claimed.status, `${url} via trusted proxy: ${claimed.raw}`).toBe(200);
-              expect(claimed.headers["strict-transport-security"]).toMatch(HSTS);
-            } else {
-              expect(claimed.status, `${url} with a spoofed X-Forwarded-Proto: ${claimed.raw}`).toBe(401);
-            }
-          }
+        },
+        https,
+      );
+      expect(created.status).toBe(201);
+      const secret = created.body.secret as string;
+      const root = await rootToken(prod.tessera);
+      for (const [method, url, body] of [
+        ["GET", "/v1/me", undefined],
+        ["GET", `/v1/orgs/${orgId}/tokens`, undefined],
+        ["POST", "/v1/verify", { token: secret }],
+      ] as const) {
+        for (const credentials of [{ bearer: secret }, { bearer: root }, creds]) {
+          const plain = await call(prod.app, method as Method, url, credentials, body);
+          expect(plain.status, `${url} over HTTP: ${plain.raw}`).toBe(426);
+          expect(plain.body.code).toBe("https_required");
+          expect(plain.raw).not.toContain(secret);
+          const viaProxy = await call(prod.app, method as Method, url, credentials, body, https);
+          // Verification is for tokens (SPEC §5): a session gets past HTTPS and is then refused for what it is.
+          const expected = url === "/v1/verify" && credentials === creds ? 403 : 200;
+          expect(viaProxy.status, `${url} via trusted proxy: ${viaProxy.raw}`).toBe(expected);
+          expect(viaProxy.headers["strict-transport-security"]).toMatch(HSTS);
         }
-        const verified = await call(
-          prod.app,
-          "POST",
-          "/v1/verify",
-          { bearer: root },
-          { token: secret },
-          { "x-forwarded-proto": "https" },
-        );
-        if (trust === "true") expect(verified.body.valid).toBe(true);
-        // Sessions: allowed over plain HTTP even in production (see the note at the top of this file).
-        const viaSession = await call(prod.app, "GET", `/v1/orgs/${w.orgId}/tokens`, w.owner.creds);
-        expect(viaSession.status).toBe(200);
-      } finally {
-        await prod.close();
       }
+    } finally {
+      await prod.close();
     }
   });
 });

@@ -27,6 +27,7 @@ export async function startTestApp(dialect: DialectName, overrides: Partial<Conf
       TESSERA_LOG_LEVEL: "silent",
       TESSERA_BEARER_FAILURES_PER_MINUTE: "1000000",
       TESSERA_LOGIN_FAILURES_PER_ADDRESS: "1000000",
+      TESSERA_LOGIN_FAILURES_PER_ACCOUNT: "1000000",
     },
     { databaseUrl: database?.url, consoleDir: join(dataDir, "no-console"), ...overrides },
   );
