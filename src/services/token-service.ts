@@ -243,7 +243,7 @@ export class TokenService {
     enforce(decideManageRootTokens(instanceCaller(actor)));
     await this.#store.db.transaction().execute(async (trx) => {
       const token = await findTokenForUpdate(trx, tokenId, this.#store.dialect);
-      if (!token || token.kind !== "root") throw tokenNotFound();
+      if (token?.kind !== "root") throw tokenNotFound();
       const now = Date.now();
       const result = applyTransition(token, "revoke", now, { revokeRequiresSuspension: false });
       if (!result.ok) throw new TesseraError("invalid_state", `Cannot revoke: ${result.reason}`);
