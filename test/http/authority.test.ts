@@ -215,6 +215,34 @@ describe.each(await dialects())("authority never grows on %s", (dialect) => {
       expectRefused(remove, 403, "forbidden");
       expect(await roleOf(w.viewer.id)).toBe("viewer");
       expect(await roleOf(w.admin.id)).toBe("admin");
+      // A token holding every permission of the role may grant it (and take it back), as an admin would.
+      const full = await createToken(t.app, w.owner.creds, w.orgId, { name: "all scopes", kind: "service" });
+      const up = await call(
+        t.app,
+        "PATCH",
+        `/v1/orgs/${w.orgId}/members/${w.viewer.id}`,
+        { bearer: full.secret },
+        {
+          role: "member",
+        },
+      );
+      expect(up.status, up.raw).toBe(200);
+      const down = await call(
+        t.app,
+        "PATCH",
+        `/v1/orgs/${w.orgId}/members/${w.viewer.id}`,
+        { bearer: full.secret },
+        {
+          role: "viewer",
+        },
+      );
+      expect(down.status, down.raw).toBe(200);
+      // …but never the owner role.
+      expectRefused(
+        await call(t.app, "PATCH", `/v1/orgs/${w.orgId}/members/${w.viewer.id}`, { bearer: full.secret }, { role: "owner" }),
+        403,
+        "forbidden",
+      );
     });
   });
 
