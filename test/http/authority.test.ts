@@ -340,6 +340,22 @@ describe.each(await dialects())("authority never grows on %s", (dialect) => {
       expect(await works(svc.secret)).toBe(true);
     });
 
+    it("two concurrent revocations of one root token: one succeeds, the other is 409, one audit event", async () => {
+      const twin = await t.tessera.tokens.createRoot("twin", META);
+      const results = await Promise.all(
+        [1, 2].map(() => call(t.app, "POST", `/v1/root-tokens/${twin.token.id}/revoke`, { bearer: root }, { reason: "twin" })),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+      const events = await t.tessera.store.db
+        .selectFrom("audit_events")
+        .select("id")
+        .where("target_id", "=", twin.token.id)
+        .where("action", "=", "token.revoked")
+        .execute();
+      expect(events).toHaveLength(1);
+      expect(await works(twin.secret).catch(() => false)).toBe(false);
+    });
+
     it("lets a root token with instance:admin manage an organisation's tokens and members (as an owner)", async () => {
       const owners = await createToken(t.app, w.owner.creds, w.orgId, { name: "revoked by root" });
       const res = await call(t.app, "POST", `${tokenUrl(owners.id)}/revoke`, { bearer: root }, { reason: "operator" });
