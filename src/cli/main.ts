@@ -3,6 +3,7 @@ import "../runtime/keep-tick-shape.js";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { TesseraError } from "../core/errors.js";
+import { INSTANCE_SCOPE_NAMES } from "../core/instance-scopes.js";
 import { iso, tokenView } from "../http/views.js";
 import { closeOnSignals, startServer } from "../server.js";
 import { systemMeta } from "../services/request-meta.js";
@@ -84,12 +85,49 @@ root
   .command("create")
   .description("Create a root token; prints its secret alone on stdout")
   .requiredOption("--name <name>")
-  .option("--scopes <scopes>", "comma-separated (default: every management scope)", list)
+  .option("--scopes <scopes>", `comma-separated instance scopes: ${INSTANCE_SCOPE_NAMES.join(", ")} (default: all three)`, list)
   .action(async (o: { name: string; scopes?: string[] }) => {
     await withTessera(async (t) => {
       const { token, secret } = await t.tokens.createRoot(o.name, systemMeta(), o.scopes);
       process.stderr.write(`Created root token ${token.id} (${token.prefix}…). Store the secret now: it is not shown again.\n`);
       process.stdout.write(`${secret}\n`);
+    });
+  });
+
+root
+  .command("list")
+  .description("List root tokens, newest first (never their secrets)")
+  .option("--json", "print JSON")
+  .action(async (o: { json?: boolean }) => {
+    await withTessera(async (t) => {
+      const items: ReturnType<typeof tokenView>[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await t.tokens.listRoot({ type: "system" }, { limit: 100, cursor });
+        items.push(...page.items.map((x) => tokenView(x)));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+        return;
+      }
+      for (const v of items) {
+        process.stdout.write(
+          `${v.id}\t${v.status}\t${v.maskedToken}\t${v.name}\t${v.scopes.join(",")}\tcreated ${v.createdAt}\tlast used ${v.lastUsedAt ?? "never"}\n`,
+        );
+      }
+    });
+  });
+
+root
+  .command("revoke")
+  .description("Revoke a root token at once (irreversible)")
+  .argument("<tokenId>")
+  .option("--reason <reason>")
+  .action(async (tokenId: string, o: { reason?: string }) => {
+    await withTessera(async (t) => {
+      const revoked = await t.tokens.revokeRoot({ type: "system" }, tokenId, o.reason, systemMeta());
+      process.stderr.write(`Revoked root token ${revoked.id} at ${iso(revoked.revokedAt)}.\n`);
     });
   });
 

@@ -26,6 +26,7 @@ import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } fro
 import { authRoutes } from "./routes/auth-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { orgRoutes } from "./routes/org-routes.js";
+import { rootTokenRoutes } from "./routes/root-token-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
 import { ProblemSchema } from "./schemas.js";
@@ -193,6 +194,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(orgRoutes);
   await app.register(tokenRoutes);
   await app.register(verifyRoutes);
+  await app.register(rootTokenRoutes);
 
   app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { url: "/v1/openapi.json" } as never });

@@ -1,6 +1,7 @@
 import { TesseraError } from "../core/errors.js";
+import { decideRootInOrg, type InstanceCaller, type PolicyActor } from "../core/policy.js";
 import { type Role, rolePermissions, seesAllTokens } from "../core/roles.js";
-import { type PermissionSet, scopeSet } from "../core/scopes.js";
+import { GRANTS_EVERYTHING, type PermissionSet, scopeSet } from "../core/scopes.js";
 import type { TokenRecord } from "../core/tokens.js";
 import type { OwnerState } from "../core/verification.js";
 import { tokenPermissions } from "../core/verification.js";
@@ -67,7 +68,13 @@ export async function resolveOrgAccess(db: Db, actor: Actor, orgId: string): Pro
     case "token": {
       const { token } = actor;
       if (token.kind === "root") {
-        return { org, actor, userId: null, role: null, permissions: scopeSet(token.scopes), seesAllTokens: true };
+        // Instance scopes, not organisation scopes: instance:admin is every management operation in
+        // every organisation; a root token without it has no standing in any organisation.
+        const decision = decideRootInOrg(token.scopes);
+        if (!decision.allowed) {
+          throw new TesseraError("forbidden", decision.reason, { missingScope: decision.missingScope ?? "instance:admin" });
+        }
+        return { org, actor, userId: null, role: null, permissions: GRANTS_EVERYTHING, seesAllTokens: true };
       }
       if (token.orgId !== orgId) throw notFound();
       if (token.kind === "service") {
@@ -91,4 +98,32 @@ export function requireScope(access: OrgAccess, scope: string): void {
   if (!access.permissions.grants(scope)) {
     throw new TesseraError("forbidden", `This action needs the ${scope} permission`, { missingScope: scope });
   }
+}
+
+/** The actor as the policy (`core/policy.ts`) sees it. */
+export function policyActor(access: OrgAccess): PolicyActor {
+  const { actor } = access;
+  const kind =
+    actor.type === "system"
+      ? "system"
+      : actor.type === "user"
+        ? "person"
+        : actor.token.kind === "personal"
+          ? "person"
+          : actor.token.kind === "root"
+            ? "root"
+            : "service";
+  return {
+    kind,
+    personId: access.userId,
+    role: access.role,
+    permissions: access.permissions,
+    seesAllTokens: access.seesAllTokens,
+  };
+}
+
+/** The actor as the instance-level rules (root tokens, verification) see it. */
+export function instanceCaller(actor: Actor): InstanceCaller {
+  if (actor.type === "token") return { kind: actor.token.kind, scopes: actor.token.scopes };
+  return { kind: actor.type, scopes: [] };
 }

@@ -1,7 +1,8 @@
 import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { decideRoleChange, decideRootInOrg } from "../core/policy.js";
 import { DEFAULT_QUOTAS } from "../core/quotas.js";
-import { mayManageRole, type Role } from "../core/roles.js";
+import type { Role } from "../core/roles.js";
 import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
 import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
 import { insertEvents } from "../store/audit-repository.js";
@@ -26,9 +27,10 @@ import {
   updateOrg,
 } from "../store/orgs-repository.js";
 import { findUserByEmail, findUserById, insertUser } from "../store/users-repository.js";
-import { type Actor, type OrgAccess, requireScope, resolveOrgAccess } from "./actor.js";
+import { type Actor, type OrgAccess, policyActor, requireScope, resolveOrgAccess } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import { checkPassword, normalizeEmail } from "./auth-service.js";
+import { catalogueNames, enforce } from "./authority.js";
 import type { ChangeBus } from "./change-bus.js";
 import { hashPassword } from "./passwords.js";
 import { QuotaGuard } from "./quotas.js";
@@ -50,14 +52,6 @@ export interface NewMemberInput {
   name?: string | undefined;
   role: Role;
   password?: string | undefined;
-}
-
-/** The role a non-person actor acts with when managing members: root as an owner, org tokens as an admin. */
-function managingRole(access: OrgAccess): Role | null {
-  if (access.role) return access.role;
-  if (access.actor.type === "system") return "owner";
-  if (access.actor.type === "token") return access.actor.token.kind === "root" ? "owner" : "admin";
-  return null;
 }
 
 export class OrgService {
@@ -101,6 +95,7 @@ export class OrgService {
   /** The organisations the actor can see: a person's memberships, a root token's all, an org token's own. */
   async list(actor: Actor): Promise<(OrgRecord & { role: Role | null })[]> {
     const db = this.#store.db;
+    if (actor.type === "token" && actor.token.kind === "root") enforce(decideRootInOrg(actor.token.scopes));
     if (actor.type === "system" || (actor.type === "token" && actor.token.kind === "root")) {
       return (await listAllOrgs(db)).map((o) => ({ ...o, role: null }));
     }
@@ -206,10 +201,9 @@ export class OrgService {
   /** Adds an existing account, or creates one with the given password (≥ 12 characters). */
   async addMember(access: OrgAccess, input: NewMemberInput, meta: RequestMeta): Promise<MemberRecord> {
     requireScope(access, "members:write");
-    const actorRole = managingRole(access);
-    if (!actorRole || !mayManageRole(actorRole, input.role, input.role)) {
-      throw new TesseraError("forbidden", "Only an owner can add an owner");
-    }
+    enforce(
+      decideRoleChange(policyActor(access), { from: null, to: input.role }, await catalogueNames(this.#store.db, access.org.id)),
+    );
     const email = normalizeEmail(input.email);
     const existing = await findUserByEmail(this.#store.db, email);
     let passwordHash: string | undefined;
@@ -263,10 +257,7 @@ export class OrgService {
     const member = await this.#store.db.transaction().execute(async (trx) => {
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
-      const actorRole = managingRole(access);
-      if (!actorRole || !mayManageRole(actorRole, target.role, role)) {
-        throw new TesseraError("forbidden", "Only an owner can change an owner or make someone an owner");
-      }
+      enforce(decideRoleChange(policyActor(access), { from: target.role, to: role }, await catalogueNames(trx, orgId)));
       if (target.role === "owner" && role !== "owner" && (await countOwners(trx, orgId)) <= 1) {
         throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
       }
@@ -297,9 +288,7 @@ export class OrgService {
     await this.#store.db.transaction().execute(async (trx) => {
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
-      const actorRole = managingRole(access);
-      if (!actorRole || !mayManageRole(actorRole, target.role))
-        throw new TesseraError("forbidden", "Only an owner can remove an owner");
+      enforce(decideRoleChange(policyActor(access), { from: target.role, to: null }, await catalogueNames(trx, orgId)));
       if (target.role === "owner" && (await countOwners(trx, orgId)) <= 1) {
         throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
       }

@@ -1,9 +1,18 @@
 import { TesseraError, validationError } from "../core/errors.js";
 import { resolveExpiry } from "../core/expiry.js";
 import { newId } from "../core/ids.js";
+import { INSTANCE_SCOPE_NAMES, unknownInstanceScopes } from "../core/instance-scopes.js";
 import { MAX_ALLOWED_IPS, parseCidr } from "../core/ip.js";
+import {
+  decideCreateToken,
+  decideManageRootTokens,
+  decideRegenerate,
+  decideSeeToken,
+  decideTokenAction,
+  decideTransition,
+} from "../core/policy.js";
 import { DEFAULT_QUOTAS } from "../core/quotas.js";
-import { grantableScopes, MANAGEMENT_SCOPE_NAMES, unknownScopes } from "../core/scopes.js";
+import { grantableScopes } from "../core/scopes.js";
 import { applyTransition, canRegenerate, MAX_GRACE_SECONDS, type TokenStatus, type Transition } from "../core/status.js";
 import { type Environment, generateToken, hashToken } from "../core/token-format.js";
 import { blankToken, MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
@@ -13,15 +22,16 @@ import {
   findTokenById,
   findTokenForUpdate,
   insertToken,
+  listRootTokens,
   listTokens,
   replaceSecret,
   updateToken,
 } from "../store/tokens-repository.js";
 import { listUsage } from "../store/usage-repository.js";
-import { actorRef, type OrgAccess, requireScope } from "./actor.js";
+import { type Actor, actorRef, instanceCaller, type OrgAccess, policyActor, requireScope } from "./actor.js";
 import { auditEvent } from "./audit.js";
+import { catalogueNames, enforce } from "./authority.js";
 import type { ChangeBus } from "./change-bus.js";
-import { catalogueOf } from "./org-service.js";
 import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
 
@@ -105,10 +115,6 @@ function isPerson(access: OrgAccess): boolean {
   return access.userId !== null;
 }
 
-function ownsOrSeesAll(access: OrgAccess, token: TokenRecord): boolean {
-  return access.seesAllTokens || (token.ownerId !== null && token.ownerId === access.userId);
-}
-
 export class TokenService {
   readonly #store: Store;
   readonly #bus: ChangeBus;
@@ -122,33 +128,15 @@ export class TokenService {
     this.#quotas = quotas;
   }
 
-  /** The scopes a creator may put in a token: known to the catalogue and within their own permissions. */
-  async #checkScopes(access: OrgAccess, scopes: readonly string[] | undefined, field = "scopes"): Promise<string[]> {
-    const catalogue = (await catalogueOf(this.#store, access.org.id)).map((s) => s.name);
-    if (scopes === undefined) return grantableScopes(access.permissions, catalogue);
-    const unique = [...new Set(scopes)];
-    const unknown = unknownScopes(unique, catalogue);
-    if (unknown.length > 0) throw validationError(field, `unknown scope(s): ${unknown.map((s) => s.slice(0, 80)).join(", ")}`);
-    const beyond = unique.filter((s) => !access.permissions.grants(s));
-    if (beyond.length > 0) throw validationError(field, `beyond your own permissions: ${beyond.join(", ")}`);
-    return unique;
-  }
-
   async create(access: OrgAccess, input: CreateTokenInput, meta: RequestMeta): Promise<{ token: TokenRecord; secret: string }> {
-    requireScope(access, "tokens:write");
     const org = access.org;
+    const actor = policyActor(access);
     const kind = input.kind ?? (isPerson(access) ? "personal" : "service");
-    if (kind === "personal" && !isPerson(access)) {
-      throw validationError("kind", "a token acting for no person can only create service tokens");
-    }
-    if (kind === "service" && !access.seesAllTokens) {
-      throw new TesseraError("forbidden", "Only owners and admins can create service tokens");
-    }
-    if (access.role === "member" && !org.settings.membersCanCreateTokens) {
-      throw new TesseraError("forbidden", "This organisation lets only owners and admins create tokens");
-    }
+    const catalogue = await catalogueNames(this.#store.db, org.id);
+    // Default: the creator's full permission set within the catalogue (SPEC §4).
+    const scopes = input.scopes === undefined ? grantableScopes(access.permissions, catalogue) : [...new Set(input.scopes)];
+    enforce(decideCreateToken(actor, { kind, scopes }, catalogue, org.settings));
     const name = checkName(input.name);
-    const scopes = await this.#checkScopes(access, input.scopes);
     const now = Date.now();
     const expiry = resolveExpiry(input, org.settings, now);
     if (!expiry.ok) throw validationError(expiry.error.field, expiry.error.message);
@@ -202,14 +190,23 @@ export class TokenService {
   }
 
   /**
-   * An instance-level token for the operator (CLI only): verifies any organisation's tokens and acts
-   * in any organisation with the management scopes it holds.
+   * An instance-level token for the operator (CLI only), holding instance scopes (SPEC §2): by default
+   * all three (`instance:admin`, `tokens:verify`, `orgs:provision`); anything else is refused.
    */
   async createRoot(
     name: string,
     meta: RequestMeta,
-    scopes: readonly string[] = MANAGEMENT_SCOPE_NAMES,
+    requested: readonly string[] = INSTANCE_SCOPE_NAMES,
   ): Promise<{ token: TokenRecord; secret: string }> {
+    const scopes = [...new Set(requested)];
+    if (scopes.length === 0) throw validationError("scopes", `name at least one of ${INSTANCE_SCOPE_NAMES.join(", ")}`);
+    const unknown = unknownInstanceScopes(scopes);
+    if (unknown.length > 0) {
+      throw validationError(
+        "scopes",
+        `unknown instance scope(s): ${unknown.map((s) => JSON.stringify(s.slice(0, 80))).join(", ")} (known: ${INSTANCE_SCOPE_NAMES.join(", ")})`,
+      );
+    }
     const generated = generateToken("tsr", "live");
     const now = Date.now();
     const token: TokenRecord = {
@@ -220,7 +217,7 @@ export class TokenService {
       createdByName: "system",
       prefix: generated.displayPrefix,
       last4: generated.last4,
-      scopes: [...scopes],
+      scopes,
     };
     await this.#store.db.transaction().execute(async (trx) => {
       await insertToken(trx, token, hashToken(generated.secret, this.#pepper));
@@ -229,6 +226,45 @@ export class TokenService {
       ]);
     });
     return { token, secret: generated.secret };
+  }
+
+  /** Root tokens, newest first: for a root token holding instance:admin, or the CLI (SPEC §2, §4). */
+  async listRoot(
+    actor: Actor,
+    query: { limit?: number | undefined; cursor?: string | undefined },
+  ): Promise<{ items: TokenRecord[]; nextCursor: string | null }> {
+    enforce(decideManageRootTokens(instanceCaller(actor)));
+    const limit = query.limit ?? 50;
+    const rows = await listRootTokens(this.#store.db, { before: query.cursor, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  /**
+   * Revokes a root token, at once on every instance (the change bus evicts it from every verifier's
+   * cache), audited. Any id that is not a root token is 404.
+   */
+  async revokeRoot(actor: Actor, tokenId: string, reason: string | undefined, meta: RequestMeta): Promise<TokenRecord> {
+    enforce(decideManageRootTokens(instanceCaller(actor)));
+    await this.#store.db.transaction().execute(async (trx) => {
+      const token = await findTokenForUpdate(trx, tokenId, this.#store.dialect);
+      if (token?.kind !== "root") throw tokenNotFound();
+      const now = Date.now();
+      const result = applyTransition(token, "revoke", now, { revokeRequiresSuspension: false });
+      if (!result.ok) throw new TesseraError("invalid_state", `Cannot revoke: ${result.reason}`);
+      const by = actorRef(actor);
+      await updateToken(trx, token.id, {
+        updated_at: now,
+        revoked_at: now,
+        revoked_by_id: by.id,
+        revoked_by_name: by.name,
+        revoke_reason: reason?.trim() || null,
+      });
+      const details = reason?.trim() ? { kind: "root", reason: reason.trim() } : { kind: "root" };
+      await insertEvents(trx, [auditEvent(meta, actor, null, "token.revoked", targetOf(token), details, now)]);
+    });
+    this.#bus.publish({ type: "token", tokenId });
+    return this.#reload(tokenId);
   }
 
   async list(access: OrgAccess, query: TokenListQuery): Promise<{ items: TokenRecord[]; nextCursor: string | null }> {
@@ -260,17 +296,21 @@ export class TokenService {
   async get(access: OrgAccess, tokenId: string): Promise<TokenRecord> {
     requireScope(access, "tokens:read");
     const token = await findTokenById(this.#store.db, tokenId);
-    if (!token || token.orgId !== access.org.id || !ownsOrSeesAll(access, token)) throw tokenNotFound();
+    if (!token || token.orgId !== access.org.id) throw tokenNotFound();
+    enforce(decideSeeToken(policyActor(access), token));
     return token;
   }
 
   async update(access: OrgAccess, tokenId: string, input: UpdateTokenInput, meta: RequestMeta): Promise<TokenRecord> {
-    requireScope(access, "tokens:write");
-    const scopes = input.scopes === undefined ? undefined : await this.#checkScopes(access, input.scopes);
+    const actor = policyActor(access);
+    const scopes = input.scopes === undefined ? undefined : [...new Set(input.scopes)];
+    // Read before the transaction (SQLite has one connection); decided against the locked row below.
+    const catalogue = scopes === undefined ? [] : await catalogueNames(this.#store.db, access.org.id);
     const allowedIps = input.allowedIps === undefined ? undefined : checkAllowedIps(input.allowedIps);
     if (input.metadata !== undefined) checkMetadata(input.metadata);
     const name = input.name === undefined ? undefined : checkName(input.name);
     await this.#mutate(access, tokenId, async (token, now) => {
+      enforce(decideTokenAction(actor, token, { type: "edit", scopes }, { catalogue, settings: access.org.settings }));
       if (token.revokedAt !== null) throw new TesseraError("invalid_state", "A revoked token cannot be edited");
       const changes: Record<string, { from: unknown; to: unknown }> = {};
       const patch: Record<string, unknown> = { updated_at: now };
@@ -328,8 +368,9 @@ export class TokenService {
     reason: string | undefined,
     meta: RequestMeta,
   ): Promise<TokenRecord> {
-    requireScope(access, "tokens:write");
+    const actor = policyActor(access);
     await this.#mutate(access, tokenId, async (token, now) => {
+      enforce(decideTransition(actor, token, transition));
       const result = applyTransition(token, transition, now, access.org.settings);
       if (!result.ok) throw new TesseraError("invalid_state", `Cannot ${transition}: ${result.reason}`);
       const patch: Record<string, unknown> = { updated_at: now };
@@ -360,13 +401,15 @@ export class TokenService {
     input: RegenerateInput,
     meta: RequestMeta,
   ): Promise<{ token: TokenRecord; secret: string }> {
-    requireScope(access, "tokens:write");
+    const actor = policyActor(access);
     const grace = input.graceSeconds ?? 0;
     if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
       throw validationError("graceSeconds", `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
     }
     let secret = "";
     await this.#mutate(access, tokenId, async (token, now, trx) => {
+      // Against the row as locked: a concurrent scope edit cannot slip between the check and the secret.
+      enforce(decideRegenerate(actor, token, access.org.settings));
       if (!canRegenerate(token)) throw new TesseraError("invalid_state", "A revoked token cannot be regenerated");
       let expiresAt = token.expiresAt;
       const expired = expiresAt !== null && expiresAt <= now;
@@ -464,9 +507,13 @@ export class TokenService {
       trx: Parameters<typeof updateToken>[0],
     ) => Promise<{ patch: Record<string, unknown> | null; events: AuditEvent[] }>,
   ): Promise<void> {
+    // tokens:write before looking (403 before 404, as for every token change); the use case's own
+    // decision, inside `change`, repeats it with the rest of its rules against the locked row.
+    requireScope(access, "tokens:write");
     await this.#store.db.transaction().execute(async (trx) => {
       const token = await findTokenForUpdate(trx, tokenId, this.#store.dialect);
-      if (!token || token.orgId !== access.org.id || !ownsOrSeesAll(access, token)) throw tokenNotFound();
+      if (!token || token.orgId !== access.org.id) throw tokenNotFound();
+      enforce(decideSeeToken(policyActor(access), token));
       const { patch, events } = await change(token, Date.now(), trx);
       if (patch) await updateToken(trx, tokenId, patch);
       await insertEvents(trx, events);

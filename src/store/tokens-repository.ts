@@ -198,3 +198,14 @@ export async function listTokens(db: Db, f: TokenListFilter, now: number): Promi
   const rows = await query.orderBy("tokens.id", "desc").limit(f.limit).execute();
   return rows.map(tokenFromRow);
 }
+
+/**
+ * Root (instance) tokens, newest first (ids sort by creation time). They are the rows without an
+ * organisation, so the (org_id, id) index serves the query.
+ */
+export async function listRootTokens(db: Db, f: { before?: string | undefined; limit: number }): Promise<TokenRecord[]> {
+  let query = selectTokens(db).where("tokens.org_id", "is", null).where("tokens.kind", "=", "root");
+  if (f.before) query = query.where("tokens.id", "<", f.before);
+  const rows = await query.orderBy("tokens.id", "desc").limit(f.limit).execute();
+  return rows.map(tokenFromRow);
+}

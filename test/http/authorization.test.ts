@@ -125,6 +125,8 @@ interface Ctx {
   joinerId: string;
   leaverId: string;
   leaverEmail: string;
+  /** A root token that is never revoked (the target of refused root-token revocations). */
+  rootId: string;
 }
 
 const tokenTarget =
@@ -135,6 +137,19 @@ const tokenTarget =
     body,
   });
 const readToken = async (ctx: Ctx): Promise<Target> => ({ tokenId: await ctx.memberToken(false) });
+
+const SYSTEM = { ip: null, userAgent: "test", traceId: `${"0".repeat(31)}1` };
+/** Root tokens are managed by a root token holding instance:admin only (issue 9 finding 4). */
+const ROOT_TOKEN_ROUTE: Partial<Record<Caller, Outcome>> = {
+  admin: 403,
+  owner: 403,
+  otherOrgOwner: 403,
+  foreignResource: "skip",
+  otherOrgBearer: 403,
+  // No organisation token holds (or lacks) an instance scope: otherOrgBearer stands for them all.
+  bearerWithScope: "skip",
+  bearerWithoutScope: "skip",
+};
 
 const ROUTES: Record<string, RouteCase> = {
   "GET /v1/me": { scope: null },
@@ -153,24 +168,28 @@ const ROUTES: Record<string, RouteCase> = {
       }
       return { body: { email: ctx.joinerEmail, role: "member" } };
     },
+    // Issue 9: granting a role needs every permission it gives; members:write alone grants none of them.
+    expect: { bearerWithScope: 403 },
   },
   "PATCH /v1/orgs/:orgId/members/:userId": {
     scope: "members:write",
     // A no-op change (member → member) is a valid request that leaves the world as it was.
     target: (ctx) => ({ userId: ctx.patId, body: { role: "member" } }),
+    expect: { bearerWithScope: 403 },
   },
   "DELETE /v1/orgs/:orgId/members/:userId": {
     scope: "members:write",
-    target: async (ctx, allowed) => {
-      if (allowed) {
-        const back = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/members`, ctx.w.owner.creds, {
-          email: ctx.leaverEmail,
-          role: "member",
-        });
-        expect([201, 409]).toContain(back.status);
-      }
+    // The leaver is put back whatever the outcome, so that a refusal is about the caller, not a 404.
+    target: async (ctx) => {
+      const back = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/members`, ctx.w.owner.creds, {
+        email: ctx.leaverEmail,
+        role: "member",
+      });
+      expect([201, 409]).toContain(back.status);
       return { userId: ctx.leaverId };
     },
+    // Taking away a role needs every permission it gives, as granting it does.
+    expect: { bearerWithScope: 403 },
   },
   "GET /v1/orgs/:orgId/scopes": { scope: "org:read" },
   "PUT /v1/orgs/:orgId/scopes": {
@@ -204,6 +223,22 @@ const ROUTES: Record<string, RouteCase> = {
     scope: "tokens:write",
     mutates: true,
     target: tokenTarget("active", { graceSeconds: 60 }),
+    // Issue 9: a personal token's secret goes only to its owner (the member here); admins, owners and
+    // root may revoke or narrow it, never take it. test/http/authority.test.ts covers who may.
+    expect: { admin: 403, owner: 403, bearerWithScope: 403, root: 403 },
+  },
+  "GET /v1/root-tokens": {
+    scope: "instance:admin",
+    expect: ROOT_TOKEN_ROUTE,
+  },
+  "POST /v1/root-tokens/:tokenId/revoke": {
+    scope: "instance:admin",
+    mutates: true,
+    target: async (ctx, allowed) => ({
+      tokenId: allowed ? (await ctx.t.tessera.tokens.createRoot("matrix", SYSTEM)).token.id : ctx.rootId,
+      body: { reason: "authorization matrix" },
+    }),
+    expect: ROOT_TOKEN_ROUTE,
   },
   "GET /v1/orgs/:orgId/tokens/:tokenId/usage": { scope: "tokens:read", target: readToken },
   // Current behaviour: a token's own history needs tokens:read (members see their own tokens' history).
@@ -377,6 +412,7 @@ describe.each(await dialects())("authorization matrix on %s", (dialect) => {
     ctx = {
       t,
       w,
+      rootId: (await t.tessera.tokens.createRoot("matrix target", SYSTEM)).token.id,
       globexTokenId: globexToken.id,
       fullSecret: full.secret,
       patId,

@@ -1,6 +1,7 @@
 import type { Static } from "typebox";
 import { TesseraError } from "../../core/errors.js";
-import type { Actor } from "../../services/actor.js";
+import { decideVerifyCaller } from "../../core/policy.js";
+import { type Actor, instanceCaller } from "../../services/actor.js";
 import type { VerifyResult } from "../../services/verifier.js";
 import type { Tessera } from "../../tessera.js";
 import { authenticate } from "../auth.js";
@@ -27,23 +28,15 @@ export const verifyRoutes: Routes = async (app) => {
 };
 
 /**
- * `POST /v1/verify` once the caller is known (also used by the fast lane): root tokens verify any
- * organisation's tokens, service tokens holding `tokens:verify` their own organisation's; nobody else.
+ * `POST /v1/verify` once the caller is known (also used by the fast lane): root tokens holding
+ * `tokens:verify` verify any organisation's tokens, service tokens holding `tokens:verify` their own
+ * organisation's; nobody else (the rule is `decideVerifyCaller` in core/policy.ts).
  * Answers at once for a warm token (see `Verifier.check`), with a promise otherwise.
  */
 export function verifyAs(tessera: Tessera, actor: Actor, body: Static<typeof VerifyBody>): VerifyResult | Promise<VerifyResult> {
-  let orgId: string | undefined;
-  if (actor.type === "token" && actor.token.kind === "root") {
-    orgId = undefined;
-  } else if (actor.type === "token" && actor.token.kind === "service") {
-    if (!actor.token.scopes.includes("tokens:verify") && !actor.token.scopes.includes("tokens:*")) {
-      throw new TesseraError("forbidden", "This action needs the tokens:verify permission", { missingScope: "tokens:verify" });
-    }
-    orgId = actor.token.orgId!;
-  } else {
-    throw new TesseraError("forbidden", "Verification takes a root token or a service token with tokens:verify", {
-      missingScope: "tokens:verify",
-    });
-  }
+  const decision = decideVerifyCaller(instanceCaller(actor));
+  if (!decision.allowed) throw new TesseraError("forbidden", decision.reason, { missingScope: "tokens:verify" });
+  // Root tokens verify any organisation's tokens; service tokens only their own organisation's.
+  const orgId = actor.type === "token" && actor.token.kind === "service" ? actor.token.orgId! : undefined;
   return tessera.verifier.check({ token: body.token, scopes: body.scopes, ip: body.ip ?? null, orgId });
 }
