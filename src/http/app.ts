@@ -19,7 +19,7 @@ import Fastify, {
 import { TesseraError } from "../core/errors.js";
 import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
-import { isHttps } from "./auth.js";
+import { authenticate, isHttps } from "./auth.js";
 import "./context.js";
 import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
 import { redactSecrets, sendProblem, toTesseraError } from "./problem.js";
@@ -32,7 +32,12 @@ import { ProblemSchema } from "./schemas.js";
 import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
 
-export const BODY_LIMIT = 1024 * 1024;
+/**
+ * Largest body any route reads when it does not say otherwise (Fastify's `bodyLimit` route option):
+ * every body but the scope catalogue's fits in a few KiB, so an attacker cannot make the server buffer,
+ * parse and validate a megabyte per request. See docs/api.md "Body limits".
+ */
+export const BODY_LIMIT = 64 * 1024;
 
 export interface AppOptions {
   /** Fastify logger options; false silences it (tests). Authorization headers and cookies are always redacted. */
@@ -132,6 +137,18 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     done();
   });
 
+  // Cheap refusal first (SPEC §4): every `/v1/` route authenticates its caller (and checks CSRF) here, in
+  // onRequest, before its body is read, parsed or validated; an anonymous or forged request costs a
+  // header check, never a JSON parse or a schema walk. Routes anyone may call say `config: { public:
+  // true }`. Pages, /docs, /healthz, /readyz and /metrics are not under /v1/. The actor is memoised on the
+  // request, so the handler's own `authenticate()`/`orgAccess()` decide nothing twice.
+  app.decorateRequest("actor", null);
+  app.addHook("onRequest", async (request) => {
+    const { url, config } = request.routeOptions;
+    if (url === undefined || !url.startsWith("/v1/") || config.public === true) return;
+    request.actor = await authenticate(request);
+  });
+
   app.addHook("onResponse", (request, reply, done) => {
     tessera.metrics.observeHttp(
       request.method,
@@ -143,7 +160,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
+    let mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
+    if (mapped.code === "payload_too_large") {
+      const limit = request.routeOptions.bodyLimit ?? BODY_LIMIT;
+      mapped = new TesseraError("payload_too_large", `The request body is larger than this route accepts (${limit} bytes)`);
+    }
     if (mapped.code === "internal_error" || mapped.code === "service_unavailable") {
       request.log.error({ err: error, traceId: request.traceId }, "request failed");
     }
@@ -179,7 +200,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(tokenRoutes);
   await app.register(verifyRoutes);
 
-  app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/v1/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { url: "/v1/openapi.json" } as never });
 
   const consoleIndex = join(config.consoleDir, "index.html");

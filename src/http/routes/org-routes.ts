@@ -25,6 +25,13 @@ const SETTINGS_KEYS = [
   "revokeRequiresSuspension",
 ] as const;
 
+/**
+ * The scope catalogue's body at its schema's maxima: 500 entries of a 130-character ASCII name and a
+ * 300-character description (3 bytes a character in UTF-8), with keys and punctuation (40): 520 KiB,
+ * plus 8 KiB of whitespace. The one route whose body may exceed the default 64 KiB.
+ */
+export const CATALOGUE_BODY_LIMIT = Math.ceil((500 * (130 + 300 * 3 + 40)) / 1024) * 1024 + 8 * 1024;
+
 export const orgRoutes: Routes = async (app) => {
   const { orgs } = app.tessera;
 
@@ -187,6 +194,7 @@ export const orgRoutes: Routes = async (app) => {
   app.put(
     "/v1/orgs/:orgId/scopes",
     {
+      bodyLimit: CATALOGUE_BODY_LIMIT,
       schema: {
         tags: ["scopes"],
         summary: "Replace the product scopes (management scopes in the body are ignored)",
