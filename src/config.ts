@@ -33,6 +33,21 @@ export interface Config {
    * 10000): the staleness bound if a change notification is lost. Changes normally arrive in milliseconds.
    */
   cacheTtlMs: number;
+  /**
+   * Verifier cache: most "no such token" answers kept (`TESSERA_CACHE_NEGATIVE_SIZE`, default 10000), in
+   * their own pool so a flood of made-up tokens never evicts a real one.
+   */
+  cacheNegativeEntries: number;
+  /**
+   * Under pressure (`@fastify/under-pressure`): requests other than /healthz and /metrics are answered
+   * 503 with Retry-After while the event loop's mean delay over the last sample exceeds this
+   * (`TESSERA_MAX_EVENT_LOOP_DELAY_MS`, default 200; 0 turns the check off).
+   */
+  maxEventLoopDelayMs: number;
+  /** Likewise while the V8 heap in use exceeds this many MiB (`TESSERA_MAX_HEAP_MB`, default 0: off). */
+  maxHeapMb: number;
+  /** How often pressure is sampled (`TESSERA_PRESSURE_SAMPLE_MS`, default 1000). */
+  pressureSampleMs: number;
   /** Failed sign-ins per account per 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ACCOUNT`, default 10). */
   loginFailuresPerAccount: number;
   /** Failed sign-ins per address per 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ADDRESS`, default 50). */
@@ -84,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     usageFlushIntervalMs: int(env, "TESSERA_USAGE_FLUSH_MS", 1000, 50, 2000),
     cacheMaxEntries: int(env, "TESSERA_CACHE_SIZE", 100_000, 0, 10_000_000),
     cacheTtlMs: int(env, "TESSERA_CACHE_TTL_MS", 10_000, 100, 300_000),
+    cacheNegativeEntries: int(env, "TESSERA_CACHE_NEGATIVE_SIZE", 10_000, 0, 1_000_000),
+    maxEventLoopDelayMs: int(env, "TESSERA_MAX_EVENT_LOOP_DELAY_MS", 200, 0, 60_000),
+    maxHeapMb: int(env, "TESSERA_MAX_HEAP_MB", 0, 0, 1_000_000),
+    pressureSampleMs: int(env, "TESSERA_PRESSURE_SAMPLE_MS", 1000, 10, 60_000),
     loginFailuresPerAccount: int(env, "TESSERA_LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1_000_000),
     loginFailuresPerAddress: int(env, "TESSERA_LOGIN_FAILURES_PER_ADDRESS", 50, 1, 1_000_000),
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),

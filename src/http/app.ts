@@ -8,6 +8,7 @@ import fastifyCookie from "@fastify/cookie";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
+import fastifyUnderPressure from "@fastify/under-pressure";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, {
   type FastifyBaseLogger,
@@ -16,6 +17,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from "fastify";
+import { Gauge } from "prom-client";
 import { TesseraError } from "../core/errors.js";
 import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
@@ -38,6 +40,13 @@ import { createVerifyFastLane } from "./verify-fast-lane.js";
  * parse and validate a megabyte per request. See docs/api.md "Body limits".
  */
 export const BODY_LIMIT = 64 * 1024;
+
+/** Seconds a client is asked to wait when the server is under pressure. */
+const PRESSURE_RETRY_AFTER = 5;
+/** The one refusal under pressure: built once, nothing allocated per refused request. */
+const OVERLOADED = new TesseraError("service_unavailable", "The server is overloaded; try again shortly", {
+  retryAfterSeconds: PRESSURE_RETRY_AFTER,
+});
 
 export interface AppOptions {
   /** Fastify logger options; false silences it (tests). Authorization headers and cookies are always redacted. */
@@ -137,6 +146,34 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     done();
   });
 
+  // Before the loop drowns: while the event loop's mean delay (or the heap) over the last sample is over
+  // its limit, requests are refused at once with 503 and Retry-After instead of queueing behind the work
+  // that delays them. /healthz and /metrics still answer (liveness must not flap, and the operator needs
+  // to see why); /readyz answers 503, so a load balancer sends traffic to another instance meanwhile. The
+  // verification fast lane is not refused: a warm verification costs microseconds and is what the
+  // operator's own users wait on. Thresholds: docs/api.md "Under pressure".
+  await app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelayMs,
+    maxHeapUsedBytes: config.maxHeapMb * 1024 * 1024,
+    sampleInterval: config.pressureSampleMs,
+    pressureHandler: async (request: FastifyRequest) => {
+      const route = request.routeOptions.url;
+      if (route === "/healthz" || route === "/metrics") return;
+      throw OVERLOADED;
+    },
+  });
+  const pressure = app as unknown as { isUnderPressure(): boolean };
+  if (!tessera.metrics.registry.getSingleMetric("tessera_under_pressure")) {
+    new Gauge({
+      name: "tessera_under_pressure",
+      help: "1 while requests are refused with 503 because the event loop or the heap is over its limit",
+      registers: [tessera.metrics.registry],
+      collect() {
+        this.set(pressure.isUnderPressure() ? 1 : 0);
+      },
+    });
+  }
+
   // Cheap refusal first (SPEC §4): every `/v1/` route authenticates its caller (and checks CSRF) here, in
   // onRequest, before its body is read, parsed or validated; an anonymous or forged request costs a
   // header check, never a JSON parse or a schema walk. Routes anyone may call say `config: { public:
@@ -165,7 +202,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
       const limit = request.routeOptions.bodyLimit ?? BODY_LIMIT;
       mapped = new TesseraError("payload_too_large", `The request body is larger than this route accepts (${limit} bytes)`);
     }
-    if (mapped.code === "internal_error" || mapped.code === "service_unavailable") {
+    if ((mapped.code === "internal_error" || mapped.code === "service_unavailable") && error !== OVERLOADED) {
       request.log.error({ err: error, traceId: request.traceId }, "request failed");
     }
     return sendProblem(request, reply, mapped);

@@ -40,13 +40,23 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["organisations"],
-        summary: "Organisations you belong to",
-        response: { 200: Type.Object({ items: Type.Array(OrgSchema) }), ...problemResponses(401, 403) },
+        summary: "Organisations you belong to, oldest first, a page at a time",
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+          cursor: Type.Optional(
+            Type.String({ pattern: "^org_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" }),
+          ),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(OrgSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problemResponses(400, 401, 403),
+        },
       },
     },
     async (request) => {
       const actor = await authenticate(request);
-      return { items: (await orgs.list(actor)).map((o) => orgView(o, o.role)) };
+      const page = await orgs.list(actor, request.query);
+      return { items: page.items.map((o) => orgView(o, o.role)), nextCursor: page.nextCursor };
     },
   );
 
