@@ -238,7 +238,17 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(verifyRoutes);
 
   app.get("/v1/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { url: "/v1/openapi.json" } as never });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: "/docs",
+    uiConfig: { url: "/v1/openapi.json" } as never,
+    uiHooks: {
+      // The plugin sends /docs/static/index.html to /docs/ by rewriting the URL's end, which a query
+      // string defeats: `/docs/static/index.html?x` was redirected to itself, for ever.
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (request.routeOptions.url === "/docs/static/index.html") return reply.redirect("/docs/");
+      },
+    },
+  });
 
   const consoleIndex = join(config.consoleDir, "index.html");
   const hasConsole = existsSync(consoleIndex);
