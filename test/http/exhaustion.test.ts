@@ -30,6 +30,12 @@ import { ROOT, serverEnv } from "../support/processes.js";
 
 /** The finding's body: `{"token":"x","scopes":[1,1,…×480000]}`, 938 KiB. */
 const HOSTILE_VERIFY = JSON.stringify({ token: "x", scopes: Array(480_000).fill(1) });
+/**
+ * The same, encoded once: the clients below share the server's process and event loop, and a string
+ * body would be re-encoded per request on that loop (≈ 25 ms each), which is the client's cost, not
+ * the server's.
+ */
+const HOSTILE_BYTES = Buffer.from(HOSTILE_VERIFY);
 
 interface Answer {
   status: number;
@@ -38,7 +44,7 @@ interface Answer {
 }
 
 /** One request over a real socket (its own connection), timed to the response headers. */
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+function send(port: number, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = httpRequest({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
@@ -85,9 +91,13 @@ describe.each(await dialects())("resource exhaustion on %s", (dialect) => {
       const ms = performance.now() - started;
       expect(res.statusCode, res.body).toBe(status);
       expect(ms, `inject ${status}`).toBeLessThan(50);
-      const overSocket = await send(port, "POST", "/v1/verify", headers, HOSTILE_VERIFY);
-      expect(overSocket.status).toBe(status);
-      expect(overSocket.ms, `socket ${status}`).toBeLessThan(50);
+      // Over a socket: once to open the path, then the median of three (the machine is shared).
+      await send(port, "POST", "/v1/verify", headers, HOSTILE_BYTES);
+      const overSocket: Answer[] = [];
+      for (let i = 0; i < 3; i++) overSocket.push(await send(port, "POST", "/v1/verify", headers, HOSTILE_BYTES));
+      for (const a of overSocket) expect(a.status).toBe(status);
+      const median = overSocket.map((a) => a.ms).sort((a, b) => a - b)[1]!;
+      expect(median, `socket ${status}`).toBeLessThan(50);
     }
   });
 
@@ -129,14 +139,17 @@ describe.each(await dialects())("resource exhaustion on %s", (dialect) => {
   });
 
   it("keeps /healthz answering within 200 ms while 8 hostile requests run in parallel", async () => {
-    await send(port, "GET", "/healthz", {});
     const bearer = { ...json, authorization: `Bearer ${root}` };
-    const flood = Array.from({ length: 8 }, (_, i) =>
-      send(port, "POST", i % 2 === 0 ? "/v1/verify" : `/v1/orgs/${w.orgId}/tokens`, i % 4 < 2 ? json : bearer, HOSTILE_VERIFY),
-    );
+    const flood = () =>
+      Array.from({ length: 8 }, (_, i) =>
+        send(port, "POST", i % 2 === 0 ? "/v1/verify" : `/v1/orgs/${w.orgId}/tokens`, i % 4 < 2 ? json : bearer, HOSTILE_BYTES),
+      );
+    // One round to warm every path (the old code took seconds per round, warm or not), then measured.
+    await Promise.all([...flood(), send(port, "GET", "/healthz", {})]);
+    const hostile = flood();
     const probes: Answer[] = [];
     for (let i = 0; i < 5; i++) probes.push(await send(port, "GET", "/healthz", {}));
-    const answers = await Promise.all(flood);
+    const answers = await Promise.all(hostile);
     for (const a of answers) expect([401, 413]).toContain(a.status);
     for (const probe of probes) {
       expect(probe.status).toBe(200);
@@ -177,11 +190,15 @@ describe.each(await dialects())("resource exhaustion on %s", (dialect) => {
     const verify = (token: string) => call(t.app, "POST", "/v1/verify", { bearer: root }, { token });
     expect((await verify(secret)).body.code).toBe("VALID");
     const unknown = Array.from({ length: 20_000 }, () => generateToken("tsr", "live").secret);
+    const start = t.tessera.verifier.stats;
     for (let i = 0; i < unknown.length; i += 200) {
       const answers = await Promise.all(unknown.slice(i, i + 200).map(verify));
       for (const a of answers) expect(a.body.code).toBe("NOT_FOUND");
+      // The real token stays in use, as a backend's would: every 2,000 unknowns (twice the cache's size).
+      if (i % 2000 === 0) expect((await verify(secret)).body.code).toBe("VALID");
     }
     const stats = t.tessera.verifier.stats;
+    expect(stats.misses - start.misses, "only the unknown tokens read storage").toBe(20_000);
     expect(stats.negatives).toBeLessThanOrEqual(1000);
     expect(stats.size).toBeLessThanOrEqual(2000);
     const again = await verify(secret);
