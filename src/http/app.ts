@@ -8,8 +8,8 @@ import fastifyCookie from "@fastify/cookie";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import fastifyUnderPressure from "@fastify/under-pressure";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import fastifyUnderPressure from "@fastify/under-pressure";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -47,6 +47,12 @@ const PRESSURE_RETRY_AFTER = 5;
 const OVERLOADED = new TesseraError("service_unavailable", "The server is overloaded; try again shortly", {
   retryAfterSeconds: PRESSURE_RETRY_AFTER,
 });
+
+/** Whether the request announces a body (which a refusal in onRequest leaves unread). */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers["content-length"];
+  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
+}
 
 export interface AppOptions {
   /** Fastify logger options; false silences it (tests). Authorization headers and cookies are always redacted. */
@@ -156,9 +162,10 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     maxEventLoopDelay: config.maxEventLoopDelayMs,
     maxHeapUsedBytes: config.maxHeapMb * 1024 * 1024,
     sampleInterval: config.pressureSampleMs,
-    pressureHandler: async (request: FastifyRequest) => {
+    pressureHandler: async (request: FastifyRequest, reply: FastifyReply) => {
       const route = request.routeOptions.url;
       if (route === "/healthz" || route === "/metrics") return;
+      if (hasBody(request)) reply.header("connection", "close");
       throw OVERLOADED;
     },
   });
@@ -180,10 +187,17 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   // true }`. Pages, /docs, /healthz, /readyz and /metrics are not under /v1/. The actor is memoised on the
   // request, so the handler's own `authenticate()`/`orgAccess()` decide nothing twice.
   app.decorateRequest("actor", null);
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const { url, config } = request.routeOptions;
     if (url === undefined || !url.startsWith("/v1/") || config.public === true) return;
-    request.actor = await authenticate(request);
+    try {
+      request.actor = await authenticate(request);
+    } catch (error) {
+      // A refused request's body is never read: close the connection after the answer rather than
+      // receiving (and discarding) whatever the client still sends.
+      if (hasBody(request)) reply.header("connection", "close");
+      throw error;
+    }
   });
 
   app.addHook("onResponse", (request, reply, done) => {
