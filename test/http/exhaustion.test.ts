@@ -67,8 +67,9 @@ describe.each(await dialects())("resource exhaustion on %s", (dialect) => {
   let port: number;
 
   beforeAll(async () => {
-    // A small cache, so that a flood of unknown tokens would evict real ones if the pools were shared.
-    t = await startTestApp(dialect, { cacheMaxEntries: 1000 });
+    // A small cache, so that a flood of unknown tokens would evict real ones if the pools were shared, and
+    // a long TTL, so that on a slow machine an entry cannot go stale between uses: only eviction is measured.
+    t = await startTestApp(dialect, { cacheMaxEntries: 1000, cacheTtlMs: 300_000 });
     w = await seedWorld(t.app);
     root = await rootToken(t.tessera);
     await t.app.listen({ host: "127.0.0.1", port: 0 });
