@@ -4,7 +4,7 @@
  *
  * Environment knobs:
  *   BENCH_QUICK=1          smoke run (~2 min): fewer/shorter rounds, smaller data sets; figures indicative only
- *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together)
+ *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i alone needs no bench dependencies)
  *   BENCH_F_POSTGRES=0     skip the PostgreSQL half of scenario f (loading a million rows takes a while)
  *   BENCH_PG_URL=…         admin URL for throw-away databases (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_CPU_PROF=<dir>   every Tessera server writes a V8 CPU profile into <dir> (node --cpu-prof)
@@ -19,15 +19,10 @@ import { closeHttpClient } from "./lib/http.js";
 import { describeMachine, newSection, renderReport, type Section } from "./lib/report.js";
 import { ADMIN_PG_URL, postgresAvailable } from "./lib/tessera.js";
 import { REPO_ROOT } from "./lib/tessera-server.js";
-import { coldScenario } from "./scenarios/cold.js";
-import { httpScenario } from "./scenarios/http.js";
-import { inProcessScenarios } from "./scenarios/in-process.js";
-import { millionScenario } from "./scenarios/million.js";
-import { revocationScenario } from "./scenarios/revocation.js";
 
 const quick = process.env.BENCH_QUICK === "1" || process.env.BENCH_QUICK === "true";
 const only = new Set(
-  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f")
+  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,i")
     .split(",")
     .map((x) => x.trim().toLowerCase())
     .filter(Boolean),
@@ -93,16 +88,32 @@ async function main(): Promise<void> {
 
   const sections: Section[] = [];
   try {
-    if (only.has("a") || only.has("b"))
+    // Scenarios are imported when selected: most need the bench package's dependencies (autocannon,
+    // better-auth), and a run of scenario i alone must not.
+    if (only.has("a") || only.has("b")) {
+      const { inProcessScenarios } = await import("./scenarios/in-process.js");
       sections.push(...(await attempt("a", "a/b. In-process verification", () => inProcessScenarios(ctx))));
-    if (only.has("c"))
+    }
+    if (only.has("c")) {
+      const { httpScenario } = await import("./scenarios/http.js");
       sections.push(...(await attempt("c", "c. HTTP POST /v1/verify vs bare node:http", () => httpScenario(ctx))));
-    if (only.has("d")) sections.push(...(await attempt("d", "d. Cold verify", () => coldScenario(ctx))));
-    if (only.has("e"))
+    }
+    if (only.has("d")) {
+      const { coldScenario } = await import("./scenarios/cold.js");
+      sections.push(...(await attempt("d", "d. Cold verify", () => coldScenario(ctx))));
+    }
+    if (only.has("e")) {
+      const { revocationScenario } = await import("./scenarios/revocation.js");
       sections.push(...(await attempt("e", "e. Cross-instance revocation delay", () => revocationScenario(ctx))));
+    }
     if (only.has("f")) {
       const withPg = process.env.BENCH_F_POSTGRES !== "0";
+      const { millionScenario } = await import("./scenarios/million.js");
       sections.push(...(await attempt("f", "f. One million tokens", () => millionScenario(ctx, { postgres: withPg }))));
+    }
+    if (only.has("i")) {
+      const { floodScenario } = await import("./scenarios/flood.js");
+      sections.push(...(await attempt("i", "i. POST /v1/verify under a hostile flood", () => floodScenario(ctx))));
     }
   } finally {
     await runAllCleanups();

@@ -23,7 +23,9 @@ function step(title: string, args: string[]): void {
   }
 }
 
-if (!existsSync(`${benchDir}node_modules`)) {
+// Scenario i alone uses only node:http and Tessera's build, none of the bench package's dependencies.
+const onlyI = (process.env.BENCH_ONLY ?? "").replace(/\s/g, "").toLowerCase() === "i";
+if (!onlyI && !existsSync(`${benchDir}node_modules`)) {
   step("bench dependencies are missing", ["--prefix", "bench", "install", "--no-audit", "--no-fund"]);
 }
 step("compile Tessera", ["run", "build:server"]);

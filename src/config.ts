@@ -48,6 +48,24 @@ export interface Config {
    */
   cacheTtlMs: number;
   /**
+   * Verifier cache: most "no such token" answers kept (`TESSERA_CACHE_NEGATIVE_SIZE`, default 10000), in
+   * their own pool so a flood of made-up tokens never evicts a real one.
+   */
+  cacheNegativeEntries: number;
+  /**
+   * Under pressure (`@fastify/under-pressure`): requests other than /healthz and /metrics are answered
+   * 503 with Retry-After while the event loop's mean delay over the last sample exceeds this
+   * (`TESSERA_MAX_EVENT_LOOP_DELAY_MS`, default 1000; 0 turns the check off). A healthy server, even
+   * saturated, stays in the tens of milliseconds; a second on average means every request already
+   * waits that long behind the work in front of it. Under `NODE_ENV=test` the default is 0: test
+   * suites share a few cores and a slow moment there must not turn into 503s (pressure has its own test).
+   */
+  maxEventLoopDelayMs: number;
+  /** Likewise while the V8 heap in use exceeds this many MiB (`TESSERA_MAX_HEAP_MB`, default 0: off). */
+  maxHeapMb: number;
+  /** How often pressure is sampled (`TESSERA_PRESSURE_SAMPLE_MS`, default 1000). */
+  pressureSampleMs: number;
+  /**
    * Failed sign-ins to one account from one address before each further attempt from that address waits
    * 1 s, doubling, at most 15 minutes (`TESSERA_LOGIN_FAILURES_PER_ACCOUNT`, default 5). Never a lock of
    * the account for everybody.
@@ -125,6 +143,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     usageFlushIntervalMs: int(env, "TESSERA_USAGE_FLUSH_MS", 1000, 50, 2000),
     cacheMaxEntries: int(env, "TESSERA_CACHE_SIZE", 100_000, 0, 10_000_000),
     cacheTtlMs: int(env, "TESSERA_CACHE_TTL_MS", 10_000, 100, 300_000),
+    cacheNegativeEntries: int(env, "TESSERA_CACHE_NEGATIVE_SIZE", 10_000, 0, 1_000_000),
+    maxEventLoopDelayMs: int(env, "TESSERA_MAX_EVENT_LOOP_DELAY_MS", env.NODE_ENV === "test" ? 0 : 1000, 0, 60_000),
+    maxHeapMb: int(env, "TESSERA_MAX_HEAP_MB", 0, 0, 1_000_000),
+    pressureSampleMs: int(env, "TESSERA_PRESSURE_SAMPLE_MS", 1000, 10, 60_000),
     loginFailuresPerAccount: int(env, "TESSERA_LOGIN_FAILURES_PER_ACCOUNT", 5, 1, 1_000_000),
     loginFailuresPerAddress: int(env, "TESSERA_LOGIN_FAILURES_PER_ADDRESS", 50, 1, 1_000_000),
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),

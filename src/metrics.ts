@@ -88,6 +88,8 @@ export interface CacheTallies {
   misses: number;
   refreshes: number;
   size: number;
+  /** Of which "no such secret" answers (their own bounded pool). */
+  negatives?: number;
 }
 
 const NO_CACHE: CacheTallies = { hits: 0, misses: 0, refreshes: 0, size: 0 };
@@ -122,6 +124,14 @@ export function createMetrics(
     registers: [registry],
     collect() {
       this.set(cacheTallies().size);
+    },
+  });
+  new Gauge({
+    name: "tessera_verifier_cache_negative_entries",
+    help: "Unknown secrets the verifier cache remembers now (their own pool, bounded apart from real tokens)",
+    registers: [registry],
+    collect() {
+      this.set(cacheTallies().negatives ?? 0);
     },
   });
   collectDefaultMetrics({ register: registry, prefix: "tessera_process_" });

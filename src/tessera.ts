@@ -67,7 +67,12 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     rateLimiter: new MemoryRateLimiter(),
     usage,
     bus,
-    cache: { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheTtlMs },
+    cache: {
+      maxEntries: config.cacheMaxEntries,
+      maxNegativeEntries: config.cacheNegativeEntries,
+      ttlMs: config.cacheTtlMs,
+      negativeTtlMs: config.cacheTtlMs,
+    },
   });
   const quotas = new QuotaGuard(config.quotas, store.dialect);
   const retention = new RetentionJob(store, {

@@ -9,6 +9,7 @@ import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import fastifyUnderPressure from "@fastify/under-pressure";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -16,10 +17,11 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from "fastify";
+import { Gauge } from "prom-client";
 import { TesseraError } from "../core/errors.js";
 import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
-import { isHttps } from "./auth.js";
+import { authenticate, isHttps } from "./auth.js";
 import "./context.js";
 import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
 import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } from "./problem.js";
@@ -34,7 +36,25 @@ import { trustFunction } from "./trust-proxy.js";
 import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
 
-export const BODY_LIMIT = 1024 * 1024;
+/**
+ * Largest body any route reads when it does not say otherwise (Fastify's `bodyLimit` route option):
+ * every body but the scope catalogue's fits in a few KiB, so an attacker cannot make the server buffer,
+ * parse and validate a megabyte per request. See docs/api.md "Body limits".
+ */
+export const BODY_LIMIT = 64 * 1024;
+
+/** Seconds a client is asked to wait when the server is under pressure. */
+const PRESSURE_RETRY_AFTER = 5;
+/** The one refusal under pressure: built once, nothing allocated per refused request. */
+const OVERLOADED = new TesseraError("service_unavailable", "The server is overloaded; try again shortly", {
+  retryAfterSeconds: PRESSURE_RETRY_AFTER,
+});
+
+/** Whether the request announces a body (which a refusal in onRequest leaves unread). */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers["content-length"];
+  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
+}
 
 export interface AppOptions {
   /** Fastify logger options; false silences it (tests). Authorization headers and cookies are always redacted. */
@@ -148,6 +168,54 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     });
   }
 
+  // Before the loop drowns: while the event loop's mean delay (or the heap) over the last sample is over
+  // its limit, requests are refused at once with 503 and Retry-After instead of queueing behind the work
+  // that delays them. /healthz and /metrics still answer (liveness must not flap, and the operator needs
+  // to see why); /readyz answers 503, so a load balancer sends traffic to another instance meanwhile. The
+  // verification fast lane is not refused: a warm verification costs microseconds and is what the
+  // operator's own users wait on. Thresholds: docs/api.md "Under pressure".
+  await app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelayMs,
+    maxHeapUsedBytes: config.maxHeapMb * 1024 * 1024,
+    sampleInterval: config.pressureSampleMs,
+    pressureHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const route = request.routeOptions.url;
+      if (route === "/healthz" || route === "/metrics") return;
+      if (hasBody(request)) reply.header("connection", "close");
+      throw OVERLOADED;
+    },
+  });
+  const pressure = app as unknown as { isUnderPressure(): boolean };
+  if (!tessera.metrics.registry.getSingleMetric("tessera_under_pressure")) {
+    new Gauge({
+      name: "tessera_under_pressure",
+      help: "1 while requests are refused with 503 because the event loop or the heap is over its limit",
+      registers: [tessera.metrics.registry],
+      collect() {
+        this.set(pressure.isUnderPressure() ? 1 : 0);
+      },
+    });
+  }
+
+  // Cheap refusal first (SPEC §4): every `/v1/` route authenticates its caller (and checks CSRF) here, in
+  // onRequest, before its body is read, parsed or validated; an anonymous or forged request costs a
+  // header check, never a JSON parse or a schema walk. Routes anyone may call say `config: { public:
+  // true }`. Pages, /docs, /healthz, /readyz and /metrics are not under /v1/. The actor is memoised on the
+  // request, so the handler's own `authenticate()`/`orgAccess()` decide nothing twice.
+  app.decorateRequest("actor", null);
+  app.addHook("onRequest", async (request, reply) => {
+    const { url, config } = request.routeOptions;
+    if (url === undefined || !url.startsWith("/v1/") || config.public === true) return;
+    try {
+      request.actor = await authenticate(request);
+    } catch (error) {
+      // A refused request's body is never read: close the connection after the answer rather than
+      // receiving (and discarding) whatever the client still sends.
+      if (hasBody(request)) reply.header("connection", "close");
+      throw error;
+    }
+  });
+
   app.addHook("onResponse", (request, reply, done) => {
     tessera.metrics.observeHttp(
       request.method,
@@ -159,8 +227,12 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
-    if (mapped.code === "internal_error" || mapped.code === "service_unavailable") {
+    let mapped = toTesseraError(error as Parameters<typeof toTesseraError>[0]);
+    if (mapped.code === "payload_too_large") {
+      const limit = request.routeOptions.bodyLimit ?? BODY_LIMIT;
+      mapped = new TesseraError("payload_too_large", `The request body is larger than this route accepts (${limit} bytes)`);
+    }
+    if ((mapped.code === "internal_error" || mapped.code === "service_unavailable") && error !== OVERLOADED) {
       request.log.error({ err: error, traceId: request.traceId }, "request failed");
     }
     return sendProblem(request, reply, mapped);
@@ -196,8 +268,18 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(verifyRoutes);
   await app.register(rootTokenRoutes);
 
-  app.get("/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { url: "/v1/openapi.json" } as never });
+  app.get("/v1/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  await app.register(fastifySwaggerUi, {
+    routePrefix: "/docs",
+    uiConfig: { url: "/v1/openapi.json" } as never,
+    uiHooks: {
+      // The plugin sends /docs/static/index.html to /docs/ by rewriting the URL's end, which a query
+      // string defeats: `/docs/static/index.html?x` was redirected to itself, for ever.
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (request.routeOptions.url === "/docs/static/index.html") return reply.redirect("/docs/");
+      },
+    },
+  });
 
   const consoleIndex = join(config.consoleDir, "index.html");
   const hasConsole = existsSync(consoleIndex);

@@ -41,6 +41,8 @@ export function isHttps(request: FastifyRequest): boolean {
  * console's session cookie, with the double-submit CSRF check on mutating requests. Throws 401/403/429.
  */
 export async function authenticate(request: FastifyRequest): Promise<Actor> {
+  // Decided once per request, before the body was read (see the onRequest step in app.ts).
+  if (request.actor) return request.actor;
   const { tessera } = request.server;
   const header = request.headers.authorization;
   if (header !== undefined) return authenticateBearer(tessera, header, isHttps(request), metaOf(request));

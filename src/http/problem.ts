@@ -106,6 +106,9 @@ export function problemResponse(
       : 'Bearer error="insufficient_scope"';
   }
   if (error.code === "rate_limited") headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds ?? 1));
+  else if (error.code === "service_unavailable" && error.retryAfterSeconds !== undefined) {
+    headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds));
+  }
   return { problem, headers };
 }
 
@@ -180,7 +183,7 @@ export function toTesseraError(error: FastifyError & { validation?: AjvIssue[]; 
   }
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new TesseraError("payload_too_large", "The request body is larger than 1 MiB");
+      return new TesseraError("payload_too_large", "The request body is too large");
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new TesseraError("unsupported_media_type", "Send JSON with Content-Type: application/json");
     case "FST_ERR_CTP_EMPTY_JSON_BODY":

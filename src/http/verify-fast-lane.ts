@@ -10,13 +10,13 @@ import type { Tessera } from "../tessera.js";
 import { authenticateBearer, type BearerMemo } from "./auth.js";
 import { API_HEADERS, HSTS } from "./headers.js";
 import { HTTPS_REQUIRED_DETAIL, problemResponse, toTesseraError } from "./problem.js";
-import { verifyAs } from "./routes/verify-routes.js";
+import { VERIFY_BODY_LIMIT, verifyAs } from "./routes/verify-routes.js";
 import { VerifyBody } from "./schemas.js";
 import { clientAddress, isHttpsRequest, type Trust, trustFunction } from "./trust-proxy.js";
-import { createValidatorCompiler, parseJsonBody } from "./validation.js";
+import { createValidatorCompiler, parseJsonBody, type Validator } from "./validation.js";
 
-/** Bodies the fast lane reads itself; anything larger goes through Fastify (which allows up to 1 MiB). */
-const MAX_FAST_BODY = 16 * 1024;
+/** Bodies the fast lane reads itself: the route's own limit; anything larger goes to Fastify, which answers 413. */
+const MAX_FAST_BODY = VERIFY_BODY_LIMIT;
 
 /** What the fast lane reads of a plain verification call's headers (see {@link VerifyFastLane.take}). */
 export interface PlainVerifyCall {
@@ -113,8 +113,6 @@ export function createVerifyFastLane(tessera: Tessera, log: () => FastifyBaseLog
   return new Lane(tessera, log);
 }
 
-type Validator = ((value: unknown) => boolean) & { errors?: unknown[] | null };
-
 class Lane implements VerifyFastLane {
   readonly #tessera: Tessera;
   readonly #log: () => FastifyBaseLogger;
@@ -199,10 +197,12 @@ class Lane implements VerifyFastLane {
    * promise on the hot path), a promise when storage or a wait is involved; refusals are thrown or rejected.
    */
   #answer(x: Exchange, text: string): VerifyResult | Promise<VerifyResult> {
-    const body = this.#parse(text);
     const tessera = this.#tessera;
+    // The caller first, the body after (SPEC §4, as on the route): a refused bearer costs no parse.
     const actor = authenticateBearer(tessera, x.call.authorization, x.https, x.meta, x.memo);
-    return actor instanceof Promise ? actor.then((a) => verifyAs(tessera, a, body)) : verifyAs(tessera, actor, body);
+    return actor instanceof Promise
+      ? actor.then((a) => verifyAs(tessera, a, this.#parse(text)))
+      : verifyAs(tessera, actor, this.#parse(text));
   }
 
   #succeed(x: Exchange, result: VerifyResult): void {
@@ -237,11 +237,9 @@ class Lane implements VerifyFastLane {
     if (plain !== null && plain[1]!.length <= TOKEN_MAX_LENGTH) return { token: plain[1]! };
     const parsed = parseJsonBody(text);
     const body = parsed === undefined ? {} : parsed; // an empty body validates as {}, as on the route; `null` does not
-    if (!this.#validate(body)) {
-      const failure = Object.assign(new Error("body validation"), {
-        validation: this.#validate.errors ?? [],
-        validationContext: "body",
-      });
+    const checked = this.#validate(body);
+    if (checked !== true) {
+      const failure = Object.assign(new Error("body validation"), { validation: checked.error, validationContext: "body" });
       throw toTesseraError(failure as unknown as Parameters<typeof toTesseraError>[0]);
     }
     return body as Static<typeof VerifyBody>;

@@ -2,7 +2,7 @@ import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { decideRoleChange, decideRootInOrg } from "../core/policy.js";
 import { DEFAULT_QUOTAS } from "../core/quotas.js";
-import type { Role } from "../core/roles.js";
+import { isRole, type Role } from "../core/roles.js";
 import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
 import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
 import { insertEvents } from "../store/audit-repository.js";
@@ -13,14 +13,13 @@ import {
   findMember,
   insertMembership,
   listMembers,
-  listMembershipsOfUser,
   type MemberRecord,
   updateRole,
 } from "../store/memberships-repository.js";
 import {
-  findOrg,
   insertOrg,
-  listAllOrgs,
+  listOrgsOfUser,
+  listOrgsPage,
   listProductScopes,
   type OrgRecord,
   replaceProductScopes,
@@ -92,21 +91,33 @@ export class OrgService {
     return org;
   }
 
-  /** The organisations the actor can see: a person's memberships, a root token's all, an org token's own. */
-  async list(actor: Actor): Promise<(OrgRecord & { role: Role | null })[]> {
+  /**
+   * The organisations the actor can see, oldest first, one page (`limit` ≤ 100, default 50) after
+   * `cursor` (the previous page's `nextCursor`): a person's memberships, a root token's all, an org
+   * token's own. One query per page, whatever the number of memberships.
+   */
+  async list(
+    actor: Actor,
+    page: { limit?: number | undefined; cursor?: string | undefined } = {},
+  ): Promise<{ items: (OrgRecord & { role: Role | null })[]; nextCursor: string | null }> {
     const db = this.#store.db;
     if (actor.type === "token" && actor.token.kind === "root") enforce(decideRootInOrg(actor.token.scopes));
+    const limit = Math.min(page.limit ?? 50, 100);
+    let rows: (OrgRecord & { role: Role | null })[];
     if (actor.type === "system" || (actor.type === "token" && actor.token.kind === "root")) {
-      return (await listAllOrgs(db)).map((o) => ({ ...o, role: null }));
-    }
-    if (actor.type === "token") {
+      rows = await listOrgsPage(db, { after: page.cursor, limit: limit + 1 });
+    } else if (actor.type === "token") {
       const access = await this.access(actor, actor.token.orgId!);
       requireScope(access, "org:read");
-      return [{ ...access.org, role: access.role }];
+      rows = page.cursor && page.cursor >= access.org.id ? [] : [{ ...access.org, role: access.role }];
+    } else {
+      rows = (await listOrgsOfUser(db, actor.user.id, { after: page.cursor, limit: limit + 1 })).map((o) => ({
+        ...o,
+        role: isRole(o.role) ? o.role : null,
+      }));
     }
-    const memberships = await listMembershipsOfUser(db, actor.user.id);
-    const orgs = await Promise.all(memberships.map(async (m) => ({ ...(await findOrg(db, m.orgId))!, role: m.role })));
-    return orgs;
+    const items = rows.slice(0, limit);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 
   async get(access: OrgAccess): Promise<OrgRecord> {

@@ -91,3 +91,24 @@ describe("TokenCache eviction", () => {
     expect(["k997", "k998", "k999"].every((h) => cache.get(h, NOW + 3000))).toBe(true);
   });
 });
+
+describe("TokenCache negative pool", () => {
+  it("unknown secrets, however many, evict only each other, never a found token", () => {
+    const cache = new TokenCache({ maxEntries: 3, maxNegativeEntries: 2, ttlMs: 10_000, negativeTtlMs: 10_000 });
+    put(cache, "real", token("tok_real", "org_1"));
+    for (let i = 0; i < 1000; i++) cache.set(`unknown-${i}`, null, null, NOW, cache.epoch);
+    expect(cache.get("real", NOW)?.prepared?.token.id).toBe("tok_real");
+    expect(cache.negativeSize).toBe(2);
+    expect(cache.size).toBe(3);
+    // The newest unknowns are the ones kept, and are still answered from memory.
+    expect(cache.get("unknown-999", NOW)?.prepared).toBeNull();
+    expect(cache.get("unknown-0", NOW)).toBeUndefined();
+    // A negative answer later found (the same hash now stored) moves to the positive pool.
+    put(cache, "unknown-999", token("tok_new", "org_1"));
+    expect(cache.negativeSize).toBe(1);
+    expect(cache.get("unknown-999", NOW)?.prepared?.token.id).toBe("tok_new");
+    // And it expires with its TTL.
+    cache.set("late", null, null, NOW, cache.epoch);
+    expect(cache.get("late", NOW + 10_001)).toBeUndefined();
+  });
+});

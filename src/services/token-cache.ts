@@ -36,8 +36,13 @@ export interface CacheEntry extends Slot {
 const TOUCH_INTERVAL_MS = 1000;
 
 export interface TokenCacheOptions {
-  /** Most entries kept (least recently used go first). */
+  /** Most found tokens kept (least recently used go first). */
   maxEntries: number;
+  /**
+   * Most "no such secret" answers kept, in a pool of their own (oldest go first): made-up tokens, however
+   * many, only ever evict each other, never a real token's entry. Default 10,000.
+   */
+  maxNegativeEntries?: number;
   /** How long a found token may be served from memory without hearing of a change. */
   ttlMs: number;
   /** How long a "no such secret" answer is remembered. */
@@ -51,7 +56,12 @@ export interface TokenCacheOptions {
  */
 export class TokenCache {
   readonly #o: TokenCacheOptions;
+  readonly #maxNegative: number;
   readonly #entries = new Map<string, CacheEntry>();
+  /** The "no such secret" answers, apart (see {@link TokenCacheOptions.maxNegativeEntries}). */
+  readonly #negatives = new Map<string, CacheEntry>();
+  /** As {@link #oldest}, for the negative pool. */
+  #oldestNegative: MapIterator<string> = this.#negatives.keys();
   /**
    * Index key → the hashes cached under it: the hash itself while there is one (a token has one secret,
    * two during a regeneration's grace period), a Set beyond. A Set per entry would cost more memory than
@@ -70,19 +80,26 @@ export class TokenCache {
 
   constructor(options: TokenCacheOptions) {
     this.#o = options;
+    this.#maxNegative = Math.min(options.maxNegativeEntries ?? 10_000, Math.max(0, options.maxEntries));
   }
 
   get epoch(): number {
     return this.#epoch;
   }
 
+  /** Entries of both pools. */
   get size(): number {
-    return this.#entries.size;
+    return this.#entries.size + this.#negatives.size;
+  }
+
+  /** Entries of the negative pool ("no such secret"). */
+  get negativeSize(): number {
+    return this.#negatives.size;
   }
 
   get(hash: string, now: number): CacheEntry | undefined {
     const entry = this.#entries.get(hash);
-    if (!entry) return undefined;
+    if (!entry) return this.#negative(hash, now);
     if (entry.staleAt <= now) {
       this.#remove(hash);
       return undefined;
@@ -104,8 +121,13 @@ export class TokenCache {
     epoch: number,
   ): CacheEntry | undefined {
     if (epoch !== this.#epoch || this.#o.maxEntries <= 0) return undefined;
-    if (this.#entries.has(hash)) this.#remove(hash);
-    while (this.#entries.size >= this.#o.maxEntries) this.#evictOldest();
+    this.#remove(hash);
+    if (prepared) {
+      while (this.#entries.size >= this.#o.maxEntries) this.#evictOldest();
+    } else {
+      if (this.#maxNegative <= 0) return undefined;
+      while (this.#negatives.size >= this.#maxNegative) this.#evictOldestNegative();
+    }
     const ttl = prepared ? this.#o.ttlMs : this.#o.negativeTtlMs;
     const refreshAt = now + Math.floor(ttl * (0.6 + 0.2 * Math.random()));
     const entry: CacheEntry = {
@@ -118,8 +140,12 @@ export class TokenCache {
       refreshing: false,
       touchedAt: now,
     };
+    if (!prepared) {
+      this.#negatives.set(hash, entry);
+      return entry;
+    }
     this.#entries.set(hash, entry);
-    if (prepared) for (const key of keysOf(prepared)) this.#index(key, hash);
+    for (const key of keysOf(prepared)) this.#index(key, hash);
     return entry;
   }
 
@@ -145,8 +171,30 @@ export class TokenCache {
   clear(): void {
     this.#epoch++;
     this.#entries.clear();
+    this.#negatives.clear();
     this.#byKey.clear();
     this.#oldest = this.#entries.keys();
+    this.#oldestNegative = this.#negatives.keys();
+  }
+
+  /** A cached "no such secret", while it is fresh. Not moved on use: the pool is first in, first out. */
+  #negative(hash: string, now: number): CacheEntry | undefined {
+    const entry = this.#negatives.get(hash);
+    if (!entry) return undefined;
+    if (entry.staleAt <= now) {
+      this.#negatives.delete(hash);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #evictOldestNegative(): void {
+    let next = this.#oldestNegative.next();
+    if (next.done) {
+      this.#oldestNegative = this.#negatives.keys();
+      next = this.#oldestNegative.next();
+    }
+    if (!next.done) this.#negatives.delete(next.value);
   }
 
   #evictOldest(): void {
@@ -186,7 +234,10 @@ export class TokenCache {
 
   #remove(hash: string): void {
     const entry = this.#entries.get(hash);
-    if (!entry) return;
+    if (!entry) {
+      this.#negatives.delete(hash);
+      return;
+    }
     this.#entries.delete(hash);
     if (!entry.prepared) return;
     for (const key of keysOf(entry.prepared)) this.#unindex(key, hash);

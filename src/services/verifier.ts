@@ -59,14 +59,22 @@ export interface VerifierOptions {
   clock?: () => number;
 }
 
-export const DEFAULT_CACHE: TokenCacheOptions = { maxEntries: 100_000, ttlMs: 10_000, negativeTtlMs: 10_000 };
+export const DEFAULT_CACHE: TokenCacheOptions = {
+  maxEntries: 100_000,
+  maxNegativeEntries: 10_000,
+  ttlMs: 10_000,
+  negativeTtlMs: 10_000,
+};
 
 export interface VerifierStats {
   hits: number;
   misses: number;
   /** Background re-reads of entries in use (see `#refresh`). */
   refreshes: number;
+  /** Entries now, both pools. */
   size: number;
+  /** Of which "no such secret" answers (their own bounded pool). */
+  negatives: number;
 }
 
 /** The VALID answer for a prepared token: built once per cache entry, frozen, shared. */
@@ -112,7 +120,13 @@ export class Verifier {
   }
 
   get stats(): VerifierStats {
-    return { hits: this.#hits, misses: this.#misses, refreshes: this.#refreshes, size: this.#cache.size };
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      refreshes: this.#refreshes,
+      size: this.#cache.size,
+      negatives: this.#cache.negativeSize,
+    };
   }
 
   /** Drops every cached lookup (tests, operators). */

@@ -70,3 +70,30 @@ export async function replaceProductScopes(
     .values(scopes.map((s) => ({ org_id: orgId, name: s.name, description: s.description, created_at: now })))
     .execute();
 }
+
+/** One page of organisations, oldest first (ids sort by creation time): those after `after`, at most `limit`. */
+export interface OrgPageQuery {
+  after?: string | undefined;
+  limit: number;
+}
+
+/** Every organisation (a root token's view), one page, one query. */
+export async function listOrgsPage(db: Db, page: OrgPageQuery): Promise<(OrgRecord & { role: null })[]> {
+  let query = db.selectFrom("organizations").selectAll().orderBy("id").limit(page.limit);
+  if (page.after) query = query.where("id", ">", page.after);
+  return (await query.execute()).map((row) => ({ ...orgFromRow(row), role: null }));
+}
+
+/** The organisations a user belongs to, with their role in each: one page, one query (no lookup per membership). */
+export async function listOrgsOfUser(db: Db, userId: string, page: OrgPageQuery): Promise<(OrgRecord & { role: string })[]> {
+  let query = db
+    .selectFrom("memberships")
+    .innerJoin("organizations", "organizations.id", "memberships.org_id")
+    .selectAll("organizations")
+    .select("memberships.role as role")
+    .where("memberships.user_id", "=", userId)
+    .orderBy("organizations.id")
+    .limit(page.limit);
+  if (page.after) query = query.where("organizations.id", ">", page.after);
+  return (await query.execute()).map(({ role, ...row }) => ({ ...orgFromRow(row), role }));
+}

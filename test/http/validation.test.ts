@@ -146,7 +146,7 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
     expectInvalid(await create("name"), "body");
   });
 
-  it("answers 413 for a body over 1 MiB, 400 for malformed or deeply nested JSON, 415 for non-JSON", async () => {
+  it("answers 413 for a body over the route's limit, 400 for malformed or deeply nested JSON, 415 for non-JSON", async () => {
     const raw = (payload: string, contentType = "application/json") =>
       t.app.inject({
         method: "POST",
@@ -160,12 +160,12 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
       headers: res.headers,
       raw: res.body,
     });
-    const big = JSON.stringify({ name: "big", description: "x".repeat(1024 * 1024) });
+    const big = JSON.stringify({ name: "big", description: "x".repeat(64 * 1024) });
     expectProblem(asCall(await raw(big)), 413, "payload_too_large");
     expectInvalid(asCall(await raw('{"name": "x",')), "body");
     expectInvalid(asCall(await raw("{'name': 'x'}")), "body");
     expectInvalid(asCall(await raw(`${'{"a":'.repeat(1000)}1${"}".repeat(1000)}`)), "body");
-    expectInvalid(asCall(await raw(`${"[".repeat(200_000)}${"]".repeat(200_000)}`)), "body");
+    expectInvalid(asCall(await raw(`${"[".repeat(30_000)}${"]".repeat(30_000)}`)), "body");
     for (const poisoned of [
       '{"name":"x","__proto__":{"admin":true}}',
       '{"name":"x","metadata":{"constructor":{"prototype":{}}}}',

@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VERIFY_BODY_LIMIT } from "../../src/http/routes/verify-routes.js";
 import { createVerifyFastLane } from "../../src/http/verify-fast-lane.js";
 import {
   call,
@@ -191,7 +192,7 @@ describe("verification fast lane answers like the Fastify route", () => {
       ["not JSON", request({ ...plain, "content-type": "application/jsonx" })],
       ["chunked", request({ ...plain, "transfer-encoding": "chunked" })],
       ["no length", request({ "content-type": "application/json", authorization: "Bearer x" })],
-      ["large body", request({ ...plain, "content-length": "16385" })],
+      ["large body", request({ ...plain, "content-length": String(VERIFY_BODY_LIMIT + 1) })],
     ];
     for (const [name, req] of refused) expect(lane.take(req), name).toBeUndefined();
   });

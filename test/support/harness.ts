@@ -28,6 +28,8 @@ export async function startTestApp(dialect: DialectName, overrides: Partial<Conf
       TESSERA_BEARER_FAILURES_PER_MINUTE: "1000000",
       TESSERA_LOGIN_FAILURES_PER_ADDRESS: "1000000",
       TESSERA_LOGIN_FAILURES_PER_ACCOUNT: "1000000",
+      // Parallel suites share a few cores: a slow moment must not turn into 503s (pressure has its own test).
+      TESSERA_MAX_EVENT_LOOP_DELAY_MS: "0",
     },
     { databaseUrl: database?.url, consoleDir: join(dataDir, "no-console"), ...overrides },
   );

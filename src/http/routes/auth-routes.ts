@@ -12,6 +12,7 @@ export const authRoutes: Routes = async (app) => {
   app.post(
     "/v1/setup",
     {
+      config: { public: true },
       schema: {
         tags: ["auth"],
         summary: "First run: create the first user and organisation (only while no user exists)",
@@ -43,6 +44,7 @@ export const authRoutes: Routes = async (app) => {
   app.post(
     "/v1/auth/login",
     {
+      config: { public: true },
       schema: {
         tags: ["auth"],
         summary: "Sign in to the console (sets the session and CSRF cookies)",

@@ -27,6 +27,13 @@ const SETTINGS_KEYS = [
   "auditRetentionDays",
 ] as const;
 
+/**
+ * The scope catalogue's body at its schema's maxima: 500 entries of a 130-character ASCII name and a
+ * 300-character description (3 bytes a character in UTF-8), with keys and punctuation (40): 520 KiB,
+ * plus 8 KiB of whitespace. The one route whose body may exceed the default 64 KiB.
+ */
+export const CATALOGUE_BODY_LIMIT = Math.ceil((500 * (130 + 300 * 3 + 40)) / 1024) * 1024 + 8 * 1024;
+
 export const orgRoutes: Routes = async (app) => {
   const { orgs } = app.tessera;
 
@@ -35,13 +42,23 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["organisations"],
-        summary: "Organisations you belong to",
-        response: { 200: Type.Object({ items: Type.Array(OrgSchema) }), ...problemResponses(401, 403) },
+        summary: "Organisations you belong to, oldest first, a page at a time",
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+          cursor: Type.Optional(
+            Type.String({ pattern: "^org_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" }),
+          ),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(OrgSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problemResponses(400, 401, 403),
+        },
       },
     },
     async (request) => {
       const actor = await authenticate(request);
-      return { items: (await orgs.list(actor)).map((o) => orgView(o, o.role)) };
+      const page = await orgs.list(actor, request.query);
+      return { items: page.items.map((o) => orgView(o, o.role)), nextCursor: page.nextCursor };
     },
   );
 
@@ -189,6 +206,7 @@ export const orgRoutes: Routes = async (app) => {
   app.put(
     "/v1/orgs/:orgId/scopes",
     {
+      bodyLimit: CATALOGUE_BODY_LIMIT,
       schema: {
         tags: ["scopes"],
         summary: "Replace the product scopes (management scopes in the body are ignored)",

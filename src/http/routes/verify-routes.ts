@@ -9,10 +9,24 @@ import { VerifyBody, VerifyResponse } from "../schemas.js";
 import { verifyView } from "../views.js";
 import { problemResponses, type Routes } from "./types.js";
 
+const schemaMax = (schema: unknown, key: "maxLength" | "maxItems") => (schema as Record<string, number>)[key]!;
+const TOKEN_CHARS = schemaMax(VerifyBody.properties.token, "maxLength");
+const SCOPES = schemaMax(VerifyBody.properties.scopes, "maxItems");
+const SCOPE_CHARS = schemaMax((VerifyBody.properties.scopes as unknown as { items: unknown }).items, "maxLength");
+
+/**
+ * The largest body a valid verification needs, from the schema's maxima: a token of 4,096 characters,
+ * 100 scopes of 130 (both ASCII: nothing else is well-formed) with their quotes and commas, an IPv6
+ * address (45) and the keys (64), rounded up to a KiB, plus 1 KiB of whitespace: 19 KiB. A larger body
+ * cannot be a valid call and is refused with 413 before it is read.
+ */
+export const VERIFY_BODY_LIMIT = Math.ceil((TOKEN_CHARS + SCOPES * (SCOPE_CHARS + 3) + 45 + 64) / 1024) * 1024 + 1024;
+
 export const verifyRoutes: Routes = async (app) => {
   app.post(
     "/v1/verify",
     {
+      bodyLimit: VERIFY_BODY_LIMIT,
       // The hot path: per-request access logs only when the operator asks for debug logging.
       logLevel:
         app.tessera.config.logLevel === "debug" || app.tessera.config.logLevel === "trace" ? app.tessera.config.logLevel : "warn",
