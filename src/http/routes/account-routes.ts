@@ -30,7 +30,7 @@ export const accountRoutes: Routes = async (app) => {
     },
     async (request, reply) => {
       await accounts.requestPasswordReset(request.body.email, metaOf(request));
-      return reply.code(202).send(null);
+      return reply.code(202).send();
     },
   );
 
