@@ -349,6 +349,7 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
     "POST /v1/auth/password-reset/confirm",
   ]);
 
+  // Each route gets a fresh organisation joined by invitation (two sign-ins): slow on a loaded machine.
   it("covers every POST, PUT, PATCH and DELETE route: no header, a wrong one, or a forged cookie pair → 403 csrf_failed", async () => {
     const bodies = bodySchemas(t.app);
     const routes = registeredRoutes(t.app).filter((r) => r.method !== "GET" && !NO_SESSION_YET.has(`${r.method} ${r.path}`));
@@ -405,7 +406,7 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
       checked.push(key);
     }
     expect(checked).toEqual(expect.arrayContaining(["POST /v1/orgs", "POST /v1/orgs/:orgId/tokens", "POST /v1/auth/logout"]));
-  });
+  }, 180_000);
 
   it("a refused request changes nothing; safe methods and bearer tokens need no CSRF token", async () => {
     const owner = w.owner.creds;
