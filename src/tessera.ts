@@ -1,7 +1,9 @@
 import type { Config } from "./config.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { AccountService } from "./services/account-service.js";
 import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
+import { createSmtpMailer } from "./services/mailer.js";
 import { OrgService } from "./services/org-service.js";
 import { QuotaGuard } from "./services/quotas.js";
 import { MemoryRateLimiter } from "./services/rate-limiter.js";
@@ -23,6 +25,8 @@ export interface Tessera {
   auth: AuthService;
   orgs: OrgService;
   tokens: TokenService;
+  /** Invitations, password reset and change, a person's own sessions. */
+  accounts: AccountService;
   /** Instance-wide quotas (`config.quotas`), asked inside use cases' transactions. */
   quotas: QuotaGuard;
   /** Background pruning of expired sessions, old usage and audit events; stopped by `close`. */
@@ -74,6 +78,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
       negativeTtlMs: config.cacheTtlMs,
     },
   });
+  const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl, config.mailFrom) : undefined;
   const quotas = new QuotaGuard(config.quotas, store.dialect);
   const retention = new RetentionJob(store, {
     intervalMs: config.retentionIntervalMs,
@@ -98,6 +103,12 @@ export async function createTessera(config: Config, options: { migrate?: boolean
       { perAccountAndAddress: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowMs: 15 * 60_000 },
       config.bearerFailuresPerMinute,
     ),
+    accounts: new AccountService(store, bus, {
+      publicUrl: config.publicUrl,
+      sessionTtlMs: config.sessionTtlMs,
+      mailer,
+      quotas,
+    }),
     orgs: new OrgService(store, bus, quotas),
     tokens: new TokenService(store, bus, config.pepper, quotas),
     quotas,
@@ -110,6 +121,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
         await usage.close();
       } finally {
         verifier.close();
+        mailer?.close();
         await bus.close();
         await store.close();
       }

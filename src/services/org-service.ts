@@ -21,19 +21,20 @@ import {
   listOrgsOfUser,
   listOrgsPage,
   listProductScopes,
+  lockOrg,
   type OrgRecord,
   replaceProductScopes,
   updateOrg,
 } from "../store/orgs-repository.js";
-import { findUserByEmail, findUserById, insertUser } from "../store/users-repository.js";
-import { type Actor, type OrgAccess, policyActor, requireScope, resolveOrgAccess } from "./actor.js";
+import { listUnrevokedPersonalTokens, updateToken } from "../store/tokens-repository.js";
+import { findUserById } from "../store/users-repository.js";
+import { type Actor, actorRef, type OrgAccess, policyActor, requireScope, resolveOrgAccess } from "./actor.js";
 import { auditEvent } from "./audit.js";
-import { checkPassword, normalizeEmail } from "./auth-service.js";
 import { catalogueNames, enforce } from "./authority.js";
 import type { ChangeBus } from "./change-bus.js";
-import { hashPassword } from "./passwords.js";
 import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
+import { targetOf } from "./token-service.js";
 
 export interface CatalogueEntry {
   name: string;
@@ -46,12 +47,8 @@ export interface OrgPatch {
   settings?: Partial<OrgSettings> | undefined;
 }
 
-export interface NewMemberInput {
-  email: string;
-  name?: string | undefined;
-  role: Role;
-  password?: string | undefined;
-}
+/** The revocation reason of a personal token whose owner left or was removed (SPEC §2). */
+export const MEMBER_REMOVED = "member removed";
 
 export class OrgService {
   readonly #store: Store;
@@ -209,63 +206,13 @@ export class OrgService {
     return listMembers(this.#store.db, access.org.id);
   }
 
-  /** Adds an existing account, or creates one with the given password (≥ 12 characters). */
-  async addMember(access: OrgAccess, input: NewMemberInput, meta: RequestMeta): Promise<MemberRecord> {
-    requireScope(access, "members:write");
-    enforce(
-      decideRoleChange(policyActor(access), { from: null, to: input.role }, await catalogueNames(this.#store.db, access.org.id)),
-    );
-    const email = normalizeEmail(input.email);
-    const existing = await findUserByEmail(this.#store.db, email);
-    let passwordHash: string | undefined;
-    if (!existing) {
-      if (!input.password) throw validationError("password", "is required to create a new account");
-      checkPassword(input.password);
-      if (!input.name?.trim()) throw validationError("name", "is required to create a new account");
-      passwordHash = await hashPassword(input.password);
-    }
-    const now = Date.now();
-    const orgId = access.org.id;
-    await this.#store.db.transaction().execute(async (trx) => {
-      let userId = existing?.id;
-      if (!userId) {
-        userId = newId("user");
-        await insertUser(trx, {
-          id: userId,
-          email,
-          name: input.name!.trim(),
-          instanceAdmin: false,
-          disabledAt: null,
-          createdAt: now,
-          passwordHash: passwordHash!,
-        });
-      } else if (await findMember(trx, orgId, userId)) {
-        throw new TesseraError("conflict", "This person is already a member of the organisation");
-      }
-      await insertMembership(trx, orgId, userId, input.role, now);
-      const name = existing?.name ?? input.name!.trim();
-      await insertEvents(trx, [
-        auditEvent(
-          meta,
-          access.actor,
-          orgId,
-          "member.added",
-          { type: "user", id: userId, name },
-          { role: input.role, email, newAccount: !existing },
-          now,
-        ),
-      ]);
-    });
-    const user = existing ?? (await findUserByEmail(this.#store.db, email))!;
-    this.#bus.publish({ type: "member", orgId, userId: user.id });
-    return (await findMember(this.#store.db, orgId, user.id))!;
-  }
-
   async changeRole(access: OrgAccess, userId: string, role: Role, meta: RequestMeta): Promise<MemberRecord> {
     requireScope(access, "members:write");
     const orgId = access.org.id;
     const now = Date.now();
     const member = await this.#store.db.transaction().execute(async (trx) => {
+      // Owner counts are read under the organisation's lock: two owners demoting each other never leave none.
+      await lockOrg(trx, orgId, this.#store.dialect);
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
       enforce(decideRoleChange(policyActor(access), { from: target.role, to: role }, await catalogueNames(trx, orgId)));
@@ -291,32 +238,58 @@ export class OrgService {
     return member;
   }
 
-  /** Removes a member; their personal tokens in this organisation stop working (OWNER_DISABLED). */
+  /**
+   * Removes a member, or lets a person leave (any role, by themselves, from a console session). Their
+   * personal tokens in this organisation are revoked in the same transaction (reason "member removed"):
+   * re-adding the person later does not bring them back.
+   */
   async removeMember(access: OrgAccess, userId: string, meta: RequestMeta): Promise<void> {
-    requireScope(access, "members:write");
+    const leaving = access.actor.type === "user" && access.actor.user.id === userId;
+    if (!leaving) requireScope(access, "members:write");
     const orgId = access.org.id;
     const now = Date.now();
-    await this.#store.db.transaction().execute(async (trx) => {
+    const revoked = await this.#store.db.transaction().execute(async (trx) => {
+      // Owner counts are read under the organisation's lock: two owners removing each other never leave none.
+      await lockOrg(trx, orgId, this.#store.dialect);
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
-      enforce(decideRoleChange(policyActor(access), { from: target.role, to: null }, await catalogueNames(trx, orgId)));
+      // Leaving is one's own choice; removing someone else takes the authority their role gives (SPEC §2).
+      if (!leaving) {
+        enforce(decideRoleChange(policyActor(access), { from: target.role, to: null }, await catalogueNames(trx, orgId)));
+      }
       if (target.role === "owner" && (await countOwners(trx, orgId)) <= 1) {
         throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
       }
       await deleteMembership(trx, orgId, userId);
+      const tokens = await listUnrevokedPersonalTokens(trx, orgId, userId);
+      const by = actorRef(access.actor);
+      for (const token of tokens) {
+        await updateToken(trx, token.id, {
+          revoked_at: now,
+          revoked_by_id: by.id,
+          revoked_by_name: by.name,
+          revoke_reason: MEMBER_REMOVED,
+          updated_at: now,
+        });
+      }
       await insertEvents(trx, [
         auditEvent(
           meta,
           access.actor,
           orgId,
-          "member.removed",
+          leaving ? "member.left" : "member.removed",
           { type: "user", id: userId, name: target.name },
-          { role: target.role },
+          { role: target.role, revokedTokens: tokens.map((t) => t.id) },
           now,
         ),
+        ...tokens.map((t) =>
+          auditEvent(meta, access.actor, orgId, "token.revoked", targetOf(t), { reason: MEMBER_REMOVED }, now),
+        ),
       ]);
+      return tokens;
     });
     this.#bus.publish({ type: "member", orgId, userId });
+    for (const token of revoked) this.#bus.publish({ type: "token", tokenId: token.id });
   }
 
   async findUser(userId: string) {

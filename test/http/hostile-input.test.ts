@@ -16,6 +16,7 @@ import {
   call,
   createToken,
   headersFor,
+  linkSecret,
   rootToken,
   seedWorld,
   startTestApp,
@@ -558,18 +559,38 @@ describe.each(await dialects())("hostile input on %s", (dialect) => {
       const org = await call(t.app, "POST", "/v1/orgs", owner, { name: `Fuzz ${op.key}` });
       expect(org.status, org.raw).toBe(201);
       const orgId = org.body.id as string;
-      const member = await call(t.app, "POST", `/v1/orgs/${orgId}/members`, owner, {
+      // Max joins with his existing session (no password hashing: this runs once per route).
+      const join = await call(t.app, "POST", `/v1/orgs/${orgId}/invitations`, owner, {
         email: "member2@acme.test",
         role: "member",
       });
-      expect(member.status, member.raw).toBe(201);
+      const joined = await call(t.app, "POST", "/v1/invitations/accept", w.member2.creds, {
+        token: linkSecret(join.body.acceptUrl),
+      });
+      expect(joined.status, joined.raw).toBe(200);
       const token = await createToken(t.app, owner, orgId, { name: "fuzz target" });
-      ids.set(op.key, { orgId, tokenId: token.id, userId: w.member2.id });
+      // An open invitation: its id ({id}) and its link's secret ({token}).
+      const invited = await call(t.app, "POST", `/v1/orgs/${orgId}/invitations`, owner, {
+        email: "fuzz@acme.test",
+        role: "viewer",
+      });
+      expect(invited.status, invited.raw).toBe(201);
+      ids.set(op.key, {
+        orgId,
+        tokenId: token.id,
+        userId: w.member2.id,
+        id: invited.body.invitation.id,
+        token: linkSecret(invited.body.acceptUrl),
+      });
     }
-  });
+  }, 180_000);
   afterAll(() => t?.close());
 
-  const credsFor = (op: Operation) => (BEARER_ROUTES.has(op.key) ? root : owner);
+  /**
+   * The session routes act on the caller's own sessions, and a fuzzed `/v1/me/sessions/.` is
+   * `DELETE /v1/me/sessions` (sign out everywhere): they get a session of an account no other test uses.
+   */
+  const credsFor = (op: Operation) => (BEARER_ROUTES.has(op.key) ? root : op.path.startsWith("/v1/me/") ? w.viewer.creds : owner);
   const idsFor = (op: Operation) => ids.get(op.key) ?? {};
 
   it("reads a sensible route list from the OpenAPI document", () => {
@@ -864,14 +885,15 @@ describe.each(await dialects())("hostile input on %s", (dialect) => {
         fc.asyncProperty(nameLike, async (name) => {
           n += 1;
           const email = `verbatim-${dialect}-${n}@acme.test`;
-          const added = await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, owner, {
-            email,
+          const invited = await call(t.app, "POST", `/v1/orgs/${w.orgId}/invitations`, owner, { email, role: "viewer" });
+          expect(invited.status, invited.raw).toBe(201);
+          const added = await call(t.app, "POST", "/v1/invitations/accept", null, {
+            token: linkSecret(invited.body.acceptUrl),
             name,
-            role: "viewer",
             password: "a long enough password",
           });
-          expect(added.status, added.raw).toBe(201);
-          expect(added.body.name).toBe(name.trim());
+          expect(added.status, added.raw).toBe(200);
+          expect(added.body.user.name).toBe(name.trim());
           const members = await call(t.app, "GET", `/v1/orgs/${w.orgId}/members`, owner);
           expect(members.body.items).toContainEqual(expect.objectContaining({ email, name: name.trim() }));
         }),

@@ -6,6 +6,8 @@ import {
   type Call,
   call,
   createToken,
+  joinOrg,
+  linkSecret,
   login,
   PASSWORD,
   seedWorld,
@@ -125,26 +127,32 @@ describe.each(await dialects())("quotas on %s", (dialect) => {
     expect(huge.body.code).toBe("validation_failed");
   });
 
-  it("exposes membersPerOrganization for the member use cases (tessera.quotas.assert)", async () => {
+  it("refuses the invitation acceptance that would pass membersPerOrganization (409 quota_exceeded)", async () => {
     // Acme has 5 members; the sixth fits, a seventh would not.
     const check = () =>
       t.tessera.store.db
         .transaction()
         .execute((trx) => t.tessera.quotas.assert(trx, "membersPerOrganization", { orgId: w.orgId }));
     await expect(check()).resolves.toBeUndefined();
-    expect(
-      (
-        await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, w.owner.creds, {
-          email: "sixth@acme.test",
-          name: "Six",
-          password: PASSWORD,
-        })
-      ).status,
-    ).toBe(201);
+    await joinOrg(t.app, w.owner.creds, w.orgId, { email: "sixth@acme.test", name: "Six", role: "member" });
     const refusal = await check().catch((e: unknown) => e);
     expect(refusal).toBeInstanceOf(TesseraError);
     expect((refusal as TesseraError).code).toBe("quota_exceeded");
     expect((refusal as TesseraError).limit).toEqual({ name: "membersPerOrganization", max: 6 });
+    const invited = await call(t.app, "POST", `/v1/orgs/${w.orgId}/invitations`, w.owner.creds, {
+      email: "seventh@acme.test",
+      role: "member",
+    });
+    const token = linkSecret(invited.body.acceptUrl);
+    const seventh = await call(t.app, "POST", "/v1/invitations/accept", null, { token, name: "Seven", password: PASSWORD });
+    expect(seventh.status, seventh.raw).toBe(409);
+    expect(seventh.body.code).toBe("quota_exceeded");
+    // Nothing was written: no account, and the invitation is still pending.
+    expect((await call(t.app, "GET", `/v1/invitations/${token}`)).status).toBe(200);
+    expect(
+      (await t.app.inject({ method: "POST", url: "/v1/auth/login", payload: { email: "seventh@acme.test", password: PASSWORD } }))
+        .statusCode,
+    ).toBe(401);
   });
 
   it("lets exactly the remaining number of 20 concurrent token creations through (concurrent twin)", async () => {

@@ -174,14 +174,16 @@ describe.each(await dialects())("storage on %s", (dialect) => {
       expect(await findUserById(db(), newId("user"))).toBeUndefined();
     });
 
-    it("refuses a second account with the same email", async () => {
+    it("refuses a second account with the same email, as a conflict that does not repeat the email", async () => {
       const dup = { id: newId("user"), email: "mia@acme.test", name: "Impostor", instanceAdmin: false, disabledAt: null };
-      await expect(insertUser(db(), { ...dup, createdAt: T0, passwordHash: "x" })).rejects.toThrow(/unique/i);
+      const refused = await insertUser(db(), { ...dup, createdAt: T0, passwordHash: "x" }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ name: "TesseraError", code: "conflict" });
+      expect(String((refused as Error).message)).not.toContain("mia@acme.test");
       expect(await countUsers(db())).toBe(4);
     });
 
     it("refuses a duplicate membership", async () => {
-      await expect(insertMembership(db(), orgA.id, users.mia.id, "admin", T0)).rejects.toThrow();
+      await expect(insertMembership(db(), orgA.id, users.mia.id, "admin", T0)).rejects.toMatchObject({ code: "conflict" });
       expect((await findMember(db(), orgA.id, users.mia.id))?.role).toBe("member");
     });
 
@@ -254,14 +256,23 @@ describe.each(await dialects())("storage on %s", (dialect) => {
     });
 
     it("stores sessions by hash and drops expired ones", async () => {
-      const live = { idHash: hashOf(), userId: users.mia.id, csrfToken: "csrf-live", expiresAt: T0 + HOUR };
-      const stale = { idHash: hashOf(), userId: users.mia.id, csrfToken: "csrf-stale", expiresAt: T0 - 1 };
+      const live = {
+        idHash: hashOf(),
+        publicId: "ses_live",
+        userId: users.mia.id,
+        csrfToken: "csrf-live",
+        expiresAt: T0 + HOUR,
+        ip: "203.0.113.7",
+        userAgent: "curl/8",
+      };
+      const stale = { idHash: hashOf(), publicId: "ses_stale", userId: users.mia.id, csrfToken: "csrf-stale", expiresAt: T0 - 1 };
       await insertSession(db(), live, T0 - HOUR);
       await insertSession(db(), stale, T0 - HOUR);
-      expect(await findSession(db(), live.idHash)).toEqual(live);
+      const stored = { ...live, createdAt: T0 - HOUR, lastSeenAt: T0 - HOUR };
+      expect(await findSession(db(), live.idHash)).toEqual(stored);
       await deleteExpiredSessions(db(), T0);
       expect(await findSession(db(), stale.idHash)).toBeUndefined();
-      expect(await findSession(db(), live.idHash)).toEqual(live);
+      expect(await findSession(db(), live.idHash)).toEqual(stored);
       await deleteSession(db(), live.idHash);
       expect(await findSession(db(), live.idHash)).toBeUndefined();
     });

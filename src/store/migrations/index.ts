@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026-11-23T12-00-initial.js";
 import * as rootTokenScopes from "./2026-12-02T10-00-root-token-scopes.js";
+import * as invitations from "./2026-12-02T11-00-invitations.js";
 import * as retentionIndexes from "./2026-12-02T12-00-retention-indexes.js";
 
 /**
@@ -10,6 +11,7 @@ import * as retentionIndexes from "./2026-12-02T12-00-retention-indexes.js";
 const MIGRATIONS: Record<string, Migration> = {
   "2026-11-23T12-00-initial": initial,
   "2026-12-02T10-00-root-token-scopes": rootTokenScopes,
+  "2026-12-02T11-00-invitations": invitations,
   "2026-12-02T12-00-retention-indexes": retentionIndexes,
 };
 
