@@ -61,6 +61,9 @@ export async function startServer(): Promise<RunningServer> {
       TESSERA_LOG_LEVEL: "warn",
       TESSERA_DATABASE_URL: "",
       TESSERA_REDIS_URL: "",
+      // No mail server: invitation links are returned once to the inviter (SPEC §8), pointing here.
+      TESSERA_SMTP_URL: "",
+      TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -107,7 +110,10 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A page that records uncaught errors, so each test can assert there were none. */
+/**
+ * A page that records uncaught errors and Content-Security-Policy violations (the console's CSP has
+ * no 'unsafe-eval'; zod must stay jitless), so each test can assert there were none.
+ */
 export async function openPage(
   browser: Browser,
   baseUrl: string,
@@ -122,6 +128,9 @@ export async function openPage(
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(`CSP: ${message.text()}`);
+  });
   return { context, page, errors };
 }
 
@@ -164,4 +173,36 @@ export async function signIn(page: Page, baseUrl: string, email: string, passwor
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/**
+ * Invites `email` from the members page (which must be open) and returns the accept link the
+ * server shows once when it has no mail server.
+ */
+export async function inviteMember(page: Page, email: string, roleLabel: string): Promise<string> {
+  await page.getByRole("button", { name: "Invite member" }).click();
+  const dialog = page.getByRole("dialog", { name: "Invite member" });
+  await dialog.getByLabel("Email").fill(email);
+  await dialog.getByLabel("Role").selectOption({ label: roleLabel });
+  await dialog.getByRole("button", { name: "Send invitation" }).click();
+  const shown = page.getByRole("dialog", { name: "Invitation link" });
+  const link = (await shown.getByTestId("invitation-link").textContent())?.trim() ?? "";
+  await shown.getByRole("button", { name: "Done" }).click();
+  await shown.waitFor({ state: "detached" });
+  return link;
+}
+
+/** The secret of an accept link (`…/accept-invitation#token=…`). */
+export function invitationToken(link: string): string {
+  return new URLSearchParams(new URL(link).hash.slice(1)).get("token") ?? "";
+}
+
+/** Accepts an invitation over HTTP as a new person would, creating their account. */
+export async function acceptInvitation(baseUrl: string, link: string, name: string, password = PASSWORD): Promise<void> {
+  const res = await fetch(`${baseUrl}/v1/invitations/accept`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: invitationToken(link), name, password }),
+  });
+  if (res.status !== 200) throw new Error(`accept answered ${res.status}: ${await res.text()}`);
 }
