@@ -150,7 +150,8 @@ export interface Invitation {
   email: string;
   role: Role;
   status: InvitationStatus;
-  invitedBy: { id: string; name: string };
+  /** `null`s when the inviter's account no longer exists. */
+  invitedBy: { id: string | null; name: string | null };
   createdAt: string;
   expiresAt: string;
   acceptedAt: string | null;
@@ -177,7 +178,7 @@ export interface InvitationPreview {
   organization: { id: string; name: string };
   email: string;
   role: Role;
-  invitedBy: { name: string };
+  invitedBy: { name: string | null };
   expiresAt: string;
 }
 

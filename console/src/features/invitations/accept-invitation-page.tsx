@@ -3,7 +3,7 @@ import { schemaResolver, useForm } from "@mantine/form";
 import { IconAlertCircle, IconUserCheck } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useLocation, useNavigate } from "react-router-dom";
+import { Link, useLocation, useNavigate } from "react-router-dom";
 import { z } from "zod";
 import { ApiError } from "../../api/client";
 import type { InvitationPreview, Me } from "../../api/types";
@@ -34,7 +34,7 @@ export function AcceptInvitationPage() {
   if (!token) {
     return (
       <AuthFrame title={t("invitation.missingTitle")} subtitle={t("invitation.missing")}>
-        {null}
+        <BackHome />
       </AuthFrame>
     );
   }
@@ -43,7 +43,10 @@ export function AcceptInvitationPage() {
     const gone = preview.error instanceof ApiError && preview.error.status === 404;
     return (
       <AuthFrame title={t("invitation.invalidTitle")} subtitle={gone ? t("invitation.invalid") : ""}>
-        {!gone && <ErrorAlert error={preview.error} />}
+        <Stack>
+          {!gone && <ErrorAlert error={preview.error} />}
+          <BackHome />
+        </Stack>
       </AuthFrame>
     );
   }
@@ -84,6 +87,15 @@ export function AcceptInvitationPage() {
   );
 }
 
+function BackHome() {
+  const { t } = useTranslation();
+  return (
+    <Button component={Link} to="/" variant="default">
+      {t("common.backHome")}
+    </Button>
+  );
+}
+
 function Summary({ invitation }: { invitation: InvitationPreview }) {
   const { t } = useTranslation();
   const format = useFormat();
@@ -91,7 +103,7 @@ function Summary({ invitation }: { invitation: InvitationPreview }) {
     [t("invitation.organization"), invitation.organization.name],
     [t("invitation.role"), t(`roles.${invitation.role}`)],
     [t("invitation.email"), invitation.email],
-    [t("invitation.invitedBy"), invitation.invitedBy.name],
+    [t("invitation.invitedBy"), invitation.invitedBy.name ?? t("common.unknown")],
     [t("invitation.expires"), format.dateTime(invitation.expiresAt)],
   ];
   return (
@@ -205,7 +217,13 @@ function CreateAccount({
             {t("invitation.createTitle")}
           </Text>
           <ErrorAlert error={accept.error} title={conflict ? t("invitation.conflictTitle") : undefined} />
-          <TextInput label={t("invitation.email")} value={invitation.email} autoComplete="username" readOnly />
+          <TextInput
+            label={t("invitation.email")}
+            value={invitation.email}
+            autoComplete="username"
+            variant="filled"
+            readOnly
+          />
           <TextInput label={t("invitation.name")} autoComplete="name" required {...form.getInputProps("name")} />
           <PasswordInput
             label={t("invitation.password")}

@@ -94,7 +94,7 @@ export function InvitationsPanel() {
                       </Text>
                     </Table.Td>
                     <Table.Td>
-                      <Text size="sm">{invitation.invitedBy.name}</Text>
+                      <Text size="sm">{invitation.invitedBy.name ?? t("common.unknown")}</Text>
                       <Text size="xs" c="dimmed">
                         {format.date(invitation.createdAt)}
                       </Text>
