@@ -39,6 +39,15 @@ export interface Config {
   loginFailuresPerAddress: number;
   /** Failed bearer authentications per address per minute (`TESSERA_BEARER_FAILURES_PER_MINUTE`, default 120). */
   bearerFailuresPerMinute: number;
+  /** `TESSERA_SMTP_URL` (`smtp://` or `smtps://`): invitations and reset links are mailed; unset, they are not. */
+  smtpUrl: string | undefined;
+  /** `TESSERA_MAIL_FROM`, default `Tessera <tessera@localhost>`. */
+  mailFrom: string;
+  /**
+   * `TESSERA_PUBLIC_URL`: the base of every link Tessera hands out (invitations, resets); never the
+   * request's Host header, which a client chooses. Default `http://localhost:<port>` (`https` with TLS).
+   */
+  publicUrl: string;
 }
 
 export class ConfigError extends Error {}
@@ -58,6 +67,30 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string {
   if (raw === "true" || raw === "1") return true;
   if (/^\d+$/.test(raw)) return Number(raw);
   return raw;
+}
+
+function mailConfig(env: NodeJS.ProcessEnv): Pick<Config, "smtpUrl" | "mailFrom" | "publicUrl"> {
+  const smtpUrl = env.TESSERA_SMTP_URL || undefined;
+  if (smtpUrl !== undefined) {
+    let ok = false;
+    try {
+      const url = new URL(smtpUrl);
+      ok = (url.protocol === "smtp:" || url.protocol === "smtps:") && url.hostname !== "";
+    } catch {}
+    if (!ok) throw new ConfigError("TESSERA_SMTP_URL must be an smtp:// or smtps:// URL with a host");
+  }
+  const mailFrom = env.TESSERA_MAIL_FROM || "Tessera <tessera@localhost>";
+  if (/[\r\n]/.test(mailFrom)) throw new ConfigError("TESSERA_MAIL_FROM must be one line");
+  const tls = Boolean(env.TESSERA_TLS_CERT);
+  let publicUrl = env.TESSERA_PUBLIC_URL || `${tls ? "https" : "http"}://localhost:${env.TESSERA_PORT || 7070}`;
+  try {
+    const url = new URL(publicUrl);
+    if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) throw new Error();
+    publicUrl = url.href.replace(/\/+$/, "");
+  } catch {
+    throw new ConfigError(`TESSERA_PUBLIC_URL must be an http:// or https:// URL without query or fragment (got ${publicUrl})`);
+  }
+  return { smtpUrl, mailFrom, publicUrl };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -87,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     loginFailuresPerAccount: int(env, "TESSERA_LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1_000_000),
     loginFailuresPerAddress: int(env, "TESSERA_LOGIN_FAILURES_PER_ADDRESS", 50, 1, 1_000_000),
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
+    ...mailConfig(env),
   };
   return { ...config, ...overrides };
 }

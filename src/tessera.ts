@@ -1,7 +1,9 @@
 import type { Config } from "./config.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { AccountService } from "./services/account-service.js";
 import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
+import { createSmtpMailer } from "./services/mailer.js";
 import { OrgService } from "./services/org-service.js";
 import { MemoryRateLimiter } from "./services/rate-limiter.js";
 import { TokenService } from "./services/token-service.js";
@@ -21,6 +23,8 @@ export interface Tessera {
   auth: AuthService;
   orgs: OrgService;
   tokens: TokenService;
+  /** Invitations, password reset and change, a person's own sessions. */
+  accounts: AccountService;
   /** Flushes usage and closes storage. */
   close(): Promise<void>;
 }
@@ -63,6 +67,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     bus,
     cache: { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheTtlMs },
   });
+  const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl, config.mailFrom) : undefined;
   let closed = false;
   return {
     config,
@@ -79,6 +84,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     ),
     orgs: new OrgService(store, bus),
     tokens: new TokenService(store, bus, config.pepper),
+    accounts: new AccountService(store, bus, { publicUrl: config.publicUrl, sessionTtlMs: config.sessionTtlMs, mailer }),
     async close() {
       if (closed) return;
       closed = true;
@@ -86,6 +92,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
         await usage.close();
       } finally {
         verifier.close();
+        mailer?.close();
         await bus.close();
         await store.close();
       }

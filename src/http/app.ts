@@ -23,8 +23,10 @@ import { isHttps } from "./auth.js";
 import "./context.js";
 import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
 import { redactSecrets, sendProblem, toTesseraError } from "./problem.js";
+import { accountRoutes } from "./routes/account-routes.js";
 import { authRoutes } from "./routes/auth-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
+import { invitationRoutes } from "./routes/invitation-routes.js";
 import { orgRoutes } from "./routes/org-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
@@ -176,6 +178,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(healthRoutes);
   await app.register(authRoutes);
   await app.register(orgRoutes);
+  await app.register(invitationRoutes);
+  await app.register(accountRoutes);
   await app.register(tokenRoutes);
   await app.register(verifyRoutes);
 

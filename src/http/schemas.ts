@@ -278,3 +278,43 @@ export const VerifyResponse = Type.Object({
 });
 
 export { Type };
+
+/* Invitations, password reset and change, sessions (docs/api.md, "Invitations, passwords and sessions"). */
+
+export const InvitationStatus = Type.Union([
+  Type.Literal("pending"),
+  Type.Literal("accepted"),
+  Type.Literal("revoked"),
+  Type.Literal("expired"),
+]);
+export const InvitationSchema = Type.Object({
+  id: Type.String(),
+  orgId: Type.String(),
+  email: Type.String(),
+  role: Role,
+  status: InvitationStatus,
+  invitedBy: Type.Object({ id: nullable(Type.String()), name: nullable(Type.String()) }),
+  createdAt: DateTime,
+  expiresAt: DateTime,
+  acceptedAt: NullableDateTime,
+});
+export const InvitationParams = Type.Object({ orgId: Id, id: Id });
+/** An invitation or reset secret as sent back by the console (`tsi_live_…`, `tsp_live_…`); checked by the service. */
+export const LinkSecret = Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE });
+export const InvitationPreviewSchema = Type.Object({
+  organization: Type.Object({ id: Type.String(), name: Type.String() }),
+  email: Type.String(),
+  role: Role,
+  invitedBy: Type.Object({ name: nullable(Type.String()) }),
+  expiresAt: DateTime,
+});
+export const SessionSchema = Type.Object({
+  id: Type.String(),
+  createdAt: DateTime,
+  expiresAt: DateTime,
+  lastSeenAt: NullableDateTime,
+  ip: nullable(Type.String()),
+  userAgent: nullable(Type.String()),
+  current: Type.Boolean(),
+});
+export const MailLocaleSchema = Type.Union([Type.Literal("en"), Type.Literal("it")]);

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
@@ -7,20 +6,16 @@ import { insertEvents } from "../store/audit-repository.js";
 import type { Store } from "../store/database.js";
 import { insertMembership, listMembershipsOfUser, type UserMembership } from "../store/memberships-repository.js";
 import { insertOrg, type OrgRecord } from "../store/orgs-repository.js";
-import { deleteExpiredSessions, deleteSession, findSession, insertSession } from "../store/sessions-repository.js";
+import { deleteSession, findSession, touchSession } from "../store/sessions-repository.js";
 import { countUsers, findUserByEmail, findUserById, insertUser, type UserRecord } from "../store/users-repository.js";
 import type { Actor } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import { FailureLimiter } from "./failure-limiter.js";
 import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.js";
 import type { RequestMeta } from "./request-meta.js";
+import { hashSessionId, type NewSession, openSession } from "./sessions.js";
 
-export interface NewSession {
-  /** The cookie value; only its hash is stored. */
-  cookie: string;
-  csrfToken: string;
-  expiresAt: number;
-}
+export type { NewSession };
 
 export interface SetupInput {
   email: string;
@@ -29,9 +24,8 @@ export interface SetupInput {
   organization: { name: string };
 }
 
-function hashSessionId(value: string): string {
-  return createHash("sha256").update(value).digest("hex");
-}
+/** How stale a session's "last seen" may get before a request refreshes it. */
+const SESSION_TOUCH_MS = 5 * 60_000;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -136,7 +130,7 @@ export class AuthService {
           now,
         ),
       ]);
-      const session = await this.#createSession(trx, user.id, now);
+      const session = await this.#createSession(trx, user.id, now, meta);
       return { user, organization, session };
     });
     return result;
@@ -194,7 +188,7 @@ export class AuthService {
         await insertEvents(trx, events);
         if (!ok || !found) return null;
         const { passwordHash: _omit, ...user } = found;
-        return { user, memberships, session: await this.#createSession(trx, found.id, now) };
+        return { user, memberships, session: await this.#createSession(trx, found.id, now, meta) };
       })
       .then((r) => {
         if (!r) throw new TesseraError("unauthorized", "Email or password is incorrect");
@@ -207,25 +201,28 @@ export class AuthService {
   }
 
   /** The user behind a session cookie, with the session's CSRF token; undefined when invalid or expired. */
-  async resolveSession(cookie: string): Promise<{ user: UserRecord; csrfToken: string } | undefined> {
+  async resolveSession(cookie: string): Promise<{ user: UserRecord; csrfToken: string; sessionId: string } | undefined> {
     if (cookie.length > 200) return undefined;
     const session = await findSession(this.#store.db, hashSessionId(cookie));
-    if (!session || session.expiresAt <= Date.now()) return undefined;
+    const now = Date.now();
+    if (!session || session.expiresAt <= now) return undefined;
     const user = await findUserById(this.#store.db, session.userId);
     if (!user || user.disabledAt !== null) return undefined;
-    return { user, csrfToken: session.csrfToken };
+    // "Last seen" for the session list, written at most once per SESSION_TOUCH_MS: not a write per request.
+    if ((session.lastSeenAt ?? 0) + SESSION_TOUCH_MS <= now) await touchSession(this.#store.db, session.idHash, now);
+    return { user, csrfToken: session.csrfToken, sessionId: session.publicId };
   }
 
   async memberships(userId: string): Promise<UserMembership[]> {
     return listMembershipsOfUser(this.#store.db, userId);
   }
 
-  async #createSession(db: Store["db"] | Parameters<typeof insertSession>[0], userId: string, now: number): Promise<NewSession> {
-    const cookie = randomBytes(32).toString("base64url");
-    const csrfToken = randomBytes(24).toString("base64url");
-    const expiresAt = now + this.#sessionTtlMs;
-    await deleteExpiredSessions(db, now);
-    await insertSession(db, { idHash: hashSessionId(cookie), userId, csrfToken, expiresAt }, now);
-    return { cookie, csrfToken, expiresAt };
+  async #createSession(
+    db: Parameters<typeof openSession>[0],
+    userId: string,
+    now: number,
+    meta: RequestMeta,
+  ): Promise<NewSession> {
+    return openSession(db, userId, this.#sessionTtlMs, now, meta);
   }
 }

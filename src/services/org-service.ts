@@ -20,17 +20,18 @@ import {
   insertOrg,
   listAllOrgs,
   listProductScopes,
+  lockOrg,
   type OrgRecord,
   replaceProductScopes,
   updateOrg,
 } from "../store/orgs-repository.js";
-import { findUserByEmail, findUserById, insertUser } from "../store/users-repository.js";
-import { type Actor, type OrgAccess, requireScope, resolveOrgAccess } from "./actor.js";
+import { listUnrevokedPersonalTokens, updateToken } from "../store/tokens-repository.js";
+import { findUserById } from "../store/users-repository.js";
+import { type Actor, actorRef, type OrgAccess, requireScope, resolveOrgAccess } from "./actor.js";
 import { auditEvent } from "./audit.js";
-import { checkPassword, normalizeEmail } from "./auth-service.js";
 import type { ChangeBus } from "./change-bus.js";
-import { hashPassword } from "./passwords.js";
 import type { RequestMeta } from "./request-meta.js";
+import { targetOf } from "./token-service.js";
 
 export interface CatalogueEntry {
   name: string;
@@ -43,20 +44,16 @@ export interface OrgPatch {
   settings?: Partial<OrgSettings> | undefined;
 }
 
-export interface NewMemberInput {
-  email: string;
-  name?: string | undefined;
-  role: Role;
-  password?: string | undefined;
-}
-
 /** The role a non-person actor acts with when managing members: root as an owner, org tokens as an admin. */
-function managingRole(access: OrgAccess): Role | null {
+export function managingRole(access: OrgAccess): Role | null {
   if (access.role) return access.role;
   if (access.actor.type === "system") return "owner";
   if (access.actor.type === "token") return access.actor.token.kind === "root" ? "owner" : "admin";
   return null;
 }
+
+/** The revocation reason of a personal token whose owner left or was removed (SPEC §2). */
+export const MEMBER_REMOVED = "member removed";
 
 export class OrgService {
   readonly #store: Store;
@@ -195,64 +192,13 @@ export class OrgService {
     return listMembers(this.#store.db, access.org.id);
   }
 
-  /** Adds an existing account, or creates one with the given password (≥ 12 characters). */
-  async addMember(access: OrgAccess, input: NewMemberInput, meta: RequestMeta): Promise<MemberRecord> {
-    requireScope(access, "members:write");
-    const actorRole = managingRole(access);
-    if (!actorRole || !mayManageRole(actorRole, input.role, input.role)) {
-      throw new TesseraError("forbidden", "Only an owner can add an owner");
-    }
-    const email = normalizeEmail(input.email);
-    const existing = await findUserByEmail(this.#store.db, email);
-    let passwordHash: string | undefined;
-    if (!existing) {
-      if (!input.password) throw validationError("password", "is required to create a new account");
-      checkPassword(input.password);
-      if (!input.name?.trim()) throw validationError("name", "is required to create a new account");
-      passwordHash = await hashPassword(input.password);
-    }
-    const now = Date.now();
-    const orgId = access.org.id;
-    await this.#store.db.transaction().execute(async (trx) => {
-      let userId = existing?.id;
-      if (!userId) {
-        userId = newId("user");
-        await insertUser(trx, {
-          id: userId,
-          email,
-          name: input.name!.trim(),
-          instanceAdmin: false,
-          disabledAt: null,
-          createdAt: now,
-          passwordHash: passwordHash!,
-        });
-      } else if (await findMember(trx, orgId, userId)) {
-        throw new TesseraError("conflict", "This person is already a member of the organisation");
-      }
-      await insertMembership(trx, orgId, userId, input.role, now);
-      const name = existing?.name ?? input.name!.trim();
-      await insertEvents(trx, [
-        auditEvent(
-          meta,
-          access.actor,
-          orgId,
-          "member.added",
-          { type: "user", id: userId, name },
-          { role: input.role, email, newAccount: !existing },
-          now,
-        ),
-      ]);
-    });
-    const user = existing ?? (await findUserByEmail(this.#store.db, email))!;
-    this.#bus.publish({ type: "member", orgId, userId: user.id });
-    return (await findMember(this.#store.db, orgId, user.id))!;
-  }
-
   async changeRole(access: OrgAccess, userId: string, role: Role, meta: RequestMeta): Promise<MemberRecord> {
     requireScope(access, "members:write");
     const orgId = access.org.id;
     const now = Date.now();
     const member = await this.#store.db.transaction().execute(async (trx) => {
+      // Owner counts are read under the organisation's lock: two owners demoting each other never leave none.
+      await lockOrg(trx, orgId, this.#store.dialect);
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
       const actorRole = managingRole(access);
@@ -281,34 +227,59 @@ export class OrgService {
     return member;
   }
 
-  /** Removes a member; their personal tokens in this organisation stop working (OWNER_DISABLED). */
+  /**
+   * Removes a member, or lets a person leave (any role, by themselves, from a console session). Their
+   * personal tokens in this organisation are revoked in the same transaction (reason "member removed"):
+   * re-adding the person later does not bring them back.
+   */
   async removeMember(access: OrgAccess, userId: string, meta: RequestMeta): Promise<void> {
-    requireScope(access, "members:write");
+    const leaving = access.actor.type === "user" && access.actor.user.id === userId;
+    if (!leaving) requireScope(access, "members:write");
     const orgId = access.org.id;
     const now = Date.now();
-    await this.#store.db.transaction().execute(async (trx) => {
+    const revoked = await this.#store.db.transaction().execute(async (trx) => {
+      // Owner counts are read under the organisation's lock: two owners removing each other never leave none.
+      await lockOrg(trx, orgId, this.#store.dialect);
       const target = await findMember(trx, orgId, userId);
       if (!target) throw new TesseraError("not_found", "No such member");
-      const actorRole = managingRole(access);
-      if (!actorRole || !mayManageRole(actorRole, target.role))
-        throw new TesseraError("forbidden", "Only an owner can remove an owner");
+      if (!leaving) {
+        const actorRole = managingRole(access);
+        if (!actorRole || !mayManageRole(actorRole, target.role))
+          throw new TesseraError("forbidden", "Only an owner can remove an owner");
+      }
       if (target.role === "owner" && (await countOwners(trx, orgId)) <= 1) {
         throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
       }
       await deleteMembership(trx, orgId, userId);
+      const tokens = await listUnrevokedPersonalTokens(trx, orgId, userId);
+      const by = actorRef(access.actor);
+      for (const token of tokens) {
+        await updateToken(trx, token.id, {
+          revoked_at: now,
+          revoked_by_id: by.id,
+          revoked_by_name: by.name,
+          revoke_reason: MEMBER_REMOVED,
+          updated_at: now,
+        });
+      }
       await insertEvents(trx, [
         auditEvent(
           meta,
           access.actor,
           orgId,
-          "member.removed",
+          leaving ? "member.left" : "member.removed",
           { type: "user", id: userId, name: target.name },
-          { role: target.role },
+          { role: target.role, revokedTokens: tokens.map((t) => t.id) },
           now,
         ),
+        ...tokens.map((t) =>
+          auditEvent(meta, access.actor, orgId, "token.revoked", targetOf(t), { reason: MEMBER_REMOVED }, now),
+        ),
       ]);
+      return tokens;
     });
     this.#bus.publish({ type: "member", orgId, userId });
+    for (const token of revoked) this.#bus.publish({ type: "token", tokenId: token.id });
   }
 
   async findUser(userId: string) {

@@ -1,4 +1,5 @@
 import type { Role } from "../core/roles.js";
+import { insertOrConflict } from "./conflicts.js";
 import type { Db } from "./database.js";
 
 export interface MemberRecord {
@@ -26,8 +27,12 @@ function memberQuery(db: Db) {
     ]);
 }
 
+/** A concurrent twin (the same person added twice at once) is a `conflict`, never a 500. */
 export async function insertMembership(db: Db, orgId: string, userId: string, role: Role, now: number): Promise<void> {
-  await db.insertInto("memberships").values({ org_id: orgId, user_id: userId, role, created_at: now }).execute();
+  await insertOrConflict(
+    db.insertInto("memberships").values({ org_id: orgId, user_id: userId, role, created_at: now }).execute(),
+    "This person is already a member of the organisation",
+  );
 }
 
 export async function findMember(db: Db, orgId: string, userId: string): Promise<MemberRecord | undefined> {

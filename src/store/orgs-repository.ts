@@ -70,3 +70,13 @@ export async function replaceProductScopes(
     .values(scopes.map((s) => ({ org_id: orgId, name: s.name, description: s.description, created_at: now })))
     .execute();
 }
+
+/**
+ * Locks the organisation's row until the transaction ends (PostgreSQL; SQLite runs write transactions
+ * one at a time already): member changes that count owners take it first, so two owners demoting or
+ * removing each other at once are serialised and the second sees the first's result.
+ */
+export async function lockOrg(db: Db, id: string, dialect: "sqlite" | "postgres"): Promise<void> {
+  if (dialect !== "postgres") return;
+  await db.selectFrom("organizations").select("id").where("id", "=", id).forUpdate().execute();
+}

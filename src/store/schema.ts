@@ -14,6 +14,8 @@ export interface Database {
   sessions: SessionsTable;
   audit_events: AuditEventsTable;
   token_usage: TokenUsageTable;
+  invitations: InvitationsTable;
+  password_resets: PasswordResetsTable;
 }
 
 export interface UsersTable {
@@ -106,6 +108,12 @@ export interface SessionsTable {
   csrf_token: string;
   created_at: number;
   expires_at: number;
+  /** `ses_…`: what the person sees and ends sessions by; never the cookie or its hash. Null only before 2026-12-02. */
+  public_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** Refreshed at most every few minutes (a write per request would be too dear). */
+  last_seen_at: number | null;
 }
 
 export interface AuditEventsTable {
@@ -132,6 +140,33 @@ export interface TokenUsageTable {
   bucket_start: number;
   ok: number;
   denied: number;
+}
+
+/** An invitation to join an organisation; its secret travels only in the link, stored here hashed. */
+export interface InvitationsTable {
+  id: string;
+  org_id: string;
+  /** Lower-cased. */
+  email: string;
+  role: string;
+  secret_hash: string;
+  invited_by_id: string | null;
+  invited_by_name: string | null;
+  created_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by_id: string | null;
+  /** Revoked by hand, or replaced by a newer invitation of the same email. */
+  revoked_at: number | null;
+}
+
+/** A single-use password reset link's secret, hashed. */
+export interface PasswordResetsTable {
+  secret_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -198,3 +198,16 @@ export async function listTokens(db: Db, f: TokenListFilter, now: number): Promi
   const rows = await query.orderBy("tokens.id", "desc").limit(f.limit).execute();
   return rows.map(tokenFromRow);
 }
+
+/** A member's personal tokens in one organisation that are not revoked yet (revoked when they leave). */
+export async function listUnrevokedPersonalTokens(db: Db, orgId: string, ownerId: string): Promise<TokenRecord[]> {
+  const rows = await db
+    .selectFrom("tokens")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("owner_id", "=", ownerId)
+    .where("kind", "=", "personal")
+    .where("revoked_at", "is", null)
+    .execute();
+  return rows.map((r) => tokenFromRow(r));
+}

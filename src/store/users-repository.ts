@@ -1,3 +1,4 @@
+import { insertOrConflict } from "./conflicts.js";
 import type { Db } from "./database.js";
 import type { UserRow } from "./schema.js";
 
@@ -21,8 +22,9 @@ export function userFromRow(row: UserRow): UserRecord {
   };
 }
 
+/** A concurrent twin (the same email at the same moment) is a `conflict`, never a 500 carrying the email. */
 export async function insertUser(db: Db, user: UserRecord & { passwordHash: string }): Promise<void> {
-  await db
+  const insert = db
     .insertInto("users")
     .values({
       id: user.id,
@@ -35,6 +37,17 @@ export async function insertUser(db: Db, user: UserRecord & { passwordHash: stri
       updated_at: user.createdAt,
     })
     .execute();
+  await insertOrConflict(insert, "An account with this email was created at the same moment");
+}
+
+export async function updatePasswordHash(db: Db, userId: string, passwordHash: string, now: number): Promise<void> {
+  await db.updateTable("users").set({ password_hash: passwordHash, updated_at: now }).where("id", "=", userId).execute();
+}
+
+/** With the password hash, to check the current password before a change. */
+export async function findUserWithHashById(db: Db, id: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+  const row = await db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+  return row ? { ...userFromRow(row), passwordHash: row.password_hash } : undefined;
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {

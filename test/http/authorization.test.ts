@@ -7,6 +7,8 @@ import {
   type Credentials,
   call,
   createToken,
+  joinOrg,
+  linkSecret,
   login,
   PASSWORD,
   rootToken,
@@ -33,6 +35,11 @@ const PUBLIC: Record<string, string> = {
   "GET /v1/openapi.json": "the public API description",
   "POST /v1/setup": "first run only; 409 once a user exists",
   "POST /v1/auth/login": "how a session is obtained",
+  "GET /v1/invitations/:token": "the secret from the invitation link is the credential (unknown/used/expired → one 404)",
+  "POST /v1/invitations/accept":
+    "the secret from the link is the credential; a session, when sent, must be the invited email (test/http/invitations.test.ts)",
+  "POST /v1/auth/password-reset": "always 202, says nothing; rate-limited per address and per email",
+  "POST /v1/auth/password-reset/confirm": "the secret from the mailed reset link is the credential",
 };
 /** Swagger UI's own routes (their exact list depends on the plugin version). */
 const PUBLIC_PREFIXES: Record<string, string> = { "/docs": "the page rendering the public API description (SPEC §4)" };
@@ -92,6 +99,8 @@ const MEMBER_SCOPES = new Set(["tokens:read", "tokens:write", "org:read", "membe
 interface Target {
   tokenId?: string;
   userId?: string;
+  /** `:id`: an invitation, or one of the caller's own sessions. */
+  id?: string;
   body?: unknown;
   query?: string;
   /** The token must be in this state before the call (for the call to be valid). */
@@ -107,9 +116,11 @@ interface RouteCase {
   sessionOnly?: boolean;
   /** Each session caller needs a session of its own (logout ends it). */
   freshSession?: boolean;
+  /** The call ends the caller's other sessions (password change, sign out everywhere): sign them in again after. */
+  endsSessions?: boolean;
   /** Which kind of token the bearer callers present (default personal, owned by Acme's owner). */
   bearer?: "personal" | "service";
-  target?: (ctx: Ctx, allowed: boolean) => Promise<Target> | Target;
+  target?: (ctx: Ctx, allowed: boolean, caller: Caller) => Promise<Target> | Target;
   expect?: Partial<Record<Caller, Outcome>>;
 }
 
@@ -121,10 +132,13 @@ interface Ctx {
   globexTokenId: string;
   fullSecret: string;
   patId: string;
-  joinerEmail: string;
-  joinerId: string;
   leaverId: string;
   leaverEmail: string;
+  /** A pending invitation of Acme (targets of refused revocations) and one of Globex. */
+  invitationId: string;
+  globexInvitationId: string;
+  /** The account a session caller signs in as. */
+  emailOf(caller: Caller): string | undefined;
 }
 
 const tokenTarget =
@@ -144,16 +158,6 @@ const ROUTES: Record<string, RouteCase> = {
   "GET /v1/orgs/:orgId": { scope: "org:read" },
   "PATCH /v1/orgs/:orgId": { scope: "org:write", target: () => ({ body: { name: "Acme" } }) },
   "GET /v1/orgs/:orgId/members": { scope: "members:read" },
-  "POST /v1/orgs/:orgId/members": {
-    scope: "members:write",
-    target: async (ctx, allowed) => {
-      if (allowed) {
-        const left = await call(ctx.t.app, "DELETE", `/v1/orgs/${ctx.w.orgId}/members/${ctx.joinerId}`, ctx.w.owner.creds);
-        expect([204, 404]).toContain(left.status);
-      }
-      return { body: { email: ctx.joinerEmail, role: "member" } };
-    },
-  },
   "PATCH /v1/orgs/:orgId/members/:userId": {
     scope: "members:write",
     // A no-op change (member → member) is a valid request that leaves the world as it was.
@@ -163,13 +167,56 @@ const ROUTES: Record<string, RouteCase> = {
     scope: "members:write",
     target: async (ctx, allowed) => {
       if (allowed) {
-        const back = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/members`, ctx.w.owner.creds, {
-          email: ctx.leaverEmail,
-          role: "member",
-        });
-        expect([201, 409]).toContain(back.status);
+        const members = await call(ctx.t.app, "GET", `/v1/orgs/${ctx.w.orgId}/members`, ctx.w.owner.creds);
+        if (!members.body.items.some((m: { id: string }) => m.id === ctx.leaverId)) {
+          await joinOrg(ctx.t.app, ctx.w.owner.creds, ctx.w.orgId, {
+            email: ctx.leaverEmail,
+            name: "Lee Leaver",
+            role: "member",
+          });
+        }
       }
       return { userId: ctx.leaverId };
+    },
+  },
+  "POST /v1/orgs/:orgId/invitations": {
+    scope: "members:write",
+    // Re-inviting replaces the open invitation: the same valid request every time.
+    target: () => ({ body: { email: "invitee@acme.test", role: "member" } }),
+  },
+  "GET /v1/orgs/:orgId/invitations": { scope: "members:read" },
+  "DELETE /v1/orgs/:orgId/invitations/:id": {
+    scope: "members:write",
+    target: async (ctx, allowed) => {
+      if (!allowed) return { id: ctx.invitationId };
+      const made = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/invitations`, ctx.w.owner.creds, {
+        email: "revokee@acme.test",
+        role: "viewer",
+      });
+      expect(made.status, made.raw).toBe(201);
+      return { id: made.body.invitation.id };
+    },
+    expect: { foreignResource: 404 },
+  },
+  "POST /v1/me/password": {
+    scope: null,
+    sessionOnly: true,
+    freshSession: true,
+    endsSessions: true,
+    target: () => ({ body: { currentPassword: PASSWORD, newPassword: PASSWORD } }),
+  },
+  "GET /v1/me/sessions": { scope: null, sessionOnly: true },
+  "DELETE /v1/me/sessions": { scope: null, sessionOnly: true, freshSession: true, endsSessions: true },
+  "DELETE /v1/me/sessions/:id": {
+    scope: null,
+    sessionOnly: true,
+    // Allowed callers end a session of their own, opened for the purpose.
+    target: async (ctx, allowed, caller) => {
+      const email = ctx.emailOf(caller);
+      if (!allowed || !email) return { id: "ses_missing" };
+      const spare = await login(ctx.t.app, email);
+      const list = await call(ctx.t.app, "GET", "/v1/me/sessions", spare);
+      return { id: list.body.items.find((x: { current: boolean }) => x.current).id };
     },
   },
   "GET /v1/orgs/:orgId/scopes": { scope: "org:read" },
@@ -358,15 +405,16 @@ describe.each(await dialects())("authorization matrix on %s", (dialect) => {
     bearers.set("globex", (await createToken(app, w.otherOwner.creds, w.otherOrgId, { name: "globex full" })).secret);
     const globexToken = await createToken(app, w.otherOwner.creds, w.otherOrgId, { name: "globex target" });
 
-    const addMember = async (email: string, name: string) => {
-      const res = await call(app, "POST", `/v1/orgs/${w.orgId}/members`, o, { email, name, role: "member", password: PASSWORD });
-      expect(res.status, res.raw).toBe(201);
-      return res.body.userId as string;
-    };
+    const addMember = async (email: string, name: string) => (await joinOrg(app, o, w.orgId, { email, name, role: "member" })).id;
     const patId = await addMember("pat@acme.test", "Pat Target");
     const leaverId = await addMember("leaver@acme.test", "Lee Leaver");
-    const joinerId = await addMember("joiner@acme.test", "Jo Joiner");
     const goneId = await addMember("gone@acme.test", "Gil Gone");
+    const pending = await call(app, "POST", `/v1/orgs/${w.orgId}/invitations`, o, { email: "pending@acme.test", role: "viewer" });
+    const globexPending = await call(app, "POST", `/v1/orgs/${w.otherOrgId}/invitations`, w.otherOwner.creds, {
+      email: "pending@globex.test",
+      role: "viewer",
+    });
+    expect(linkSecret(globexPending.body.acceptUrl)).toMatch(/^tsi_live_/);
     bearers.set(
       "removed owner",
       (await createToken(app, await login(app, "gone@acme.test"), w.orgId, { name: "orphan" })).secret,
@@ -382,8 +430,9 @@ describe.each(await dialects())("authorization matrix on %s", (dialect) => {
       patId,
       leaverId,
       leaverEmail: "leaver@acme.test",
-      joinerEmail: "joiner@acme.test",
-      joinerId,
+      invitationId: pending.body.invitation.id,
+      globexInvitationId: globexPending.body.invitation.id,
+      emailOf: (caller) => emails[caller],
       async memberToken(fresh) {
         if (!fresh && shared) return shared;
         const made = await createToken(app, w.member.creds, w.orgId, { name: fresh ? "matrix target" : "matrix shared" });
@@ -467,6 +516,16 @@ describe.each(await dialects())("authorization matrix on %s", (dialect) => {
     }
   }
 
+  /** The world's sessions of the caller's account were ended: open new ones. */
+  async function signInAgain(caller: Caller) {
+    const key = ({ viewer: "viewer", member: "member", otherMember: "member2", admin: "admin", owner: "owner" } as const)[
+      caller as "viewer"
+    ];
+    if (caller === "otherOrgOwner") w.otherOwner.creds = await login(t.app, emails.otherOrgOwner!);
+    else if (caller === "foreignResource") w.owner.creds = await login(t.app, emails.owner!);
+    else if (key) w[key].creds = await login(t.app, emails[caller]!);
+  }
+
   async function prepareState(tokenId: string, state: Target["state"]) {
     if (state === undefined || state === "active") return;
     const action = state === "inactive" ? "deactivate" : "suspend";
@@ -519,10 +578,11 @@ describe.each(await dialects())("authorization matrix on %s", (dialect) => {
 
     it.each(cases)("$label", async ({ caller, outcome }) => {
       const allowed = outcome === "allowed";
-      const target: Target = (await route.target?.(ctx, allowed)) ?? {};
+      const target: Target = (await route.target?.(ctx, allowed, caller)) ?? {};
       if (caller === "foreignResource") {
         target.tokenId = ctx.globexTokenId;
         target.userId = w.otherOwner.id;
+        target.id = ctx.globexInvitationId;
       } else if (target.tokenId && route.mutates && allowed) {
         await prepareState(target.tokenId, target.state);
       }
@@ -530,11 +590,13 @@ describe.each(await dialects())("authorization matrix on %s", (dialect) => {
         template
           .replace(":orgId", w.orgId)
           .replace(":tokenId", target.tokenId ?? "tok_missing")
-          .replace(":userId", target.userId ?? "usr_missing") + (target.query ?? "");
+          .replace(":userId", target.userId ?? "usr_missing")
+          .replace(":id", target.id ?? "inv_missing") + (target.query ?? "");
       let creds = credsFor(caller, route);
       if (route.freshSession && creds && "session" in creds) creds = await login(t.app, emails[caller]!);
       const res = await call(t.app, method, url, creds, method === "GET" || method === "DELETE" ? undefined : target.body);
       check(res, outcome as Exclude<Outcome, "skip">, route.scope, `${CALLER_LABEL[caller]}: ${method} ${url}`);
+      if (route.endsSessions && allowed && creds && "session" in creds) await signInAgain(caller);
       if (caller === "anonymous" && method === "GET") {
         const head = await t.app.inject({ method: "HEAD", url });
         expect(head.statusCode, `HEAD ${url}`).toBe(401);

@@ -13,6 +13,8 @@ import {
   call,
   createToken,
   headersFor,
+  joinOrg,
+  linkSecret,
   rootToken,
   seedWorld,
   startTestApp,
@@ -554,13 +556,21 @@ describe.each(await dialects())("hostile input on %s", (dialect) => {
       const org = await call(t.app, "POST", "/v1/orgs", owner, { name: `Fuzz ${op.key}` });
       expect(org.status, org.raw).toBe(201);
       const orgId = org.body.id as string;
-      const member = await call(t.app, "POST", `/v1/orgs/${orgId}/members`, owner, {
-        email: "member2@acme.test",
-        role: "member",
-      });
-      expect(member.status, member.raw).toBe(201);
+      await joinOrg(t.app, owner, orgId, { email: "member2@acme.test", name: "Max Member", role: "member" });
       const token = await createToken(t.app, owner, orgId, { name: "fuzz target" });
-      ids.set(op.key, { orgId, tokenId: token.id, userId: w.member2.id });
+      // An open invitation: its id ({id}) and its link's secret ({token}).
+      const invited = await call(t.app, "POST", `/v1/orgs/${orgId}/invitations`, owner, {
+        email: "fuzz@acme.test",
+        role: "viewer",
+      });
+      expect(invited.status, invited.raw).toBe(201);
+      ids.set(op.key, {
+        orgId,
+        tokenId: token.id,
+        userId: w.member2.id,
+        id: invited.body.invitation.id,
+        token: linkSecret(invited.body.acceptUrl),
+      });
     }
   });
   afterAll(() => t?.close());
@@ -850,14 +860,15 @@ describe.each(await dialects())("hostile input on %s", (dialect) => {
         fc.asyncProperty(nameLike, async (name) => {
           n += 1;
           const email = `verbatim-${dialect}-${n}@acme.test`;
-          const added = await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, owner, {
-            email,
+          const invited = await call(t.app, "POST", `/v1/orgs/${w.orgId}/invitations`, owner, { email, role: "viewer" });
+          expect(invited.status, invited.raw).toBe(201);
+          const added = await call(t.app, "POST", "/v1/invitations/accept", null, {
+            token: linkSecret(invited.body.acceptUrl),
             name,
-            role: "viewer",
             password: "a long enough password",
           });
-          expect(added.status, added.raw).toBe(201);
-          expect(added.body.name).toBe(name.trim());
+          expect(added.status, added.raw).toBe(200);
+          expect(added.body.user.name).toBe(name.trim());
           const members = await call(t.app, "GET", `/v1/orgs/${w.orgId}/members`, owner);
           expect(members.body.items).toContainEqual(expect.objectContaining({ email, name: name.trim() }));
         }),

@@ -123,8 +123,16 @@ describe.each(await dialects())("token lifecycle over HTTP on %s", (dialect) => 
 
     const mine = await createToken(t.app, w.member2.creds, w.orgId);
     expect((await verify(mine.secret)).body.code).toBe("VALID");
-    expect((await call(t.app, "DELETE", `/v1/orgs/${w.orgId}/members/${w.member2.id}`, w.owner.creds)).status).toBe(204);
+    // An owner whose account is disabled: the token stops working with OWNER_DISABLED.
+    await t.tessera.store.db.updateTable("users").set({ disabled_at: Date.now() }).where("id", "=", w.member2.id).execute();
+    t.tessera.bus.publish({ type: "member", orgId: w.orgId, userId: w.member2.id });
     expect((await verify(mine.secret)).body.code).toBe("OWNER_DISABLED");
+    await t.tessera.store.db.updateTable("users").set({ disabled_at: null }).where("id", "=", w.member2.id).execute();
+    t.tessera.bus.publish({ type: "member", orgId: w.orgId, userId: w.member2.id });
+    expect((await verify(mine.secret)).body.code).toBe("VALID");
+    // Removal revokes the member's personal tokens (SPEC §2).
+    expect((await call(t.app, "DELETE", `/v1/orgs/${w.orgId}/members/${w.member2.id}`, w.owner.creds)).status).toBe(204);
+    expect((await verify(mine.secret)).body.code).toBe("REVOKED");
   });
 
   it("evaluates personal tokens against the owner's current role", async () => {

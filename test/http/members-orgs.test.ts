@@ -4,7 +4,8 @@ import {
   type Call,
   call,
   createToken,
-  login,
+  joinOrg,
+  linkSecret,
   PASSWORD,
   rootToken,
   seedWorld,
@@ -107,12 +108,7 @@ describe.each(await dialects())("members and organisations on %s", (dialect) => 
     expectProblem(await call(t.app, "DELETE", `${members}/${w.owner.id}`, w.admin.creds), 403, "forbidden");
     expectProblem(await call(t.app, "PATCH", `${members}/${w.member.id}`, w.admin.creds, { role: "owner" }), 403, "forbidden");
     expectProblem(
-      await call(t.app, "POST", members, w.admin.creds, {
-        email: "boss@acme.test",
-        name: "Boss",
-        role: "owner",
-        password: PASSWORD,
-      }),
+      await call(t.app, "POST", `/v1/orgs/${w.orgId}/invitations`, w.admin.creds, { email: "boss@acme.test", role: "owner" }),
       403,
       "forbidden",
     );
@@ -132,34 +128,37 @@ describe.each(await dialects())("members and organisations on %s", (dialect) => 
     expectProblem(await call(t.app, "PATCH", `${members}/${w.owner.id}`, w.owner.creds, { role: "admin" }), 409, "invalid_state");
     expectProblem(await call(t.app, "DELETE", `${members}/${w.owner.id}`, w.owner.creds), 409, "invalid_state");
     // With a second owner, the first may step down.
-    const second = await call(t.app, "POST", members, w.owner.creds, {
-      email: "second@acme.test",
-      name: "Sam Second",
-      role: "owner",
-      password: PASSWORD,
-    });
-    expect(second.status).toBe(201);
+    const second = await joinOrg(t.app, w.owner.creds, w.orgId, { email: "second@acme.test", name: "Sam Second", role: "owner" });
     const stepDown = await call(t.app, "PATCH", `${members}/${w.owner.id}`, w.owner.creds, { role: "admin" });
     expect(stepDown.status, stepDown.raw).toBe(200);
-    const samCreds = await login(t.app, "second@acme.test");
+    const samCreds = second.creds;
     expect((await call(t.app, "PATCH", `${members}/${w.owner.id}`, samCreds, { role: "owner" })).status).toBe(200);
-    expect((await call(t.app, "DELETE", `${members}/${second.body.userId}`, w.owner.creds)).status).toBe(204);
+    expect((await call(t.app, "DELETE", `${members}/${second.id}`, w.owner.creds)).status).toBe(204);
   });
 
-  it("refuses to add an existing member twice, and adds an existing account without a password", async () => {
+  it("refuses to invite an existing member, and lets an existing account join only signed in as itself", async () => {
+    const invitations = `/v1/orgs/${w.orgId}/invitations`;
     const members = `/v1/orgs/${w.orgId}/members`;
-    const again = await call(t.app, "POST", members, w.owner.creds, { email: "member@acme.test", role: "member" });
-    expectProblem(again, 409, "conflict");
-    // Emails compare case-insensitively.
     expectProblem(
-      await call(t.app, "POST", members, w.owner.creds, { email: "MEMBER@Acme.test", role: "viewer" }),
+      await call(t.app, "POST", invitations, w.owner.creds, { email: "member@acme.test", role: "member" }),
       409,
       "conflict",
     );
-    // Globex's owner joins Acme with their existing account.
-    const joined = await call(t.app, "POST", members, w.owner.creds, { email: "owner@globex.test", role: "viewer" });
-    expect(joined.status, joined.raw).toBe(201);
-    expect(joined.body).toMatchObject({ userId: w.otherOwner.id, role: "viewer", name: "Gus Globex" });
+    // Emails compare case-insensitively.
+    expectProblem(
+      await call(t.app, "POST", invitations, w.owner.creds, { email: "MEMBER@Acme.test", role: "viewer" }),
+      409,
+      "conflict",
+    );
+    // Globex's owner joins Acme with their existing account: signed in as it, no password asked.
+    const invited = await call(t.app, "POST", invitations, w.owner.creds, { email: "owner@globex.test", role: "viewer" });
+    expect(invited.status, invited.raw).toBe(201);
+    const token = linkSecret(invited.body.acceptUrl);
+    // Signed in as someone else: refused, and the invitation stays usable.
+    expectProblem(await call(t.app, "POST", "/v1/invitations/accept", w.member.creds, { token }), 403, "forbidden");
+    const joined = await call(t.app, "POST", "/v1/invitations/accept", w.otherOwner.creds, { token });
+    expect(joined.status, joined.raw).toBe(200);
+    expect(joined.body).toMatchObject({ user: { id: w.otherOwner.id, name: "Gus Globex" }, role: "viewer" });
     const me = await call(t.app, "GET", "/v1/me", w.otherOwner.creds);
     expect(me.body.memberships).toEqual(
       expect.arrayContaining([
@@ -172,7 +171,12 @@ describe.each(await dialects())("members and organisations on %s", (dialect) => 
       expect.arrayContaining([expect.objectContaining({ target: expect.objectContaining({ id: w.otherOwner.id }) })]),
     );
     // A new account needs a password of 12 characters or more.
-    const short = await call(t.app, "POST", members, w.owner.creds, { email: "new@acme.test", name: "New", password: "short" });
+    const fresh = await call(t.app, "POST", invitations, w.owner.creds, { email: "new@acme.test", role: "viewer" });
+    const short = await call(t.app, "POST", "/v1/invitations/accept", null, {
+      token: linkSecret(fresh.body.acceptUrl),
+      name: "New",
+      password: "short",
+    });
     expectProblem(short, 400, "validation_failed");
     expect(short.body.errors[0].field).toBe("password");
   });

@@ -7,6 +7,7 @@ import {
   call,
   createToken,
   headersFor,
+  joinOrg,
   seedWorld,
   startTestApp,
   type TestApp,
@@ -216,6 +217,7 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
       audit: (await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit?limit=100`, owner)).body,
       org: (await call(t.app, "GET", `/v1/orgs/${w.orgId}`, owner)).body,
       members: (await call(t.app, "GET", `/v1/orgs/${w.orgId}/members`, owner)).body,
+      invitations: (await call(t.app, "GET", `/v1/orgs/${w.orgId}/invitations`, owner)).body,
     });
     const { id } = await createToken(t.app, owner, w.orgId, { name: "untouched", allowedIps: ["10.0.0.0/8"] });
     const before = await snapshot();
@@ -234,7 +236,8 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
       }),
       await call(t.app, "PATCH", `/v1/orgs/${w.orgId}`, owner, { name: "Renamed", tokenPrefix: "NOPE" }),
       await call(t.app, "PATCH", `/v1/orgs/${w.orgId}/members/${w.owner.id}`, owner, { role: "member" }),
-      await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, owner, { email: "new@acme.test", name: "N", password: "short" }),
+      // An admin may not invite an owner: no invitation is written.
+      await call(t.app, "POST", `/v1/orgs/${w.orgId}/invitations`, w.admin.creds, { email: "new@acme.test", role: "owner" }),
       await call(t.app, "PUT", `/v1/orgs/${w.orgId}/scopes`, owner, [{ name: "ok:fine" }, { name: "Not A Scope" }]),
     ];
     for (const res of failures) expect([400, 403, 409], res.raw).toContain(res.status);
@@ -286,13 +289,9 @@ describe.each(await dialects())("bad input on %s", (dialect) => {
     expect(audit.body.items.map((e: { target: { name: string } }) => e.target.name)).toEqual(expect.arrayContaining(strings));
     const org = await call(t.app, "POST", "/v1/orgs", owner, { name: strings[0] });
     expect(org.body.name).toBe(strings[0]);
-    const member = await call(t.app, "POST", `/v1/orgs/${w.orgId}/members`, owner, {
-      email: "bobby@acme.test",
-      name: strings[1],
-      role: "viewer",
-      password: "a long enough password",
-    });
-    expect(member.body.name).toBe(strings[1]);
+    const member = await joinOrg(t.app, owner, w.orgId, { email: "bobby@acme.test", name: strings[1]!, role: "viewer" });
+    const members = await call(t.app, "GET", `/v1/orgs/${w.orgId}/members`, owner);
+    expect(members.body.items).toContainEqual(expect.objectContaining({ id: member.id, name: strings[1] }));
     expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/tokens?limit=1`, owner)).status).toBe(200);
   });
 

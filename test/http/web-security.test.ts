@@ -14,6 +14,7 @@ import {
   call,
   createToken,
   headersFor,
+  joinOrg,
   login,
   PASSWORD,
   rootToken,
@@ -339,7 +340,14 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
   afterAll(() => t?.close());
 
   /** Routes that create the session: nothing to forge a request with yet (the login CSRF is SameSite's job). */
-  const NO_SESSION_YET = new Set(["POST /v1/setup", "POST /v1/auth/login"]);
+  const NO_SESSION_YET = new Set([
+    "POST /v1/setup",
+    "POST /v1/auth/login",
+    // Public, and they ignore any session: the secret (reset link) or nothing (a reset request, which is
+    // answered the same for everyone and rate-limited) is all they take.
+    "POST /v1/auth/password-reset",
+    "POST /v1/auth/password-reset/confirm",
+  ]);
 
   it("covers every POST, PUT, PATCH and DELETE route: no header, a wrong one, or a forged cookie pair → 403 csrf_failed", async () => {
     const bodies = bodySchemas(t.app);
@@ -348,14 +356,19 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
     const checked: string[] = [];
     for (const route of routes) {
       const key = `${route.method} ${route.path}`;
-      // Logout's positive control ends its session: it gets a session of its own.
-      const owner = route.path === "/v1/auth/logout" ? await login(t.app, "owner@acme.test") : w.owner.creds;
+      // Logout's and the session routes' positive controls end sessions: they get a session of their own.
+      const ownSession = route.path === "/v1/auth/logout" || route.path.startsWith("/v1/me/");
+      const owner = ownSession ? await login(t.app, "owner@acme.test") : w.owner.creds;
       // Fresh resources per route, so that one route's positive control cannot disturb another's.
       const org = await call(t.app, "POST", "/v1/orgs", owner, { name: `CSRF ${key}` });
       const orgId = org.body.id as string;
-      await call(t.app, "POST", `/v1/orgs/${orgId}/members`, owner, { email: "member@acme.test", role: "member" });
+      await joinOrg(t.app, owner, orgId, { email: "member@acme.test", name: "Mia Member", role: "member" });
       const token = await createToken(t.app, owner, orgId, { name: "csrf target" });
-      const ids: Record<string, string> = { orgId, tokenId: token.id, userId: w.member.id };
+      const invited = await call(t.app, "POST", `/v1/orgs/${orgId}/invitations`, owner, {
+        email: "csrf@acme.test",
+        role: "viewer",
+      });
+      const ids: Record<string, string> = { orgId, tokenId: token.id, userId: w.member.id, id: invited.body.invitation.id };
       const url = route.path.replace(/:(\w+)/g, (_, name: string) => {
         if (!ids[name]) throw new Error(`no id for :${name} in ${key}: teach web-security.test.ts about it`);
         return ids[name]!;
@@ -387,6 +400,8 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
       const ok = await send({ cookie: cookies(), "x-csrf-token": owner.csrf });
       // (The refusals above already prove the body passed schema validation, which runs first.)
       expect(ok.statusCode === 403 && JSON.parse(ok.body).code === "csrf_failed", `${key}: ${ok.body}`).toBe(false);
+      // "Sign out everywhere" ended every session of the account: the next routes need a new one.
+      if (key === "DELETE /v1/me/sessions") w.owner.creds = await login(t.app, "owner@acme.test");
       checked.push(key);
     }
     expect(checked).toEqual(expect.arrayContaining(["POST /v1/orgs", "POST /v1/orgs/:orgId/tokens", "POST /v1/auth/logout"]));

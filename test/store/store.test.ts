@@ -254,14 +254,23 @@ describe.each(await dialects())("storage on %s", (dialect) => {
     });
 
     it("stores sessions by hash and drops expired ones", async () => {
-      const live = { idHash: hashOf(), userId: users.mia.id, csrfToken: "csrf-live", expiresAt: T0 + HOUR };
-      const stale = { idHash: hashOf(), userId: users.mia.id, csrfToken: "csrf-stale", expiresAt: T0 - 1 };
+      const live = {
+        idHash: hashOf(),
+        publicId: "ses_live",
+        userId: users.mia.id,
+        csrfToken: "csrf-live",
+        expiresAt: T0 + HOUR,
+        ip: "203.0.113.7",
+        userAgent: "curl/8",
+      };
+      const stale = { idHash: hashOf(), publicId: "ses_stale", userId: users.mia.id, csrfToken: "csrf-stale", expiresAt: T0 - 1 };
       await insertSession(db(), live, T0 - HOUR);
       await insertSession(db(), stale, T0 - HOUR);
-      expect(await findSession(db(), live.idHash)).toEqual(live);
+      const stored = { ...live, createdAt: T0 - HOUR, lastSeenAt: T0 - HOUR };
+      expect(await findSession(db(), live.idHash)).toEqual(stored);
       await deleteExpiredSessions(db(), T0);
       expect(await findSession(db(), stale.idHash)).toBeUndefined();
-      expect(await findSession(db(), live.idHash)).toEqual(live);
+      expect(await findSession(db(), live.idHash)).toEqual(stored);
       await deleteSession(db(), live.idHash);
       expect(await findSession(db(), live.idHash)).toBeUndefined();
     });

@@ -138,11 +138,8 @@ export async function seedWorld(app: FastifyInstance): Promise<World> {
   if (setup.statusCode !== 201) throw new Error(`setup → ${setup.statusCode} ${setup.body}`);
   const orgId = JSON.parse(setup.body).organization.id as string;
   const owner = { id: JSON.parse(setup.body).user.id as string, creds: await login(app, "owner@acme.test") };
-  const add = async (email: string, name: string, role: string, org = orgId, by = owner.creds) => {
-    const res = await call(app, "POST", `/v1/orgs/${org}/members`, by, { email, name, role, password: PASSWORD });
-    if (res.status !== 201) throw new Error(`add member ${email} → ${res.status} ${res.raw}`);
-    return { id: res.body.userId as string, creds: await login(app, email) };
-  };
+  const add = (email: string, name: string, role: string, org = orgId, by: Credentials = owner.creds) =>
+    joinOrg(app, by, org, { email, name, role });
   const admin = await add("admin@acme.test", "Adam Admin", "admin");
   const member = await add("member@acme.test", "Mia Member", "member");
   const member2 = await add("member2@acme.test", "Max Member", "member");
@@ -155,6 +152,38 @@ export async function seedWorld(app: FastifyInstance): Promise<World> {
   const leave = await call(app, "DELETE", `/v1/orgs/${otherOrgId}/members/${owner.id}`, otherOwner.creds);
   if (leave.status !== 204) throw new Error(`leave → ${leave.status} ${leave.raw}`);
   return { orgId, otherOrgId, owner, admin, member, member2, viewer, otherOwner };
+}
+
+/** The secret in an accept or reset link (`…#token=<secret>`). */
+export function linkSecret(url: string): string {
+  const match = /#token=([^&\s]+)/.exec(url);
+  if (!match) throw new Error(`no token in link ${url}`);
+  return match[1]!;
+}
+
+/**
+ * A person joins an organisation the only way there is (SPEC §2): `by` invites the email with a role and
+ * the person accepts through HTTP: a new account with PASSWORD, or an existing one signed in first.
+ * Returns the person's id and a fresh session. Needs an instance without SMTP (the link is returned).
+ */
+export async function joinOrg(
+  app: FastifyInstance,
+  by: Credentials,
+  orgId: string,
+  person: { email: string; name: string; role: string },
+): Promise<{ id: string; creds: { session: string; csrf: string } }> {
+  const invited = await call(app, "POST", `/v1/orgs/${orgId}/invitations`, by, { email: person.email, role: person.role });
+  if (invited.status !== 201 || typeof invited.body.acceptUrl !== "string") {
+    throw new Error(`invite ${person.email} → ${invited.status} ${invited.raw}`);
+  }
+  const token = linkSecret(invited.body.acceptUrl);
+  const fresh = await call(app, "POST", "/v1/invitations/accept", null, { token, name: person.name, password: PASSWORD });
+  if (fresh.status === 200) return { id: fresh.body.user.id as string, creds: await login(app, person.email) };
+  if (fresh.status !== 409) throw new Error(`accept ${person.email} → ${fresh.status} ${fresh.raw}`);
+  const creds = await login(app, person.email);
+  const accepted = await call(app, "POST", "/v1/invitations/accept", creds, { token });
+  if (accepted.status !== 200) throw new Error(`accept ${person.email} signed in → ${accepted.status} ${accepted.raw}`);
+  return { id: accepted.body.user.id as string, creds };
 }
 
 /** Creates a token through the API and returns its view and secret. */

@@ -1,18 +1,7 @@
 import { Type } from "typebox";
 import { authenticate, orgAccess } from "../auth.js";
 import { metaOf } from "../context.js";
-import {
-  CatalogueEntrySchema,
-  Email,
-  MemberParams,
-  MemberSchema,
-  Name,
-  OrgParams,
-  OrgPatchBody,
-  OrgSchema,
-  Password,
-  Role,
-} from "../schemas.js";
+import { CatalogueEntrySchema, MemberParams, MemberSchema, Name, OrgParams, OrgPatchBody, OrgSchema, Role } from "../schemas.js";
 import { memberView, orgView } from "../views.js";
 import { problemResponses, type Routes } from "./types.js";
 
@@ -113,27 +102,6 @@ export const orgRoutes: Routes = async (app) => {
     },
   );
 
-  app.post(
-    "/v1/orgs/:orgId/members",
-    {
-      schema: {
-        tags: ["members"],
-        summary: "Add an existing account, or create one with the given password (≥ 12 characters)",
-        params: OrgParams,
-        body: Type.Object(
-          { email: Email, name: Type.Optional(Name), role: Type.Optional(Role), password: Type.Optional(Password) },
-          { additionalProperties: false },
-        ),
-        response: { 201: MemberSchema, ...problemResponses(400, 401, 403, 404, 409) },
-      },
-    },
-    async (request, reply) => {
-      const access = await orgAccess(request, request.params.orgId);
-      const member = await orgs.addMember(access, { ...request.body, role: request.body.role ?? "member" }, metaOf(request));
-      return reply.code(201).send(memberView(member));
-    },
-  );
-
   app.patch(
     "/v1/orgs/:orgId/members/:userId",
     {
@@ -156,7 +124,7 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
-        summary: "Remove a member (their personal tokens stop working)",
+        summary: "Remove a member, or leave (your own id): their personal tokens here are revoked",
         params: MemberParams,
         response: { 204: Type.Null(), ...problemResponses(401, 403, 404, 409) },
       },

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026-11-23T12-00-initial.js";
+import * as invitations from "./2026-12-02T11-00-invitations.js";
 
 /**
  * Migrations are code, named by timestamp, listed here so that they work from the compiled package
@@ -7,6 +8,7 @@ import * as initial from "./2026-11-23T12-00-initial.js";
  */
 const MIGRATIONS: Record<string, Migration> = {
   "2026-11-23T12-00-initial": initial,
+  "2026-12-02T11-00-invitations": invitations,
 };
 
 export const migrationProvider: MigrationProvider = {
