@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { http } from "../../api/client";
 import type { AcceptedInvitation, AcceptInvitationInput, InvitationPreview } from "../../api/types";
-import { sessionKeys } from "../session/api";
+import { outlivesSession, sessionKeys } from "../session/api";
 
 export const invitationKeys = {
   preview: (token: string) => ["invitation", token] as const,
@@ -24,7 +24,7 @@ export function useAcceptInvitation() {
     mutationFn: (input: AcceptInvitationInput) => http.post<AcceptedInvitation>("/v1/invitations/accept", input),
     onSuccess: async () => {
       // A new account may have just signed in: nothing cached belongs to it but `me`, refetched now.
-      client.removeQueries({ predicate: (q) => q.queryKey[0] !== sessionKeys.me[0] });
+      client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });
       await client.invalidateQueries({ queryKey: sessionKeys.me });
     },
   });

@@ -45,7 +45,7 @@ export function useLogin() {
     mutationFn: (input: LoginInput) =>
       http.post<{ user: User; memberships: Membership[] }>("/v1/auth/login", input),
     onSuccess: async () => {
-      client.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
+      client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });
       await client.invalidateQueries({ queryKey: sessionKeys.me });
     },
   });
@@ -82,7 +82,16 @@ export function useLogout() {
 export function forgetSession(client: QueryClient): void {
   // Keep the mounted `me` query (its observer must see the change); drop everything else.
   client.setQueryData(sessionKeys.me, null);
-  client.removeQueries({ predicate: (q) => q.queryKey[0] !== sessionKeys.me[0] });
+  client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });
+}
+
+/**
+ * Queries kept when the session changes: `me` (its observer must see the change) and the public
+ * invitation preview, which belongs to the link, not to whoever is signed in (the accept page stays
+ * mounted while its visitor signs in or out).
+ */
+export function outlivesSession(key: readonly unknown[]): boolean {
+  return key[0] === sessionKeys.me[0] || key[0] === "invitation";
 }
 
 /** Always answers 202, whether or not the email has an account (no account enumeration). */
