@@ -124,12 +124,16 @@ export async function openPage(
     timezoneId: "Europe/Rome",
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  // The browser's own CSP report does not reach page.on("console"); the DOM event does.
+  await context.addInitScript(
+    `document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI), true);`,
+  );
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(String(error)));
   page.on("console", (message) => {
-    if (/Content Security Policy/i.test(message.text())) errors.push(`CSP: ${message.text()}`);
+    if (message.text().startsWith("CSP violation:")) errors.push(message.text());
   });
   return { context, page, errors };
 }
