@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { DEFAULT_QUOTAS, QUOTA_CEILING, QUOTA_ENV, QUOTA_NAMES, type Quotas } from "./core/quotas.js";
 
 /** Tessera's configuration, parsed and validated once at start-up. */
 export interface Config {
@@ -48,6 +49,14 @@ export interface Config {
    * request's Host header, which a client chooses. Default `http://localhost:<port>` (`https` with TLS).
    */
   publicUrl: string;
+  /** Quotas and retention (issue 16), parsed by `limitsConfig`. */
+  quotas: Quotas;
+  /** How often the retention job sweeps (`TESSERA_RETENTION_INTERVAL_SECONDS`, default 3600). */
+  retentionIntervalMs: number;
+  /** Hourly usage buckets older than this are pruned (`TESSERA_USAGE_RETENTION_DAYS`, default 400). */
+  usageRetentionDays: number;
+  /** Instance-level audit events (no organisation) older than this are pruned (`TESSERA_INSTANCE_AUDIT_RETENTION_DAYS`, default 90). */
+  instanceAuditRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -121,6 +130,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     loginFailuresPerAddress: int(env, "TESSERA_LOGIN_FAILURES_PER_ADDRESS", 50, 1, 1_000_000),
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
     ...mailConfig(env),
+    ...limitsConfig(env),
   };
   return { ...config, ...overrides };
+}
+
+/** Quotas and retention periods: instance-wide, from the environment, with generous defaults. */
+function limitsConfig(
+  env: NodeJS.ProcessEnv,
+): Pick<Config, "quotas" | "retentionIntervalMs" | "usageRetentionDays" | "instanceAuditRetentionDays"> {
+  const quotas = Object.fromEntries(
+    QUOTA_NAMES.map((name) => [name, int(env, QUOTA_ENV[name], DEFAULT_QUOTAS[name], 1, QUOTA_CEILING[name])]),
+  ) as Quotas;
+  return {
+    quotas,
+    retentionIntervalMs: int(env, "TESSERA_RETENTION_INTERVAL_SECONDS", 3600, 1, 7 * 86_400) * 1000,
+    // 400 days: a year of usage graphs plus a month to compare against.
+    usageRetentionDays: int(env, "TESSERA_USAGE_RETENTION_DAYS", 400, 1, 36_500),
+    instanceAuditRetentionDays: int(env, "TESSERA_INSTANCE_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
+  };
 }

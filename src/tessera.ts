@@ -5,7 +5,9 @@ import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
 import { createSmtpMailer } from "./services/mailer.js";
 import { OrgService } from "./services/org-service.js";
+import { QuotaGuard } from "./services/quotas.js";
 import { MemoryRateLimiter } from "./services/rate-limiter.js";
+import { RetentionJob } from "./services/retention.js";
 import { TokenService } from "./services/token-service.js";
 import { UsageRecorder } from "./services/usage-recorder.js";
 import { Verifier } from "./services/verifier.js";
@@ -25,6 +27,10 @@ export interface Tessera {
   tokens: TokenService;
   /** Invitations, password reset and change, a person's own sessions. */
   accounts: AccountService;
+  /** Instance-wide quotas (`config.quotas`), asked inside use cases' transactions. */
+  quotas: QuotaGuard;
+  /** Background pruning of expired sessions, old usage and audit events; stopped by `close`. */
+  retention: RetentionJob;
   /** Flushes usage and closes storage. */
   close(): Promise<void>;
 }
@@ -68,6 +74,16 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     cache: { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheTtlMs },
   });
   const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl, config.mailFrom) : undefined;
+  const quotas = new QuotaGuard(config.quotas, store.dialect);
+  const retention = new RetentionJob(store, {
+    intervalMs: config.retentionIntervalMs,
+    usageRetentionDays: config.usageRetentionDays,
+    instanceAuditRetentionDays: config.instanceAuditRetentionDays,
+    onError: (error) => {
+      if (config.logLevel !== "silent") process.stderr.write(`tessera: retention sweep failed: ${String(error)}\n`);
+    },
+  });
+  retention.start();
   let closed = false;
   return {
     config,
@@ -82,13 +98,21 @@ export async function createTessera(config: Config, options: { migrate?: boolean
       { perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowMs: 15 * 60_000 },
       config.bearerFailuresPerMinute,
     ),
-    orgs: new OrgService(store, bus),
-    tokens: new TokenService(store, bus, config.pepper),
-    accounts: new AccountService(store, bus, { publicUrl: config.publicUrl, sessionTtlMs: config.sessionTtlMs, mailer }),
+    accounts: new AccountService(store, bus, {
+      publicUrl: config.publicUrl,
+      sessionTtlMs: config.sessionTtlMs,
+      mailer,
+      quotas,
+    }),
+    orgs: new OrgService(store, bus, quotas),
+    tokens: new TokenService(store, bus, config.pepper, quotas),
+    quotas,
+    retention,
     async close() {
       if (closed) return;
       closed = true;
       try {
+        await retention.close();
         await usage.close();
       } finally {
         verifier.close();

@@ -3,8 +3,10 @@ import "../runtime/keep-tick-shape.js";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { TesseraError } from "../core/errors.js";
+import type { Role } from "../core/roles.js";
 import { iso, tokenView } from "../http/views.js";
 import { closeOnSignals, startServer } from "../server.js";
+import type { MailLocale } from "../services/mailer.js";
 import { systemMeta } from "../services/request-meta.js";
 import { createStore, migrate } from "../store/database.js";
 import { createTessera, type Tessera } from "../tessera.js";
@@ -76,6 +78,47 @@ program
       process.stdout.write(
         `${JSON.stringify({ user: { id: user.id, email: user.email }, organization: { id: organization.id, name: organization.name } })}\n`,
       );
+    });
+  });
+
+program
+  .command("invite")
+  .description("Invite an email to an organisation; prints the accept link alone on stdout (or says it was mailed)")
+  .requiredOption("--org <orgId>")
+  .requiredOption("--email <email>")
+  .addOption(new Option("--role <role>").choices(["owner", "admin", "member", "viewer"]).default("member"))
+  .addOption(new Option("--locale <locale>", "the invitee's language for the mail").choices(["en", "it"]).default("en"))
+  .action(async (o: { org: string; email: string; role: Role; locale: MailLocale }) => {
+    await withTessera(async (t) => {
+      const access = await t.orgs.access({ type: "system" }, o.org);
+      const { invitation, acceptUrl } = await t.accounts.invite(
+        access,
+        { email: o.email, role: o.role, locale: o.locale },
+        systemMeta(),
+      );
+      if (acceptUrl === null) {
+        process.stderr.write(
+          `Invitation ${invitation.id} mailed to ${invitation.email}; it expires ${iso(invitation.expiresAt)}.\n`,
+        );
+        return;
+      }
+      process.stderr.write(
+        `Invitation ${invitation.id} for ${invitation.email} (${invitation.role}), expires ${iso(invitation.expiresAt)}. No SMTP: hand this link to the person.\n`,
+      );
+      process.stdout.write(`${acceptUrl}\n`);
+    });
+  });
+
+const user = program.command("user").description("People's accounts");
+user
+  .command("reset-link")
+  .description("A single-use password reset link (1 hour) for an account; prints it alone on stdout")
+  .requiredOption("--email <email>")
+  .action(async (o: { email: string }) => {
+    await withTessera(async (t) => {
+      const link = await t.accounts.resetLink(o.email, systemMeta());
+      process.stderr.write("Hand this link to the account's owner only; it works once, within one hour.\n");
+      process.stdout.write(`${link}\n`);
     });
   });
 

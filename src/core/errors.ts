@@ -14,11 +14,18 @@ export const ERROR_CODES = [
   "payload_too_large",
   "unsupported_media_type",
   "rate_limited",
+  "quota_exceeded",
   "service_unavailable",
   "internal_error",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The quota a `quota_exceeded` refusal names. */
+export interface QuotaLimit {
+  name: string;
+  max: number;
+}
 
 export interface FieldIssue {
   field: string;
@@ -36,11 +43,13 @@ export class TesseraError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** For `forbidden` on bearer requests: the scope that was missing. */
   readonly missingScope: string | undefined;
+  /** For `quota_exceeded`: the quota's name (as in docs/api.md) and its configured maximum. */
+  readonly limit: QuotaLimit | undefined;
 
   constructor(
     code: ErrorCode,
     detail: string,
-    extra: { fields?: FieldIssue[]; retryAfterSeconds?: number; missingScope?: string } = {},
+    extra: { fields?: FieldIssue[]; retryAfterSeconds?: number; missingScope?: string; limit?: QuotaLimit } = {},
   ) {
     super(detail);
     this.name = "TesseraError";
@@ -48,6 +57,7 @@ export class TesseraError extends Error {
     this.fields = extra.fields;
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.missingScope = extra.missingScope;
+    this.limit = extra.limit;
   }
 }
 

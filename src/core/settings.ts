@@ -14,6 +14,11 @@ export interface OrgSettings {
   membersCanCreateTokens: boolean;
   /** A token must be suspended before it can be revoked (a two-step, reviewable revocation). */
   revokeRequiresSuspension: boolean;
+  /**
+   * Audit events older than this many days are pruned by the retention job; null keeps them forever
+   * (the default). Instance-level events have their own instance-wide period.
+   */
+  auditRetentionDays: number | null;
 }
 
 export const DEFAULT_ORG_SETTINGS: OrgSettings = {
@@ -23,10 +28,14 @@ export const DEFAULT_ORG_SETTINGS: OrgSettings = {
   requireExpiry: false,
   membersCanCreateTokens: true,
   revokeRequiresSuspension: false,
+  auditRetentionDays: null,
 };
 
 /** Ten years: the upper bound of any expiry setting. */
 export const MAX_EXPIRY_DAYS = 3650;
+
+/** A hundred years: the upper bound of `auditRetentionDays` (past it, null says "forever" honestly). */
+export const MAX_AUDIT_RETENTION_DAYS = 36_500;
 
 export interface FieldError {
   field: string;
@@ -38,6 +47,13 @@ export function validateSettings(s: OrgSettings): FieldError[] {
   const errors: FieldError[] = [];
   if (s.defaultExpiryDays !== null && s.maxExpiryDays !== null && s.defaultExpiryDays > s.maxExpiryDays) {
     errors.push({ field: "defaultExpiryDays", message: "must not exceed maxExpiryDays" });
+  }
+  const retention = s.auditRetentionDays;
+  if (retention !== null && !(Number.isInteger(retention) && retention >= 1 && retention <= MAX_AUDIT_RETENTION_DAYS)) {
+    errors.push({
+      field: "auditRetentionDays",
+      message: `must be a whole number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS}, or null`,
+    });
   }
   return errors;
 }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { type ErrorCode, type FieldIssue, TesseraError } from "../core/errors.js";
+import { type ErrorCode, type FieldIssue, type QuotaLimit, TesseraError } from "../core/errors.js";
 import type {} from "./context.js";
 
 /** The one place error codes become HTTP statuses. */
@@ -15,6 +15,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  quota_exceeded: 409,
   service_unavailable: 503,
   internal_error: 500,
 };
@@ -31,6 +32,7 @@ const TITLE_OF: Record<ErrorCode, string> = {
   payload_too_large: "Request body too large",
   unsupported_media_type: "Unsupported media type",
   rate_limited: "Too many requests",
+  quota_exceeded: "Quota exceeded",
   service_unavailable: "Service unavailable",
   internal_error: "Internal error",
 };
@@ -43,6 +45,8 @@ export interface Problem {
   detail: string;
   code: ErrorCode;
   errors?: FieldIssue[];
+  /** For `quota_exceeded`: which quota, and its maximum. */
+  limit?: QuotaLimit;
   traceId?: string;
 }
 
@@ -76,7 +80,11 @@ export function problemResponse(
   bearer: boolean,
 ): { problem: Problem; headers: Record<string, string> } {
   const fields = error.fields?.map((f) => ({ field: redactSecrets(f.field), message: redactSecrets(f.message) }));
-  const problem = { ...problemOf(error.code, redactSecrets(error.message), fields), traceId };
+  const problem: Problem = {
+    ...problemOf(error.code, redactSecrets(error.message), fields),
+    ...(error.limit ? { limit: error.limit } : {}),
+    traceId,
+  };
   const headers: Record<string, string> = {};
   if (error.code === "unauthorized") {
     headers["www-authenticate"] = bearer ? 'Bearer error="invalid_token"' : 'Bearer realm="tessera"';

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, type TUnsafe, Type } from "typebox";
-import { MAX_EXPIRY_DAYS } from "../core/settings.js";
+import { MAX_AUDIT_RETENTION_DAYS, MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
 import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
 import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
@@ -41,6 +41,7 @@ export const ProblemSchema = Type.Object(
     detail: Type.String(),
     code: Type.String(),
     errors: Type.Optional(Type.Array(FieldIssueSchema)),
+    limit: Type.Optional(Type.Object({ name: Type.String(), max: Type.Integer() })),
     traceId: Type.Optional(Type.String()),
   },
   { $id: "Problem" },
@@ -62,6 +63,7 @@ const SettingsProperties = {
   requireExpiry: Type.Boolean(),
   membersCanCreateTokens: Type.Boolean(),
   revokeRequiresSuspension: Type.Boolean(),
+  auditRetentionDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_AUDIT_RETENTION_DAYS })),
 };
 export const SettingsSchema = Type.Object(SettingsProperties);
 export const SettingsPatch = Type.Partial(Type.Object(SettingsProperties, strict));

@@ -41,6 +41,7 @@ import { FailureLimiter } from "./failure-limiter.js";
 import { invitationMail, type Mailer, type MailLocale, passwordResetMail } from "./mailer.js";
 import { managingRole } from "./org-service.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
+import type { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
 import { hashSessionId, type NewSession, openSession } from "./sessions.js";
 
@@ -118,6 +119,8 @@ export interface AccountOptions {
   sessionTtlMs: number;
   /** Absent without `TESSERA_SMTP_URL`: links are then returned to whoever made them. */
   mailer: Mailer | undefined;
+  /** `membersPerOrganization` is asked when an invitation is accepted. */
+  quotas?: QuotaGuard | undefined;
 }
 
 /**
@@ -310,6 +313,7 @@ export class AccountService {
         if (!(await claimInvitation(trx, invitation.id, caller.id, now))) {
           throw new TesseraError("conflict", "This invitation has already been used");
         }
+        await this.#options.quotas?.assert(trx, "membersPerOrganization", { orgId: invitation.orgId });
         await insertMembership(trx, invitation.orgId, caller.id, role, now);
         await insertEvents(trx, [added(caller)]);
       });
@@ -337,6 +341,7 @@ export class AccountService {
       if (!(await claimInvitation(trx, invitation.id, user.id, now))) {
         throw new TesseraError("conflict", "This invitation has already been used");
       }
+      await this.#options.quotas?.assert(trx, "membersPerOrganization", { orgId: invitation.orgId });
       // A concurrent twin creating the same email fails here, as a conflict (never a 500 with the email).
       await insertUser(trx, { ...user, passwordHash });
       await insertMembership(trx, invitation.orgId, user.id, role, now);

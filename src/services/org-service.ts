@@ -1,5 +1,6 @@
 import { TesseraError, validationError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { DEFAULT_QUOTAS } from "../core/quotas.js";
 import { mayManageRole, type Role } from "../core/roles.js";
 import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
 import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
@@ -30,6 +31,7 @@ import { findUserById } from "../store/users-repository.js";
 import { type Actor, actorRef, type OrgAccess, requireScope, resolveOrgAccess } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import type { ChangeBus } from "./change-bus.js";
+import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
 import { targetOf } from "./token-service.js";
 
@@ -58,10 +60,13 @@ export const MEMBER_REMOVED = "member removed";
 export class OrgService {
   readonly #store: Store;
   readonly #bus: ChangeBus;
+  /** Instance-wide quotas; also for the member functions (`assert(trx, "membersPerOrganization", {orgId})`). */
+  readonly quotas: QuotaGuard;
 
-  constructor(store: Store, bus: ChangeBus) {
+  constructor(store: Store, bus: ChangeBus, quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect)) {
     this.#store = store;
     this.#bus = bus;
+    this.quotas = quotas;
   }
 
   access(actor: Actor, orgId: string): Promise<OrgAccess> {
@@ -80,6 +85,7 @@ export class OrgService {
       updatedAt: now,
     };
     await this.#store.db.transaction().execute(async (trx) => {
+      await this.quotas.assert(trx, "organizationsPerUser", { userId: actor.user.id });
       await insertOrg(trx, org);
       await insertMembership(trx, org.id, actor.user.id, "owner", now);
       await insertEvents(trx, [
@@ -166,6 +172,8 @@ export class OrgService {
       seen.add(s.name);
       product.push({ name: s.name, description: s.description?.trim() ?? "" });
     });
+    // A size, not a count: the PUT replaces the whole catalogue, so no concurrent twin can add to it.
+    this.quotas.assertSize("scopesPerCatalogue", product.length);
     const now = Date.now();
     await this.#store.db.transaction().execute(async (trx) => {
       const before = (await listProductScopes(trx, access.org.id)).map((s) => s.name);

@@ -2,6 +2,7 @@ import { TesseraError, validationError } from "../core/errors.js";
 import { resolveExpiry } from "../core/expiry.js";
 import { newId } from "../core/ids.js";
 import { MAX_ALLOWED_IPS, parseCidr } from "../core/ip.js";
+import { DEFAULT_QUOTAS } from "../core/quotas.js";
 import { grantableScopes, MANAGEMENT_SCOPE_NAMES, unknownScopes } from "../core/scopes.js";
 import { applyTransition, canRegenerate, MAX_GRACE_SECONDS, type TokenStatus, type Transition } from "../core/status.js";
 import { type Environment, generateToken, hashToken } from "../core/token-format.js";
@@ -21,6 +22,7 @@ import { actorRef, type OrgAccess, requireScope } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import type { ChangeBus } from "./change-bus.js";
 import { catalogueOf } from "./org-service.js";
+import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
 
 export interface CreateTokenInput {
@@ -111,11 +113,13 @@ export class TokenService {
   readonly #store: Store;
   readonly #bus: ChangeBus;
   readonly #pepper: string | undefined;
+  readonly #quotas: QuotaGuard;
 
-  constructor(store: Store, bus: ChangeBus, pepper: string | undefined) {
+  constructor(store: Store, bus: ChangeBus, pepper: string | undefined, quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect)) {
     this.#store = store;
     this.#bus = bus;
     this.#pepper = pepper;
+    this.#quotas = quotas;
   }
 
   /** The scopes a creator may put in a token: known to the catalogue and within their own permissions. */
@@ -174,6 +178,7 @@ export class TokenService {
       metadata,
     };
     await this.#store.db.transaction().execute(async (trx) => {
+      await this.#quotas.assertNewToken(trx, org.id, token.ownerId);
       await insertToken(trx, token, hashToken(generated.secret, this.#pepper));
       await insertEvents(trx, [
         auditEvent(

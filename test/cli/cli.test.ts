@@ -183,6 +183,20 @@ describe("tessera CLI", { timeout: STEP_TIMEOUT }, () => {
       f.orgId = printed.organization.id;
     }));
 
+  it("invite and user reset-link print their link alone on stdout (no SMTP)", () =>
+    each(async (f) => {
+      const [invite, reset] = await Promise.all([
+        f.cli("invite", "--org", f.orgId, "--email", "Ivo@Acme.test", "--role", "admin", "--locale", "it"),
+        f.cli("user", "reset-link", "--email", "olive@acme.test"),
+      ]);
+      expect(invite.code, invite.stderr).toBe(0);
+      expect(invite.stdout).toMatch(/^http:\/\/localhost:7070\/accept-invitation#token=tsi_live_[0-9A-Za-z]{43}\n$/);
+      expect(invite.stderr).toMatch(/inv_.*ivo@acme\.test \(admin\)/);
+      expect(invite.stderr).not.toContain("tsi_live_");
+      expect(reset.code, reset.stderr).toBe(0);
+      expect(reset.stdout).toMatch(/^http:\/\/localhost:7070\/reset-password#token=tsp_live_[0-9A-Za-z]{43}\n$/);
+    }));
+
   it("root-token create and token create print the secret alone on stdout; bad input exits 2", () =>
     each(async (f) => {
       const [root, service, unknownScope] = await Promise.all([

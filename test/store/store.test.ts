@@ -174,14 +174,16 @@ describe.each(await dialects())("storage on %s", (dialect) => {
       expect(await findUserById(db(), newId("user"))).toBeUndefined();
     });
 
-    it("refuses a second account with the same email", async () => {
+    it("refuses a second account with the same email, as a conflict that does not repeat the email", async () => {
       const dup = { id: newId("user"), email: "mia@acme.test", name: "Impostor", instanceAdmin: false, disabledAt: null };
-      await expect(insertUser(db(), { ...dup, createdAt: T0, passwordHash: "x" })).rejects.toThrow(/unique/i);
+      const refused = await insertUser(db(), { ...dup, createdAt: T0, passwordHash: "x" }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ name: "TesseraError", code: "conflict" });
+      expect(String((refused as Error).message)).not.toContain("mia@acme.test");
       expect(await countUsers(db())).toBe(4);
     });
 
     it("refuses a duplicate membership", async () => {
-      await expect(insertMembership(db(), orgA.id, users.mia.id, "admin", T0)).rejects.toThrow();
+      await expect(insertMembership(db(), orgA.id, users.mia.id, "admin", T0)).rejects.toMatchObject({ code: "conflict" });
       expect((await findMember(db(), orgA.id, users.mia.id))?.role).toBe("member");
     });
 

@@ -1,4 +1,5 @@
 import { Type } from "typebox";
+import { QUOTA_CEILING } from "../../core/quotas.js";
 import { authenticate, orgAccess } from "../auth.js";
 import { metaOf } from "../context.js";
 import { CatalogueEntrySchema, MemberParams, MemberSchema, Name, OrgParams, OrgPatchBody, OrgSchema, Role } from "../schemas.js";
@@ -12,6 +13,7 @@ const SETTINGS_KEYS = [
   "requireExpiry",
   "membersCanCreateTokens",
   "revokeRequiresSuspension",
+  "auditRetentionDays",
 ] as const;
 
 export const orgRoutes: Routes = async (app) => {
@@ -39,7 +41,7 @@ export const orgRoutes: Routes = async (app) => {
         tags: ["organisations"],
         summary: "Create an organisation (you become its owner)",
         body: Type.Object({ name: Name }, { additionalProperties: false }),
-        response: { 201: OrgSchema, ...problemResponses(400, 401, 403) },
+        response: { 201: OrgSchema, ...problemResponses(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {
@@ -164,9 +166,10 @@ export const orgRoutes: Routes = async (app) => {
             { name: Type.String({ minLength: 1, maxLength: 130 }), description: Type.Optional(Type.String({ maxLength: 300 })) },
             { additionalProperties: false },
           ),
-          { maxItems: 500 },
+          // Above the largest configurable quota no setting could accept the body: refused before any work.
+          { maxItems: QUOTA_CEILING.scopesPerCatalogue },
         ),
-        response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(400, 401, 403, 404) },
+        response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) => {

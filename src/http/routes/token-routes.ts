@@ -38,7 +38,7 @@ export const tokenRoutes: Routes = async (app) => {
         summary: "Create a token; the secret is in this response only",
         params: OrgParams,
         body: CreateTokenBody,
-        response: { 201: TokenWithSecret, ...problemResponses(400, 401, 403, 404) },
+        response: { 201: TokenWithSecret, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => {

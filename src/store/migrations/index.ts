@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026-11-23T12-00-initial.js";
 import * as invitations from "./2026-12-02T11-00-invitations.js";
+import * as retentionIndexes from "./2026-12-02T12-00-retention-indexes.js";
 
 /**
  * Migrations are code, named by timestamp, listed here so that they work from the compiled package
@@ -9,6 +10,7 @@ import * as invitations from "./2026-12-02T11-00-invitations.js";
 const MIGRATIONS: Record<string, Migration> = {
   "2026-11-23T12-00-initial": initial,
   "2026-12-02T11-00-invitations": invitations,
+  "2026-12-02T12-00-retention-indexes": retentionIndexes,
 };
 
 export const migrationProvider: MigrationProvider = {
