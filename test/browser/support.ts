@@ -44,6 +44,8 @@ async function freePort(): Promise<number> {
 
 export interface RunningServer {
   baseUrl: string;
+  /** Runs `tessera <args>` against the server's data (the operator's CLI); returns its stdout. */
+  cli(args: string[]): string;
   stop(): Promise<void>;
 }
 
@@ -51,20 +53,21 @@ export interface RunningServer {
 export async function startServer(): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-browser-"));
   const port = await freePort();
+  const env = {
+    ...process.env,
+    TESSERA_DATA_DIR: dataDir,
+    TESSERA_PORT: String(port),
+    TESSERA_HOST: "127.0.0.1",
+    TESSERA_LOG_LEVEL: "warn",
+    TESSERA_DATABASE_URL: "",
+    TESSERA_REDIS_URL: "",
+    // No mail server: invitation links are returned once to the inviter (SPEC §8), pointing here.
+    TESSERA_SMTP_URL: "",
+    TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
+  };
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      TESSERA_DATA_DIR: dataDir,
-      TESSERA_PORT: String(port),
-      TESSERA_HOST: "127.0.0.1",
-      TESSERA_LOG_LEVEL: "warn",
-      TESSERA_DATABASE_URL: "",
-      TESSERA_REDIS_URL: "",
-      // No mail server: invitation links are returned once to the inviter (SPEC §8), pointing here.
-      TESSERA_SMTP_URL: "",
-      TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
+    env,
     stdio: ["ignore", "inherit", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -82,6 +85,13 @@ export async function startServer(): Promise<RunningServer> {
   }
   return {
     baseUrl,
+    cli: (args) =>
+      execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+        cwd: ROOT,
+        env,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
