@@ -147,7 +147,7 @@ describe.skipIf(!shouldRun)("identity pages in Chromium", () => {
 
     // The owner sees the invitation accepted and Mia among the members.
     await page.reload();
-    await row.getByText("Accepted").waitFor();
+    await row.getByText("Accepted", { exact: true }).waitFor();
     await page.getByRole("table", { name: "Members" }).getByRole("cell", { name: "mia@example.com" }).waitFor();
     await dismissToasts(page);
     await screenshot(page, "members-invitations", true);

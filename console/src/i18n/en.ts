@@ -447,7 +447,7 @@ export const en = {
       status: "Status",
       expires: "Expires",
       invitedBy: "Invited by",
-      sent: "Sent",
+      acceptedOn: "Accepted {{date}}",
       revokeFor: "Revoke invitation for {{email}}",
       revokeTitle: "Revoke invitation",
       revokeBody: "Revoke the invitation for {{email}}? The link stops working immediately.",

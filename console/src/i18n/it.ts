@@ -451,7 +451,7 @@ export const it: Messages = {
       status: "Stato",
       expires: "Scadenza",
       invitedBy: "Invitato da",
-      sent: "Inviato",
+      acceptedOn: "Accettato il {{date}}",
       revokeFor: "Revoca l'invito per {{email}}",
       revokeTitle: "Revoca invito",
       revokeBody: "Revocare l'invito per {{email}}? Il link smette subito di funzionare.",

@@ -87,11 +87,13 @@ export function InvitationsPanel() {
                       </Badge>
                     </Table.Td>
                     <Table.Td>
-                      <Text size="sm" title={format.dateTime(invitation.expiresAt)}>
-                        {invitation.status === "accepted"
-                          ? format.date(invitation.acceptedAt)
-                          : format.dateTime(invitation.expiresAt)}
-                      </Text>
+                      {invitation.status === "accepted" ? (
+                        <Text size="sm" c="dimmed">
+                          {t("members.invitations.acceptedOn", { date: format.date(invitation.acceptedAt) })}
+                        </Text>
+                      ) : (
+                        <Text size="sm">{format.dateTime(invitation.expiresAt)}</Text>
+                      )}
                     </Table.Td>
                     <Table.Td>
                       <Text size="sm">{invitation.invitedBy.name ?? t("common.unknown")}</Text>
