@@ -1,7 +1,7 @@
 import { Button, Stack, Text, Title } from "@mantine/core";
-import { lazy, Suspense } from "react";
+import { type ComponentType, type LazyExoticComponent, lazy, Suspense } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, Navigate, Route, Routes } from "react-router-dom";
+import { Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import type { Me } from "./api/types";
 import { AppLayout } from "./components/app-layout";
 import { ErrorAlert } from "./components/error-alert";
@@ -20,8 +20,36 @@ const TokenDetailPage = lazy(() =>
   import("./features/tokens/token-detail-page").then((m) => ({ default: m.TokenDetailPage })),
 );
 
-/** Session gate: first-run setup, sign-in, or the console. */
+// Pages off the first screen: invitations, password reset and the account page load on demand.
+const AcceptInvitationPage = lazy(() =>
+  import("./features/invitations/accept-invitation-page").then((m) => ({ default: m.AcceptInvitationPage })),
+);
+const ResetPasswordPage = lazy(() =>
+  import("./features/session/reset-password-page").then((m) => ({ default: m.ResetPasswordPage })),
+);
+const AccountPage = lazy(() => import("./features/account/account-page").then((m) => ({ default: m.AccountPage })));
+
+/** Pages that work with or without a session; each decides what to show for either. */
+const PUBLIC_PAGES: Record<string, LazyExoticComponent<ComponentType>> = {
+  "/accept-invitation": AcceptInvitationPage,
+  "/reset-password": ResetPasswordPage,
+};
+
+/** Session gate: public pages, first-run setup, sign-in, or the console. */
 export function App() {
+  const { pathname } = useLocation();
+  const Public = PUBLIC_PAGES[pathname.replace(/\/+$/, "")];
+  if (Public) {
+    return (
+      <Suspense fallback={<PageLoader />}>
+        <Public />
+      </Suspense>
+    );
+  }
+  return <Gate />;
+}
+
+function Gate() {
   const me = useMe();
   const health = useHealth(me.data === null);
 
@@ -42,6 +70,14 @@ function SignedIn({ me }: { me: Me }) {
       <Route
         path="/"
         element={first ? <Navigate replace to={`/orgs/${encodeURIComponent(first.orgId)}`} /> : <NoOrganization me={me} />}
+      />
+      <Route
+        path="/account"
+        element={
+          <Suspense fallback={<PageLoader />}>
+            <AccountPage me={me} />
+          </Suspense>
+        }
       />
       <Route path="/orgs/:orgId" element={<OrgLayout me={me} />}>
         <Route index element={<OrgIndexRedirect />} />

@@ -44,6 +44,8 @@ async function freePort(): Promise<number> {
 
 export interface RunningServer {
   baseUrl: string;
+  /** Runs `tessera <args>` against the server's data (the operator's CLI); returns its stdout. */
+  cli(args: string[]): string;
   stop(): Promise<void>;
 }
 
@@ -51,17 +53,21 @@ export interface RunningServer {
 export async function startServer(): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-browser-"));
   const port = await freePort();
+  const env = {
+    ...process.env,
+    TESSERA_DATA_DIR: dataDir,
+    TESSERA_PORT: String(port),
+    TESSERA_HOST: "127.0.0.1",
+    TESSERA_LOG_LEVEL: "warn",
+    TESSERA_DATABASE_URL: "",
+    TESSERA_REDIS_URL: "",
+    // No mail server: invitation links are returned once to the inviter (SPEC §8), pointing here.
+    TESSERA_SMTP_URL: "",
+    TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
+  };
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      TESSERA_DATA_DIR: dataDir,
-      TESSERA_PORT: String(port),
-      TESSERA_HOST: "127.0.0.1",
-      TESSERA_LOG_LEVEL: "warn",
-      TESSERA_DATABASE_URL: "",
-      TESSERA_REDIS_URL: "",
-    },
+    env,
     stdio: ["ignore", "inherit", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -79,6 +85,13 @@ export async function startServer(): Promise<RunningServer> {
   }
   return {
     baseUrl,
+    cli: (args) =>
+      execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+        cwd: ROOT,
+        env,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
@@ -107,7 +120,10 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A page that records uncaught errors, so each test can assert there were none. */
+/**
+ * A page that records uncaught errors and Content-Security-Policy violations (the console's CSP has
+ * no 'unsafe-eval'; zod must stay jitless), so each test can assert there were none.
+ */
 export async function openPage(
   browser: Browser,
   baseUrl: string,
@@ -118,10 +134,17 @@ export async function openPage(
     timezoneId: "Europe/Rome",
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  // The browser's own CSP report does not reach page.on("console"); the DOM event does.
+  await context.addInitScript(
+    `document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI), true);`,
+  );
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => {
+    if (message.text().startsWith("CSP violation:")) errors.push(message.text());
+  });
   return { context, page, errors };
 }
 
@@ -164,4 +187,36 @@ export async function signIn(page: Page, baseUrl: string, email: string, passwor
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/**
+ * Invites `email` from the members page (which must be open) and returns the accept link the
+ * server shows once when it has no mail server.
+ */
+export async function inviteMember(page: Page, email: string, roleLabel: string): Promise<string> {
+  await page.getByRole("button", { name: "Invite member" }).click();
+  const dialog = page.getByRole("dialog", { name: "Invite member" });
+  await dialog.getByLabel("Email").fill(email);
+  await dialog.getByLabel("Role").selectOption({ label: roleLabel });
+  await dialog.getByRole("button", { name: "Send invitation" }).click();
+  const shown = page.getByRole("dialog", { name: "Invitation link" });
+  const link = (await shown.getByTestId("invitation-link").textContent())?.trim() ?? "";
+  await shown.getByRole("button", { name: "Done" }).click();
+  await shown.waitFor({ state: "detached" });
+  return link;
+}
+
+/** The secret of an accept link (`…/accept-invitation#token=…`). */
+export function invitationToken(link: string): string {
+  return new URLSearchParams(new URL(link).hash.slice(1)).get("token") ?? "";
+}
+
+/** Accepts an invitation over HTTP as a new person would, creating their account. */
+export async function acceptInvitation(baseUrl: string, link: string, name: string, password = PASSWORD): Promise<void> {
+  const res = await fetch(`${baseUrl}/v1/invitations/accept`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: invitationToken(link), name, password }),
+  });
+  if (res.status !== 200) throw new Error(`accept answered ${res.status}: ${await res.text()}`);
 }

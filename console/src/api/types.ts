@@ -139,3 +139,70 @@ export interface Health {
   status: string;
   setupRequired?: boolean;
 }
+
+export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
+export type Locale = "en" | "it";
+
+/** An invitation as its organisation sees it; the secret is never part of it. */
+export interface Invitation {
+  id: string;
+  orgId: string;
+  email: string;
+  role: Role;
+  status: InvitationStatus;
+  /** `null`s when the inviter's account no longer exists. */
+  invitedBy: { id: string | null; name: string | null };
+  createdAt: string;
+  expiresAt: string;
+  acceptedAt: string | null;
+}
+
+export interface CreateInvitationInput {
+  email: string;
+  role: Role;
+  /** Language of the mailed invitation. */
+  locale?: Locale;
+}
+
+/**
+ * `acceptUrl` is returned once, and only when the server has no SMTP to mail it: the inviter passes
+ * it on. `null` means it was mailed.
+ */
+export interface CreatedInvitation {
+  invitation: Invitation;
+  acceptUrl: string | null;
+}
+
+/** What the public `GET /v1/invitations/{token}` tells the person holding the link. */
+export interface InvitationPreview {
+  organization: { id: string; name: string };
+  email: string;
+  role: Role;
+  invitedBy: { name: string | null };
+  expiresAt: string;
+}
+
+/** Signed in: only `token`. Not signed in: `name` and `password` create the invited account. */
+export interface AcceptInvitationInput {
+  token: string;
+  name?: string;
+  password?: string;
+}
+
+export interface AcceptedInvitation {
+  user: User;
+  organization: { id: string; name: string };
+  role: Role;
+}
+
+/** A console session of the signed-in user (`GET /v1/me/sessions`). */
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  expiresAt: string;
+  lastSeenAt?: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** The session making the request. */
+  current: boolean;
+}

@@ -7,11 +7,12 @@ import {
   IconListDetails,
   IconLogout,
   IconPlus,
+  IconUserCircle,
   IconUsers,
 } from "@tabler/icons-react";
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink as RouterNavLink } from "react-router-dom";
+import { Link, NavLink as RouterNavLink } from "react-router-dom";
 import type { Me, Role } from "../api/types";
 import { CreateOrgDialog } from "../features/orgs/create-org-dialog";
 import { OrgSwitcher } from "../features/orgs/org-switcher";
@@ -79,6 +80,14 @@ export function AppLayout({ me, orgId, role, children }: Props) {
               </Menu.Target>
               <Menu.Dropdown>
                 <Menu.Label>{me.user.email}</Menu.Label>
+                <Menu.Item
+                  leftSection={<IconUserCircle size={14} />}
+                  component={Link}
+                  to="/account"
+                  state={orgId ? { orgId } : undefined}
+                >
+                  {t("account.open")}
+                </Menu.Item>
                 <Menu.Item leftSection={<IconPlus size={14} />} onClick={() => setCreateOrgOpen(true)}>
                   {t("orgs.createTitle")}
                 </Menu.Item>

@@ -1,6 +1,6 @@
 import { ActionIcon, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Text, Title } from "@mantine/core";
 import { Dialog } from "../../components/dialog";
-import { IconPlus, IconUserMinus } from "@tabler/icons-react";
+import { IconDoorExit, IconMailPlus, IconUserMinus } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { Member, Role } from "../../api/types";
@@ -11,7 +11,9 @@ import { useFormat } from "../../lib/format";
 import { can } from "../../lib/permissions";
 import { useCurrentOrg } from "../orgs/org-context";
 import { Forbidden } from "../orgs/org-layout";
-import { AddMemberDialog } from "./add-member-dialog";
+import { InvitationsPanel } from "./invitations-panel";
+import { InviteMemberDialog } from "./invite-member-dialog";
+import { LeaveOrgDialog } from "./leave-org-dialog";
 import { useChangeRole, useMembers, useRemoveMember } from "./api";
 
 export function MembersPage() {
@@ -28,7 +30,8 @@ function Members() {
   const members = useMembers(org.id);
   const changeRole = useChangeRole(org.id);
   const remove = useRemoveMember(org.id);
-  const [adding, setAdding] = useState(false);
+  const [inviting, setInviting] = useState(false);
+  const [leaving, setLeaving] = useState(false);
   const [removing, setRemoving] = useState<Member | null>(null);
   const manage = can.manageMembers(role);
 
@@ -44,8 +47,8 @@ function Members() {
           </Text>
         </Stack>
         {manage && (
-          <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>
-            {t("members.add.open")}
+          <Button leftSection={<IconMailPlus size={16} />} onClick={() => setInviting(true)}>
+            {t("members.invite.open")}
           </Button>
         )}
       </Group>
@@ -63,11 +66,9 @@ function Members() {
                   <Table.Th>{t("members.fields.email")}</Table.Th>
                   <Table.Th>{t("members.fields.role")}</Table.Th>
                   <Table.Th>{t("members.fields.since")}</Table.Th>
-                  {manage && (
-                    <Table.Th>
-                      <span className="visually-hidden">{t("members.actions")}</span>
-                    </Table.Th>
-                  )}
+                  <Table.Th>
+                    <span className="visually-hidden">{t("members.actions")}</span>
+                  </Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -122,20 +123,30 @@ function Members() {
                       <Table.Td>
                         <Text size="sm">{format.date(member.createdAt)}</Text>
                       </Table.Td>
-                      {manage && (
-                        <Table.Td>
-                          {editable && (
-                            <ActionIcon
-                              variant="subtle"
-                              color="red"
-                              aria-label={t("members.removeFor", { name: member.name })}
-                              onClick={() => setRemoving(member)}
-                            >
-                              <IconUserMinus size={16} />
-                            </ActionIcon>
-                          )}
-                        </Table.Td>
-                      )}
+                      <Table.Td>
+                        {editable && (
+                          <ActionIcon
+                            variant="subtle"
+                            color="red"
+                            aria-label={t("members.removeFor", { name: member.name })}
+                            onClick={() => setRemoving(member)}
+                          >
+                            <IconUserMinus size={16} />
+                          </ActionIcon>
+                        )}
+                        {self && (
+                          <Button
+                            variant="subtle"
+                            color="red"
+                            size="compact-sm"
+                            leftSection={<IconDoorExit size={14} />}
+                            title={t("members.leaveFor")}
+                            onClick={() => setLeaving(true)}
+                          >
+                            {t("members.leave.open")}
+                          </Button>
+                        )}
+                      </Table.Td>
                     </Table.Tr>
                   );
                 })}
@@ -144,7 +155,9 @@ function Members() {
           </Table.ScrollContainer>
         )}
       </Paper>
-      {manage && <AddMemberDialog opened={adding} onClose={() => setAdding(false)} />}
+      {manage && <InvitationsPanel />}
+      {manage && <InviteMemberDialog opened={inviting} onClose={() => setInviting(false)} />}
+      <LeaveOrgDialog opened={leaving} onClose={() => setLeaving(false)} />
       <Dialog
         opened={removing !== null}
         onClose={() => {

@@ -1,5 +1,6 @@
 import { Button, Group, NumberInput, Paper, Stack, Switch, Table, Text, TextInput, Title } from "@mantine/core";
 import { schemaResolver, useForm } from "@mantine/form";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { z } from "zod";
 import type { Organization } from "../../api/types";
@@ -7,6 +8,7 @@ import { ErrorAlert } from "../../components/error-alert";
 import { notifySuccess } from "../../components/notify";
 import { applyServerFieldErrors } from "../../lib/forms";
 import { can } from "../../lib/permissions";
+import { LeaveOrgDialog } from "../members/leave-org-dialog";
 import { useUpdateOrg } from "./api";
 import { useCurrentOrg } from "./org-context";
 import { ScopeCatalogue } from "./scope-catalogue";
@@ -50,7 +52,25 @@ export function SettingsPage() {
           </Stack>
         </Paper>
       )}
+      <LeaveOrgSection />
     </Stack>
+  );
+}
+
+/** Every role may leave (viewers too, who have no members page); the server keeps the last owner. */
+function LeaveOrgSection() {
+  const { t } = useTranslation();
+  const [open, setOpen] = useState(false);
+  return (
+    <Paper withBorder p="md" radius="md">
+      <Group justify="space-between">
+        <Text size="sm">{t("members.leaveFor")}</Text>
+        <Button variant="outline" color="red" onClick={() => setOpen(true)}>
+          {t("members.leave.open")}
+        </Button>
+      </Group>
+      <LeaveOrgDialog opened={open} onClose={() => setOpen(false)} />
+    </Paper>
   );
 }
 

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type QueryClient, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, http } from "../../api/client";
 import type { Health, Me, Membership, Organization, User } from "../../api/types";
 
@@ -45,7 +45,7 @@ export function useLogin() {
     mutationFn: (input: LoginInput) =>
       http.post<{ user: User; memberships: Membership[] }>("/v1/auth/login", input),
     onSuccess: async () => {
-      client.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
+      client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });
       await client.invalidateQueries({ queryKey: sessionKeys.me });
     },
   });
@@ -74,10 +74,44 @@ export function useLogout() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: () => http.post<void>("/v1/auth/logout"),
-    onSettled: () => {
-      // Keep the mounted `me` query (its observer must see the change); drop everything else.
-      client.setQueryData(sessionKeys.me, null);
-      client.removeQueries({ predicate: (q) => q.queryKey[0] !== sessionKeys.me[0] });
-    },
+    onSettled: () => forgetSession(client),
   });
+}
+
+/** After this browser's session ended: the sign-in screen, and nothing of the old session in the cache. */
+export function forgetSession(client: QueryClient): void {
+  // Keep the mounted `me` query (its observer must see the change); drop everything else.
+  client.setQueryData(sessionKeys.me, null);
+  client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });
+}
+
+/**
+ * Queries kept when the session changes: `me` (its observer must see the change) and the public
+ * invitation preview, which belongs to the link, not to whoever is signed in (the accept page stays
+ * mounted while its visitor signs in or out).
+ */
+export function outlivesSession(key: readonly unknown[]): boolean {
+  return key[0] === sessionKeys.me[0] || key[0] === "invitation";
+}
+
+/** Always answers 202, whether or not the email has an account (no account enumeration). */
+export function useRequestPasswordReset() {
+  return useMutation({
+    mutationFn: (input: { email: string }) => http.post<void>("/v1/auth/password-reset", input),
+  });
+}
+
+/** Ends every session of the account, this browser's included if it was signed in as it. */
+export function useConfirmPasswordReset() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (input: { token: string; password: string }) =>
+      http.post<void>("/v1/auth/password-reset/confirm", input),
+    onSuccess: () => client.invalidateQueries({ queryKey: sessionKeys.me }),
+  });
+}
+
+/** Reads `token` from the URL fragment (`#token=…`): the fragment never reaches a server or a Referer. */
+export function tokenFromFragment(hash: string): string {
+  return new URLSearchParams(hash.replace(/^#/, "")).get("token") ?? "";
 }

@@ -1,12 +1,23 @@
-import { Button, PasswordInput, Stack, TextInput } from "@mantine/core";
+import { Anchor, Button, PasswordInput, Stack, TextInput } from "@mantine/core";
 import { schemaResolver, useForm } from "@mantine/form";
+import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
+import { Link } from "react-router-dom";
 import { z } from "zod";
 import { ErrorAlert } from "../../components/error-alert";
 import { useLogin } from "./api";
 import { AuthFrame } from "./auth-frame";
 
-export function LoginPage() {
+interface Props {
+  /** Prefilled email (signing in to accept an invitation for it). */
+  email?: string;
+  title?: string;
+  subtitle?: string;
+  /** Extra content under the form (e.g. "back to the invitation"). */
+  footer?: ReactNode;
+}
+
+export function LoginPage({ email = "", title, subtitle, footer }: Props) {
   const { t } = useTranslation();
   const login = useLogin();
   const schema = z.object({
@@ -14,12 +25,12 @@ export function LoginPage() {
     password: z.string().min(1, t("validation.required")),
   });
   const form = useForm({
-    initialValues: { email: "", password: "" },
+    initialValues: { email, password: "" },
     validate: schemaResolver(schema, { sync: true }),
   });
 
   return (
-    <AuthFrame title={t("login.title")} subtitle={t("login.subtitle")}>
+    <AuthFrame title={title ?? t("login.title")} subtitle={subtitle ?? t("login.subtitle")}>
       <form
         noValidate
         onSubmit={form.onSubmit((values) => {
@@ -39,11 +50,17 @@ export function LoginPage() {
             label={t("login.password")}
             autoComplete="current-password"
             required
+            data-autofocus={email ? true : undefined}
+            autoFocus={Boolean(email)}
             {...form.getInputProps("password")}
           />
           <Button type="submit" loading={login.isPending}>
             {t("login.submit")}
           </Button>
+          <Anchor component={Link} to="/reset-password" size="sm" ta="center">
+            {t("login.forgot")}
+          </Anchor>
+          {footer}
         </Stack>
       </form>
     </AuthFrame>
