@@ -221,7 +221,10 @@ describe.each(await dialects())("retention on %s", (dialect) => {
       Array.from({ length: 1200 }, () => event(w.orgId, now - 60 * DAY, "test.twin")),
     );
     const second = await createTessera(
-      loadConfig({ TESSERA_DATA_DIR: t.dataDir, TESSERA_LOG_LEVEL: "silent" }, { databaseUrl: t.databaseUrl }),
+      loadConfig(
+        { TESSERA_DATA_DIR: t.dataDir, TESSERA_LOG_LEVEL: "silent", TESSERA_MAX_EVENT_LOOP_DELAY_MS: "0" },
+        { databaseUrl: t.databaseUrl },
+      ),
     );
     try {
       const [a, b] = await Promise.all([t.tessera.retention.sweep(now), second.retention.sweep(now)]);

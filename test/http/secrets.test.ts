@@ -94,7 +94,7 @@ describe.each(await dialects())("no secret leaks on %s", (dialect) => {
     dataDir = mkdtempSync(join(tmpdir(), "tessera-secrets-"));
     database = dialect === "postgres" ? await createPostgresDatabase() : undefined;
     const config = loadConfig(
-      { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: "debug" },
+      { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: "debug", TESSERA_MAX_EVENT_LOOP_DELAY_MS: "0" },
       { databaseUrl: database?.url, consoleDir: join(dataDir, "no-console"), usageFlushIntervalMs: 50 },
     );
     tessera = await createTessera(config);

@@ -38,6 +38,8 @@ const BASE_ENV = {
   TESSERA_LOG_LEVEL: "silent",
   TESSERA_BEARER_FAILURES_PER_MINUTE: "1000000",
   TESSERA_LOGIN_FAILURES_PER_ADDRESS: "1000000",
+  // Suites share two cores: a slow moment must not turn into 503s (pressure has its own test).
+  TESSERA_MAX_EVENT_LOOP_DELAY_MS: "0",
 };
 
 /** A Tessera configured from environment variables, as the CLI would, driven by `app.inject`. */

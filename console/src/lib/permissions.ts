@@ -17,6 +17,16 @@ export const can = {
   readAudit: (role: Role) => role === "owner" || role === "admin",
   /** Admins cannot change or remove an owner. */
   manageMember: (actor: Role, target: Role) => actor === "owner" || (actor === "admin" && target !== "owner"),
+  /**
+   * Regenerating hands over the token's authority (SPEC §2): a personal token only by its owner (admins may
+   * revoke or narrow it, never take its secret), a service token by owners and admins (who hold every
+   * scope); members not at all while the organisation keeps token creation to owners and admins.
+   */
+  regenerate: (role: Role, userId: string | null, token: Pick<TokenView, "kind" | "ownerId">, settings: OrgSettings) => {
+    if (role === "member" && !settings.membersCanCreateTokens) return false;
+    if (token.kind === "personal") return userId !== null && token.ownerId === userId;
+    return role === "owner" || role === "admin";
+  },
   assignableRoles: (actor: Role): Role[] =>
     actor === "owner" ? ["owner", "admin", "member", "viewer"] : actor === "admin" ? ["admin", "member", "viewer"] : [],
 };

@@ -14,7 +14,7 @@ import { Link } from "react-router-dom";
 import type { TokenTransition, TokenView } from "../../api/types";
 import { useErrorMessage } from "../../components/error-alert";
 import { notifyError, notifySuccess } from "../../components/notify";
-import { legalActions, type RowAction, revokeNeedsSuspension } from "../../lib/permissions";
+import { can, legalActions, type RowAction, revokeNeedsSuspension } from "../../lib/permissions";
 import { useCurrentOrg } from "../orgs/org-context";
 import { useTokenTransition } from "./api";
 import { RegenerateDialog } from "./regenerate-dialog";
@@ -36,7 +36,7 @@ const ICONS: Record<RowAction, ReactNode> = {
  */
 export function useTokenActions() {
   const { t } = useTranslation();
-  const { org } = useCurrentOrg();
+  const { org, role, me } = useCurrentOrg();
   const transition = useTokenTransition(org.id);
   const message = useErrorMessage();
   const [regenerating, setRegenerating] = useState<TokenView | null>(null);
@@ -55,7 +55,8 @@ export function useTokenActions() {
   };
 
   const menu = (token: TokenView, options: { showDetails?: boolean } = {}) => {
-    const actions = legalActions(token.status);
+    const mayRegenerate = can.regenerate(role, me.user.id, token, org.settings);
+    const actions = legalActions(token.status).filter((a) => a !== "regenerate" || mayRegenerate);
     const base = `/orgs/${encodeURIComponent(org.id)}/tokens/${encodeURIComponent(token.id)}`;
     if (actions.length === 0 && !options.showDetails) return null;
     const blockedRevoke = revokeNeedsSuspension(token, org.settings);
