@@ -1,7 +1,9 @@
 /**
  * Child process of scenario i: floods a Tessera server with hostile bodies until told to stop, from its
  * own process (so its CPU is not the measuring client's). `FLOOD_URL`, `FLOOD_BEARER`, `FLOOD_CONNECTIONS`
- * come from the environment; on the "stop" message it replies with what it sent and what came back.
+ * and `FLOOD_RATE` (hostile requests per second over all connections; 0 = as fast as the server answers)
+ * come from the environment; on the "stop" message it replies with what it sent, what came back and the
+ * CPU time it used itself.
  */
 import { request } from "node:http";
 
@@ -12,6 +14,19 @@ const url = new URL("/v1/verify", process.env.FLOOD_URL);
 if (url.hostname !== "127.0.0.1") throw new Error(`only 127.0.0.1 is flooded, got ${url.href}`);
 const bearer = process.env.FLOOD_BEARER ?? "";
 const connections = Number(process.env.FLOOD_CONNECTIONS ?? 8);
+const rate = Number(process.env.FLOOD_RATE ?? 0);
+const cpuAtStart = process.cpuUsage();
+/** When the next paced request may start (one schedule shared by every connection). */
+let nextAt = performance.now();
+
+/** Waits for this request's slot when the flood is paced. */
+async function pace(): Promise<void> {
+  if (rate <= 0) return;
+  const at = nextAt;
+  nextAt = Math.max(nextAt, performance.now()) + 1000 / rate;
+  const wait = at - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
 const statuses: Record<string, number> = {};
 let sent = 0;
 let stopping = false;
@@ -49,7 +64,10 @@ function hostile(withBearer: boolean): Promise<void> {
 }
 
 async function worker(k: number): Promise<void> {
-  for (let i = k; !stopping; i++) await hostile(i % 2 === 1);
+  for (let i = k; !stopping; i++) {
+    await pace();
+    if (!stopping) await hostile(i % 2 === 1);
+  }
 }
 
 const running = Promise.all(Array.from({ length: connections }, (_, k) => worker(k)));
@@ -58,6 +76,7 @@ process.on("message", async (msg: { type: string }) => {
   if (msg.type !== "stop") return;
   stopping = true;
   await running;
-  process.send?.({ type: "stopped", sent, statuses }, () => process.disconnect());
+  const cpu = process.cpuUsage(cpuAtStart);
+  process.send?.({ type: "stopped", sent, statuses, cpuMs: (cpu.user + cpu.system) / 1000 }, () => process.disconnect());
 });
 process.once("disconnect", () => process.exit(0));

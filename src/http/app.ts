@@ -53,6 +53,17 @@ const OVERLOADED = new TesseraError("service_unavailable", "The server is overlo
 });
 
 /** Whether the request announces a body (which a refusal in onRequest leaves unread). */
+/**
+ * A refused request whose body was never read: answer with `Connection: close` and drop the socket as soon
+ * as the answer is out, so that the rest of the body (up to a hostile 1 MiB and more) is neither read nor
+ * discarded chunk by chunk by Node's server, only reset. Measured: about 1 ms of CPU per refused 938 KiB
+ * request before, which a flood multiplies.
+ */
+function closeUnread(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header("connection", "close");
+  reply.raw.once("finish", () => request.raw.socket.destroy());
+}
+
 function hasBody(request: FastifyRequest): boolean {
   const length = request.headers["content-length"];
   return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
@@ -213,7 +224,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     } catch (error) {
       // A refused request's body is never read: close the connection after the answer rather than
       // receiving (and discarding) whatever the client still sends.
-      if (hasBody(request)) reply.header("connection", "close");
+      if (hasBody(request)) closeUnread(request, reply);
       throw error;
     }
   });
