@@ -7,7 +7,7 @@ import { useLocation } from "react-router-dom";
 import { z } from "zod";
 import type { Me, SessionView } from "../../api/types";
 import { AppLayout } from "../../components/app-layout";
-import { Dialog } from "../../components/dialog";
+import { ConfirmDialog } from "../../components/confirm-dialog";
 import { ErrorAlert, useErrorMessage } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
 import { notifyError, notifySuccess } from "../../components/notify";
@@ -203,27 +203,19 @@ function Sessions() {
           </Table.ScrollContainer>
         )}
       </Stack>
-      <Dialog
+      <ConfirmDialog
         opened={confirmAll}
         onClose={() => {
           endAll.reset();
           setConfirmAll(false);
         }}
         title={t("account.sessions.everywhereTitle")}
-      >
-        <Stack>
-          <Text size="sm">{t("account.sessions.everywhereBody")}</Text>
-          <ErrorAlert error={endAll.error} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setConfirmAll(false)} data-autofocus>
-              {t("common.cancel")}
-            </Button>
-            <Button color="red" loading={endAll.isPending} onClick={() => endAll.mutate()}>
-              {t("account.sessions.everywhere")}
-            </Button>
-          </Group>
-        </Stack>
-      </Dialog>
+        body={t("account.sessions.everywhereBody")}
+        confirmLabel={t("account.sessions.everywhere")}
+        error={endAll.error}
+        pending={endAll.isPending}
+        onConfirm={() => endAll.mutate()}
+      />
     </Paper>
   );
 }

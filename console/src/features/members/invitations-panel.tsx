@@ -1,9 +1,9 @@
-import { ActionIcon, Badge, Button, Group, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { ActionIcon, Badge, Paper, Stack, Table, Text, Title } from "@mantine/core";
 import { IconMailOff } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { Invitation, InvitationStatus } from "../../api/types";
-import { Dialog } from "../../components/dialog";
+import { ConfirmDialog } from "../../components/confirm-dialog";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
 import { notifySuccess } from "../../components/notify";
@@ -120,33 +120,24 @@ export function InvitationsPanel() {
           </Table.ScrollContainer>
         )}
       </Stack>
-      <Dialog opened={revoking !== null} onClose={closeRevoke} title={t("members.invitations.revokeTitle")}>
-        {revoking && (
-          <Stack>
-            <Text size="sm">{t("members.invitations.revokeBody", { email: revoking.email })}</Text>
-            <ErrorAlert error={revoke.error} />
-            <Group justify="flex-end">
-              <Button variant="default" onClick={closeRevoke} data-autofocus>
-                {t("common.cancel")}
-              </Button>
-              <Button
-                color="red"
-                loading={revoke.isPending}
-                onClick={() =>
-                  revoke.mutate(revoking.id, {
-                    onSuccess: () => {
-                      notifySuccess(t("members.invitations.revoked", { email: revoking.email }));
-                      setRevoking(null);
-                    },
-                  })
-                }
-              >
-                {t("members.invitations.revoke")}
-              </Button>
-            </Group>
-          </Stack>
-        )}
-      </Dialog>
+      <ConfirmDialog
+        opened={revoking !== null}
+        onClose={closeRevoke}
+        title={t("members.invitations.revokeTitle")}
+        body={revoking ? t("members.invitations.revokeBody", { email: revoking.email }) : ""}
+        confirmLabel={t("members.invitations.revoke")}
+        error={revoke.error}
+        pending={revoke.isPending}
+        onConfirm={() => {
+          if (!revoking) return;
+          revoke.mutate(revoking.id, {
+            onSuccess: () => {
+              notifySuccess(t("members.invitations.revoked", { email: revoking.email }));
+              setRevoking(null);
+            },
+          });
+        }}
+      />
     </Paper>
   );
 }

@@ -1,8 +1,6 @@
-import { Button, Group, Stack, Text } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
-import { Dialog } from "../../components/dialog";
-import { ErrorAlert } from "../../components/error-alert";
+import { ConfirmDialog } from "../../components/confirm-dialog";
 import { notifySuccess } from "../../components/notify";
 import { useCurrentOrg } from "../orgs/org-context";
 import { useLeaveOrg } from "./api";
@@ -18,32 +16,24 @@ export function LeaveOrgDialog({ opened, onClose }: { opened: boolean; onClose: 
     onClose();
   };
   return (
-    <Dialog opened={opened} onClose={close} title={t("members.leave.title")}>
-      <Stack>
-        <Text size="sm">{t("members.leave.body", { org: org.name })}</Text>
-        <ErrorAlert error={leave.error} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={close} data-autofocus>
-            {t("common.cancel")}
-          </Button>
-          <Button
-            color="red"
-            loading={leave.isPending}
-            onClick={async () => {
-              // Not mutate's per-call callbacks: the refreshed membership list unmounts this dialog first.
-              try {
-                await leave.mutateAsync(me.user.id);
-              } catch {
-                return; // shown by the ErrorAlert
-              }
-              notifySuccess(t("members.leave.done", { org: org.name }));
-              navigate("/", { replace: true });
-            }}
-          >
-            {t("members.leave.confirm")}
-          </Button>
-        </Group>
-      </Stack>
-    </Dialog>
+    <ConfirmDialog
+      opened={opened}
+      onClose={close}
+      title={t("members.leave.title")}
+      body={t("members.leave.body", { org: org.name })}
+      confirmLabel={t("members.leave.confirm")}
+      error={leave.error}
+      pending={leave.isPending}
+      onConfirm={async () => {
+        // Not mutate's per-call callbacks: the refreshed membership list unmounts this dialog first.
+        try {
+          await leave.mutateAsync(me.user.id);
+        } catch {
+          return; // shown in the dialog
+        }
+        notifySuccess(t("members.leave.done", { org: org.name }));
+        navigate("/", { replace: true });
+      }}
+    />
   );
 }

@@ -1,5 +1,5 @@
 import { ActionIcon, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Text, Title } from "@mantine/core";
-import { Dialog } from "../../components/dialog";
+import { ConfirmDialog } from "../../components/confirm-dialog";
 import { IconDoorExit, IconMailPlus, IconUserMinus } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -158,40 +158,27 @@ function Members() {
       {manage && <InvitationsPanel />}
       {manage && <InviteMemberDialog opened={inviting} onClose={() => setInviting(false)} />}
       <LeaveOrgDialog opened={leaving} onClose={() => setLeaving(false)} />
-      <Dialog
+      <ConfirmDialog
         opened={removing !== null}
         onClose={() => {
           remove.reset();
           setRemoving(null);
         }}
         title={t("members.remove.title")}
-      >
-        {removing && (
-          <Stack>
-            <Text size="sm">{t("members.remove.body", { name: removing.name, email: removing.email })}</Text>
-            <ErrorAlert error={remove.error} />
-            <Group justify="flex-end">
-              <Button variant="default" onClick={() => setRemoving(null)} data-autofocus>
-                {t("common.cancel")}
-              </Button>
-              <Button
-                color="red"
-                loading={remove.isPending}
-                onClick={() =>
-                  remove.mutate(removing.userId, {
-                    onSuccess: () => {
-                      notifySuccess(t("members.remove.done", { name: removing.name }));
-                      setRemoving(null);
-                    },
-                  })
-                }
-              >
-                {t("members.remove.confirm")}
-              </Button>
-            </Group>
-          </Stack>
-        )}
-      </Dialog>
+        body={removing ? t("members.remove.body", { name: removing.name, email: removing.email }) : ""}
+        confirmLabel={t("members.remove.confirm")}
+        error={remove.error}
+        pending={remove.isPending}
+        onConfirm={() => {
+          if (!removing) return;
+          remove.mutate(removing.userId, {
+            onSuccess: () => {
+              notifySuccess(t("members.remove.done", { name: removing.name }));
+              setRemoving(null);
+            },
+          });
+        }}
+      />
     </Stack>
   );
 }
