@@ -28,13 +28,13 @@ import {
 } from "../store/orgs-repository.js";
 import { listUnrevokedPersonalTokens, updateToken } from "../store/tokens-repository.js";
 import { findUserById } from "../store/users-repository.js";
-import { type Actor, actorRef, type OrgAccess, policyActor, requireScope, resolveOrgAccess } from "./actor.js";
+import { type Actor, type OrgAccess, policyActor, requireScope, resolveOrgAccess } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import { catalogueNames, enforce } from "./authority.js";
 import type { ChangeBus } from "./change-bus.js";
 import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
-import { targetOf } from "./token-service.js";
+import { revocationPatch, targetOf } from "./token-service.js";
 
 export interface CatalogueEntry {
   name: string;
@@ -262,16 +262,7 @@ export class OrgService {
       }
       await deleteMembership(trx, orgId, userId);
       const tokens = await listUnrevokedPersonalTokens(trx, orgId, userId);
-      const by = actorRef(access.actor);
-      for (const token of tokens) {
-        await updateToken(trx, token.id, {
-          revoked_at: now,
-          revoked_by_id: by.id,
-          revoked_by_name: by.name,
-          revoke_reason: MEMBER_REMOVED,
-          updated_at: now,
-        });
-      }
+      for (const token of tokens) await updateToken(trx, token.id, revocationPatch(access.actor, MEMBER_REMOVED, now));
       await insertEvents(trx, [
         auditEvent(
           meta,

@@ -252,14 +252,7 @@ export class TokenService {
       const now = Date.now();
       const result = applyTransition(token, "revoke", now, { revokeRequiresSuspension: false });
       if (!result.ok) throw new TesseraError("invalid_state", `Cannot revoke: ${result.reason}`);
-      const by = actorRef(actor);
-      await updateToken(trx, token.id, {
-        updated_at: now,
-        revoked_at: now,
-        revoked_by_id: by.id,
-        revoked_by_name: by.name,
-        revoke_reason: reason?.trim() || null,
-      });
+      await updateToken(trx, token.id, revocationPatch(actor, reason, now));
       const details = reason?.trim() ? { kind: "root", reason: reason.trim() } : { kind: "root" };
       await insertEvents(trx, [auditEvent(meta, actor, null, "token.revoked", targetOf(token), details, now)]);
     });
@@ -373,16 +366,8 @@ export class TokenService {
       enforce(decideTransition(actor, token, transition));
       const result = applyTransition(token, transition, now, access.org.settings);
       if (!result.ok) throw new TesseraError("invalid_state", `Cannot ${transition}: ${result.reason}`);
-      const patch: Record<string, unknown> = { updated_at: now };
-      if ("revokedAt" in result.patch) {
-        const by = actorRef(access.actor);
-        Object.assign(patch, {
-          revoked_at: now,
-          revoked_by_id: by.id,
-          revoked_by_name: by.name,
-          revoke_reason: reason?.trim() || null,
-        });
-      }
+      const patch: Record<string, unknown> =
+        "revokedAt" in result.patch ? revocationPatch(access.actor, reason, now) : { updated_at: now };
       if ("suspendedAt" in result.patch) patch.suspended_at = result.patch.suspendedAt;
       if ("deactivatedAt" in result.patch) patch.deactivated_at = result.patch.deactivatedAt;
       const details = transition === "revoke" && reason ? { reason: reason.trim() } : {};
@@ -524,6 +509,21 @@ export class TokenService {
   async #reload(tokenId: string): Promise<TokenRecord> {
     return (await findTokenById(this.#store.db, tokenId))!;
   }
+}
+
+/**
+ * The columns a revocation sets, whoever revokes (a transition, a root-token revocation, a member's
+ * removal): when, by whom (kept by name too, for after the actor is gone) and why.
+ */
+export function revocationPatch(by: Actor, reason: string | null | undefined, now: number): Record<string, unknown> {
+  const ref = actorRef(by);
+  return {
+    updated_at: now,
+    revoked_at: now,
+    revoked_by_id: ref.id,
+    revoked_by_name: ref.name,
+    revoke_reason: reason?.trim() || null,
+  };
 }
 
 export function targetOf(token: TokenRecord) {
