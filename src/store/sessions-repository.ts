@@ -97,7 +97,3 @@ export async function deleteSessionsOfUser(db: Db, userId: string, keepIdHash?: 
   const result = await query.executeTakeFirst();
   return Number(result.numDeletedRows);
 }
-
-export async function deleteExpiredSessions(db: Db, now: number): Promise<void> {
-  await db.deleteFrom("sessions").where("expires_at", "<=", now).execute();
-}

@@ -28,7 +28,8 @@ import {
   replaceProductScopes,
   updateOrg,
 } from "../../src/store/orgs-repository.js";
-import { deleteExpiredSessions, deleteSession, findSession, insertSession } from "../../src/store/sessions-repository.js";
+import { deleteExpiredSessionsChunk } from "../../src/store/retention-repository.js";
+import { deleteSession, findSession, insertSession } from "../../src/store/sessions-repository.js";
 import {
   findTokenById,
   findTokenBySecretHash,
@@ -270,7 +271,7 @@ describe.each(await dialects())("storage on %s", (dialect) => {
       await insertSession(db(), stale, T0 - HOUR);
       const stored = { ...live, createdAt: T0 - HOUR, lastSeenAt: T0 - HOUR };
       expect(await findSession(db(), live.idHash)).toEqual(stored);
-      await deleteExpiredSessions(db(), T0);
+      await deleteExpiredSessionsChunk(db(), T0, 100);
       expect(await findSession(db(), stale.idHash)).toBeUndefined();
       expect(await findSession(db(), live.idHash)).toEqual(stored);
       await deleteSession(db(), live.idHash);
