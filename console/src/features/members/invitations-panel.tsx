@@ -19,13 +19,10 @@ const COLORS: Record<InvitationStatus, string> = {
   expired: "orange",
 };
 
-/** Pending ones first (they are the ones to act on), then the rest, newest first. */
-function byRelevance(a: Invitation, b: Invitation): number {
-  const pending = Number(b.status === "pending") - Number(a.status === "pending");
-  return pending || b.createdAt.localeCompare(a.createdAt);
-}
-
-/** The organisation's invitations with status, expiry and inviter; pending ones can be revoked. */
+/**
+ * The organisation's invitations with status, expiry and inviter; pending ones can be revoked. Shown in
+ * the API's order: pending first (the ones to act on), then newest first.
+ */
 export function InvitationsPanel() {
   const { t } = useTranslation();
   const format = useFormat();
@@ -73,7 +70,7 @@ export function InvitationsPanel() {
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {[...invitations.data].sort(byRelevance).map((invitation) => (
+                {invitations.data.map((invitation) => (
                   <Table.Tr key={invitation.id}>
                     <Table.Td>
                       <Text size="sm">{invitation.email}</Text>
