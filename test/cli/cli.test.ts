@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliEnv, CLI_MAIN as MAIN, ROOT, type Run, runCli as tessera } from "../support/cli.js";
 import { createPostgresDatabase, type DialectName, dialects, type TestDatabase } from "../support/databases.js";
 
 /**
@@ -11,41 +12,10 @@ import { createPostgresDatabase, type DialectName, dialects, type TestDatabase }
  * needed) on a temporary data directory, once on embedded SQLite and once on a fresh PostgreSQL database.
  */
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const MAIN = join(ROOT, "src/cli/main.ts");
 const SECRET_RE = /^tsr_live_[0-9A-Za-z]{38}$/;
 const PASSWORD = "correct horse battery staple";
 /** Each step spawns a few processes per dialect; generous, for a loaded machine. */
 const STEP_TIMEOUT = 90_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment a fresh shell would give the CLI: none of the parent's TESSERA_* settings. */
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("TESSERA_") && !key.startsWith("VITEST") && key !== "NODE_OPTIONS") env[key] = value;
-  }
-  return { ...env, NODE_ENV: "test", ...extra };
-}
-
-function tessera(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", MAIN, ...args],
-      { cwd: ROOT, env: cliEnv(env), timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {

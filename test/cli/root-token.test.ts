@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as tessera } from "../support/cli.js";
 import { createPostgresDatabase, type DialectName, dialects, type TestDatabase } from "../support/databases.js";
 
 /**
@@ -10,36 +10,7 @@ import { createPostgresDatabase, type DialectName, dialects, type TestDatabase }
  * temporary SQLite data directory and on a fresh PostgreSQL database, as in cli.test.ts.
  */
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const MAIN = join(ROOT, "src/cli/main.ts");
 const SECRET_RE = /^tsr_live_[0-9A-Za-z]{38}$/;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("TESSERA_") && !key.startsWith("VITEST") && key !== "NODE_OPTIONS") env[key] = value;
-  }
-  return { ...env, NODE_ENV: "test", ...extra };
-}
-
-function tessera(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", MAIN, ...args],
-      { cwd: ROOT, env: cliEnv(env), timeout: 60_000 },
-      (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe.each(await dialects())("tessera root-token on %s", { timeout: 120_000 }, (dialect: DialectName) => {
   let dataDir: string;
