@@ -223,15 +223,18 @@ describe.each(await dialects())("resource exhaustion on %s", (dialect) => {
         await insertMembership(trx, id, w.viewer.id, "viewer", now);
       }
     });
-    const probe = send(port, "GET", "/healthz", {});
     const seen = new Set<string>();
     let cursor: string | null = null;
     let pages = 0;
     const times: number[] = [];
+    const probes: number[] = [];
     do {
       const started = performance.now();
+      // A /healthz probe over a real socket beside every page: it must not wait behind the listing.
+      const probe = send(port, "GET", "/healthz", {});
       const page = await call(t.app, "GET", `/v1/orgs?limit=100${cursor ? `&cursor=${cursor}` : ""}`, w.viewer.creds);
       times.push(performance.now() - started);
+      probes.push((await probe).ms);
       expect(page.status, page.raw).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(100);
       for (const org of page.body.items) seen.add(org.id);
@@ -243,9 +246,9 @@ describe.each(await dialects())("resource exhaustion on %s", (dialect) => {
     // Median page time (one slow moment of a shared machine aside); the old code answered all 2,001 in
     // one response after one query per membership.
     expect(times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!).toBeLessThan(100);
-    // /healthz is not held behind the paging (the old single response took 0.3–0.5 s of loop here; a
-    // loaded CI machine adds its own noise, hence the margin).
-    expect((await probe).ms).toBeLessThan(500);
+    // /healthz is not held behind the paging (the old single response took 0.3–0.5 s of loop here): the
+    // median probe, so that one slow moment of a loaded CI machine is not taken for a stall.
+    expect(probes.sort((a, b) => a - b)[Math.floor(probes.length / 2)]!).toBeLessThan(500);
     // The default page is 50, and the limit is capped at 100.
     const first = await call(t.app, "GET", "/v1/orgs", w.viewer.creds);
     expect(first.body.items).toHaveLength(50);
