@@ -2,12 +2,16 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
   Kysely,
   type KyselyConfig,
   Migrator,
   PostgresDialect,
   SqliteDialect,
   type SqliteDialectConfig,
+  SqliteDriver,
   sql,
   type Transaction,
 } from "kysely";
@@ -96,7 +100,7 @@ export function createStore(options: StoreOptions): Store {
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const stats = { queries: 0, writes: 0 };
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }), log: counting(stats) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: reusingStatements(sqlite) }), log: counting(stats) });
   return {
     db,
     dialect: "sqlite",
@@ -107,6 +111,30 @@ export function createStore(options: StoreOptions): Store {
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * SQLite transactions that take the write lock when they begin (`BEGIN IMMEDIATE`). Kysely's default
+ * `BEGIN` is deferred: a transaction that reads and then writes must upgrade its lock, and when another
+ * process (a CLI command beside the server) committed in between, SQLite answers SQLITE_BUSY at once,
+ * without waiting for busy_timeout ("database is locked"). Taking the lock first makes a second
+ * process wait its turn instead. Every transaction here is a use case that writes.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
 }
 
 /** Prepared statements kept per SQL text (Kysely prepares every query afresh). */
