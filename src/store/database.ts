@@ -100,7 +100,10 @@ export function createStore(options: StoreOptions): Store {
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const stats = { queries: 0, writes: 0 };
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: reusingStatements(sqlite) }), log: counting(stats) });
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: reusingStatements(sqlite) }),
+    log: counting(stats),
+  });
   return {
     db,
     dialect: "sqlite",
