@@ -24,6 +24,7 @@ import type { Tessera } from "../tessera.js";
 import { authenticate, isHttps } from "./auth.js";
 import "./context.js";
 import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
+import { addComponents, swaggerOptions } from "./openapi.js";
 import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } from "./problem.js";
 import { accountRoutes } from "./routes/account-routes.js";
 import { authRoutes } from "./routes/auth-routes.js";
@@ -33,7 +34,6 @@ import { orgRoutes } from "./routes/org-routes.js";
 import { rootTokenRoutes } from "./routes/root-token-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
-import { ProblemSchema } from "./schemas.js";
 import { trustFunction } from "./trust-proxy.js";
 import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
@@ -142,7 +142,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   app.decorate("tessera", tessera);
   app.decorateRequest("traceId", "");
   await app.register(fastifyCookie);
-  app.addSchema(ProblemSchema);
+  addComponents(app);
 
   // Empty bodies are fine (POST …/suspend with a JSON content type); deep nesting is refused early.
   app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (_request, body, done) => {
@@ -251,28 +251,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     return sendProblem(request, reply, mapped);
   });
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Tessera API",
-        version: "1",
-        description: "Issue, verify and govern API tokens. Errors are RFC 9457 problem+json with a stable `code`.",
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: "http", scheme: "bearer", description: "A Tessera token whose scopes allow the call" },
-          session: {
-            type: "apiKey",
-            in: "cookie",
-            name: "tessera_session",
-            description: "Console session; mutating requests also need the x-csrf-token header",
-          },
-        },
-      },
-      security: [{ bearer: [] }, { session: [] }],
-    },
-  });
+  await app.register(fastifySwagger, swaggerOptions);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);

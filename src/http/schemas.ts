@@ -1,11 +1,36 @@
 import { type Static, type TSchema, type TUnsafe, Type } from "typebox";
+import { AUDIT_ACTIONS } from "../core/audit-actions.js";
+import { ERROR_CODES } from "../core/errors.js";
 import { FREE_TEXT_PATTERN, NAME_PATTERN } from "../core/names.js";
 import { MAX_AUDIT_RETENTION_DAYS, MAX_EXPIRY_DAYS } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
 import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
+import { VERIFY_CODES } from "../core/verification.js";
 import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
 
-/** Route schemas: request validation, response serialisation and the OpenAPI document come from these. */
+/**
+ * Route schemas: request validation, response serialisation, the OpenAPI document and the generated
+ * client (src/client/) come from these. A response shape that appears in more than one place is a named
+ * component: declared once with {@link component}, which registers it (app.ts adds every one with
+ * `addSchema`, so it is `#/components/schemas/<Name>` in the document) and answers a `$ref` to it, typed
+ * as the schema it stands for. Request bodies stay inline (their validation messages depend on it).
+ */
+
+const registered: TSchema[] = [];
+/** Every named component, for `app.addSchema` (see src/http/openapi.ts). */
+export const COMPONENT_SCHEMAS: readonly TSchema[] = registered;
+
+/** A named component: `name` is its key under components/schemas and the generated client's type name. */
+export function component<T extends TSchema>(name: string, description: string, schema: T): TUnsafe<Static<T>> {
+  if (registered.some((c) => (c as { $id?: string }).$id === name)) throw new Error(`Component ${name} is declared twice`);
+  registered.push({ ...schema, $id: name, description } as TSchema);
+  return Type.Unsafe<Static<T>>({ $ref: `${name}#` });
+}
+
+/** A closed set of strings as one `enum` (the generated client gets a union of literals). */
+export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) {
+  return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
+}
 
 const strict = { additionalProperties: false } as const;
 /**
@@ -33,19 +58,25 @@ export const OrgParams = Type.Object({ orgId: Id });
 export const TokenParams = Type.Object({ orgId: Id, tokenId: Id });
 export const MemberParams = Type.Object({ orgId: Id, userId: Id });
 
-export const FieldIssueSchema = Type.Object({ field: Type.String(), message: Type.String() });
+export const FieldIssueSchema = Type.Object({
+  field: Type.String({ description: "Where: `name`, `scopes[2]`, `query.limit`, `params.tokenId`…" }),
+  message: Type.String(),
+});
+/** An RFC 9457 problem: every error answer, with the media type application/problem+json. */
 export const ProblemSchema = Type.Object(
   {
     type: Type.String(),
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.String(),
-    code: Type.String(),
-    errors: Type.Optional(Type.Array(FieldIssueSchema)),
-    limit: Type.Optional(Type.Object({ name: Type.String(), max: Type.Integer() })),
+    code: StringEnum(ERROR_CODES, { description: 'Stable error code (docs/api.md, "Errors")' }),
+    errors: Type.Optional(Type.Array(FieldIssueSchema, { description: "The failing fields (validation_failed)" })),
+    limit: Type.Optional(
+      Type.Object({ name: Type.String(), max: Type.Integer() }, { description: "The quota refused (quota_exceeded)" }),
+    ),
     traceId: Type.Optional(Type.String()),
   },
-  { $id: "Problem" },
+  { $id: "Problem", description: "An RFC 9457 problem with Tessera's stable `code`" },
 );
 
 export const Role = Type.Union([Type.Literal("owner"), Type.Literal("admin"), Type.Literal("member"), Type.Literal("viewer")]);
@@ -55,8 +86,16 @@ export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENG
 export const Name = Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN });
 export const Scope = Type.String({ minLength: 1, maxLength: 130 });
 
-export const UserSchema = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() });
-export const MembershipSchema = Type.Object({ orgId: Type.String(), orgName: Type.String(), role: Role });
+export const UserSchema = component(
+  "User",
+  "A person with a console account",
+  Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() }),
+);
+export const MembershipSchema = component(
+  "Membership",
+  "An organisation a person belongs to, with their role",
+  Type.Object({ orgId: Type.String(), orgName: Type.String(), role: Role }),
+);
 
 const SettingsProperties = {
   tokenPrefix: Type.String({ pattern: "^[a-z]{2,8}$" }),
@@ -67,18 +106,31 @@ const SettingsProperties = {
   revokeRequiresSuspension: Type.Boolean(),
   auditRetentionDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_AUDIT_RETENTION_DAYS })),
 };
-export const SettingsSchema = Type.Object(SettingsProperties);
+export const SettingsSchema = component(
+  "OrganizationSettings",
+  "An organisation's token policy",
+  Type.Object(SettingsProperties),
+);
 export const SettingsPatch = Type.Partial(Type.Object(SettingsProperties, strict));
 
-export const OrgSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  createdAt: DateTime,
-  updatedAt: DateTime,
-  role: nullable(Role),
-  settings: SettingsSchema,
-  ...SettingsProperties,
-});
+export const OrgSchema = component(
+  "Organization",
+  "An organisation, your role in it and its settings (also flattened at the top level)",
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+    role: nullable(Role),
+    settings: SettingsSchema,
+    ...SettingsProperties,
+  }),
+);
+export const OrgList = component(
+  "OrganizationList",
+  "A page of organisations",
+  Type.Object({ items: Type.Array(OrgSchema), nextCursor: nullable(Type.String()) }),
+);
 export const OrgPatchBody = Type.Object(
   {
     name: Type.Optional(Name),
@@ -88,20 +140,30 @@ export const OrgPatchBody = Type.Object(
   strict,
 );
 
-export const MemberSchema = Type.Object({
-  id: Type.String(),
-  userId: Type.String(),
-  email: Type.String(),
-  name: Type.String(),
-  role: Role,
-  createdAt: DateTime,
-});
+export const MemberSchema = component(
+  "Member",
+  "A member of an organisation and their role",
+  Type.Object({
+    id: Type.String(),
+    userId: Type.String(),
+    email: Type.String(),
+    name: Type.String(),
+    role: Role,
+    createdAt: DateTime,
+  }),
+);
+export const MemberList = component("MemberList", "An organisation's members", Type.Object({ items: Type.Array(MemberSchema) }));
 
 export const CatalogueEntrySchema = Type.Object({
   name: Type.String(),
   description: Type.String(),
   kind: Type.Union([Type.Literal("management"), Type.Literal("product")]),
 });
+export const ScopeCatalogue = component(
+  "ScopeCatalogue",
+  "The scopes tokens of an organisation may hold: Tessera's management scopes and the product's own",
+  Type.Array(CatalogueEntrySchema),
+);
 
 export const RateLimitSchema = Type.Object(
   { limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) },
@@ -176,42 +238,55 @@ const ActorRef = Type.Object({
   email: Type.Optional(nullable(Type.String())),
 });
 
-export const TokenViewSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  description: nullable(Type.String()),
-  kind: Kind,
-  issuedFor: nullable(Type.String()),
-  ownerId: nullable(Type.String()),
-  createdBy: nullable(ActorRef),
-  createdAt: DateTime,
-  prefix: Type.String(),
-  maskedToken: Type.String(),
-  scopes: Type.Array(Type.String()),
-  environment: Environment,
-  status: TokenStatus,
-  expiresAt: NullableDateTime,
-  lastUsedAt: NullableDateTime,
-  lastUsedIp: nullable(Type.String()),
-  usageCount: Type.Integer(),
-  suspendedAt: NullableDateTime,
-  deactivatedAt: NullableDateTime,
-  revokedAt: NullableDateTime,
-  revokedBy: nullable(ActorRef),
-  revokeReason: nullable(Type.String()),
-  allowedIps: Type.Array(Type.String()),
-  rateLimit: nullable(Type.Object({ limit: Type.Integer(), windowSeconds: Type.Integer() })),
-  metadata: AnyObject(),
-  regeneratedAt: NullableDateTime,
-  previousSecretExpiresAt: NullableDateTime,
-  orgId: nullable(Type.String()),
-  updatedAt: DateTime,
-});
+export const TokenViewSchema = component(
+  "Token",
+  "A token as everyone but its holder sees it: never the secret",
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    description: nullable(Type.String()),
+    kind: Kind,
+    issuedFor: nullable(Type.String()),
+    ownerId: nullable(Type.String()),
+    createdBy: nullable(ActorRef),
+    createdAt: DateTime,
+    prefix: Type.String(),
+    maskedToken: Type.String(),
+    scopes: Type.Array(Type.String()),
+    environment: Environment,
+    status: TokenStatus,
+    expiresAt: NullableDateTime,
+    lastUsedAt: NullableDateTime,
+    lastUsedIp: nullable(Type.String()),
+    usageCount: Type.Integer(),
+    suspendedAt: NullableDateTime,
+    deactivatedAt: NullableDateTime,
+    revokedAt: NullableDateTime,
+    revokedBy: nullable(ActorRef),
+    revokeReason: nullable(Type.String()),
+    allowedIps: Type.Array(Type.String()),
+    rateLimit: nullable(Type.Object({ limit: Type.Integer(), windowSeconds: Type.Integer() })),
+    metadata: AnyObject(),
+    regeneratedAt: NullableDateTime,
+    previousSecretExpiresAt: NullableDateTime,
+    orgId: nullable(Type.String()),
+    updatedAt: DateTime,
+  }),
+);
 
-export const TokenWithSecret = Type.Object({
-  token: TokenViewSchema,
-  secret: Type.String({ description: "The token's plaintext. Shown only in this response; store it now." }),
-});
+export const TokenWithSecret = component(
+  "TokenWithSecret",
+  "A token and its plaintext secret: the only answers that ever carry it (create, regenerate)",
+  Type.Object({
+    token: TokenViewSchema,
+    secret: Type.String({ description: "The token's plaintext. Shown only in this response; store it now." }),
+  }),
+);
+export const TokenList = component(
+  "TokenList",
+  "A page of tokens; pass nextCursor as cursor for the next one (null: last page)",
+  Type.Object({ items: Type.Array(TokenViewSchema), nextCursor: nullable(Type.String()) }),
+);
 
 export const TokenListQuery = Type.Object({
   q: Type.Optional(Type.String({ maxLength: 100 })),
@@ -227,7 +302,11 @@ export const UsageQuery = Type.Object({
   to: Type.Optional(DateTime),
   interval: Type.Optional(Type.Union([Type.Literal("hour"), Type.Literal("day")])),
 });
-export const UsageBucket = Type.Object({ start: DateTime, ok: Type.Integer(), denied: Type.Integer() });
+export const UsageBucket = component(
+  "UsageBucket",
+  "Verifications of a token in one hour or day: successful (ok) and refused (denied)",
+  Type.Object({ start: DateTime, ok: Type.Integer(), denied: Type.Integer() }),
+);
 
 export const AuditQuerySchema = Type.Object({
   action: Type.Optional(Type.String({ maxLength: 100 })),
@@ -239,19 +318,27 @@ export const AuditQuerySchema = Type.Object({
   cursor: Type.Optional(EventCursor),
 });
 
-export const AuditEventSchema = Type.Object({
-  id: Type.String(),
-  at: DateTime,
-  orgId: nullable(Type.String()),
-  action: Type.String(),
-  actor: Type.Object({ type: Type.String(), id: nullable(Type.String()), name: nullable(Type.String()) }),
-  target: nullable(Type.Object({ type: Type.String(), id: Type.String(), name: nullable(Type.String()) })),
-  ip: nullable(Type.String()),
-  userAgent: nullable(Type.String()),
-  traceId: Type.String(),
-  details: AnyObject(),
-});
-export const AuditPage = Type.Object({ items: Type.Array(AuditEventSchema), nextCursor: nullable(Type.String()) });
+export const AuditEventSchema = component(
+  "AuditEvent",
+  "One audit event (SPEC §6)",
+  Type.Object({
+    id: Type.String(),
+    at: DateTime,
+    orgId: nullable(Type.String()),
+    action: StringEnum(AUDIT_ACTIONS),
+    actor: Type.Object({ type: Type.String(), id: nullable(Type.String()), name: nullable(Type.String()) }),
+    target: nullable(Type.Object({ type: Type.String(), id: Type.String(), name: nullable(Type.String()) })),
+    ip: nullable(Type.String()),
+    userAgent: nullable(Type.String()),
+    traceId: Type.String(),
+    details: AnyObject(),
+  }),
+);
+export const AuditPage = component(
+  "AuditPage",
+  "A page of audit events, newest first; pass nextCursor as cursor for the next one (null: last page)",
+  Type.Object({ items: Type.Array(AuditEventSchema), nextCursor: nullable(Type.String()) }),
+);
 
 export const VerifyBody = Type.Object(
   {
@@ -262,24 +349,28 @@ export const VerifyBody = Type.Object(
   strict,
 );
 
-export const VerifyResponse = Type.Object({
-  valid: Type.Boolean(),
-  code: Type.String(),
-  token: Type.Optional(
-    Type.Object({
-      id: Type.String(),
-      orgId: nullable(Type.String()),
-      name: Type.String(),
-      kind: Kind,
-      ownerId: nullable(Type.String()),
-      scopes: Type.Array(Type.String()),
-      environment: Environment,
-      expiresAt: NullableDateTime,
-      metadata: AnyObject(),
-    }),
-  ),
-  ratelimit: Type.Optional(nullable(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime }))),
-});
+export const VerifyResponse = component(
+  "VerifyResult",
+  "The verdict on a token (SPEC §5): a refusal is a 200 with valid false and its code",
+  Type.Object({
+    valid: Type.Boolean(),
+    code: StringEnum(VERIFY_CODES),
+    token: Type.Optional(
+      Type.Object({
+        id: Type.String(),
+        orgId: nullable(Type.String()),
+        name: Type.String(),
+        kind: Kind,
+        ownerId: nullable(Type.String()),
+        scopes: Type.Array(Type.String()),
+        environment: Environment,
+        expiresAt: NullableDateTime,
+        metadata: AnyObject(),
+      }),
+    ),
+    ratelimit: Type.Optional(nullable(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime }))),
+  }),
+);
 
 export { Type };
 
@@ -291,34 +382,56 @@ export const InvitationStatus = Type.Union([
   Type.Literal("revoked"),
   Type.Literal("expired"),
 ]);
-export const InvitationSchema = Type.Object({
-  id: Type.String(),
-  orgId: Type.String(),
-  email: Type.String(),
-  role: Role,
-  status: InvitationStatus,
-  invitedBy: Type.Object({ id: nullable(Type.String()), name: nullable(Type.String()) }),
-  createdAt: DateTime,
-  expiresAt: DateTime,
-  acceptedAt: NullableDateTime,
-});
+export const InvitationSchema = component(
+  "Invitation",
+  "An invitation to join an organisation with a role",
+  Type.Object({
+    id: Type.String(),
+    orgId: Type.String(),
+    email: Type.String(),
+    role: Role,
+    status: InvitationStatus,
+    invitedBy: Type.Object({ id: nullable(Type.String()), name: nullable(Type.String()) }),
+    createdAt: DateTime,
+    expiresAt: DateTime,
+    acceptedAt: NullableDateTime,
+  }),
+);
 export const InvitationParams = Type.Object({ orgId: Id, id: Id });
 /** An invitation or reset secret as sent back by the console (`tsi_live_…`, `tsp_live_…`); checked by the service. */
 export const LinkSecret = Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE });
-export const InvitationPreviewSchema = Type.Object({
-  organization: Type.Object({ id: Type.String(), name: Type.String() }),
-  email: Type.String(),
-  role: Role,
-  invitedBy: Type.Object({ name: nullable(Type.String()) }),
-  expiresAt: DateTime,
-});
-export const SessionSchema = Type.Object({
-  id: Type.String(),
-  createdAt: DateTime,
-  expiresAt: DateTime,
-  lastSeenAt: NullableDateTime,
-  ip: nullable(Type.String()),
-  userAgent: nullable(Type.String()),
-  current: Type.Boolean(),
-});
+export const InvitationPreviewSchema = component(
+  "InvitationPreview",
+  "What a pending invitation is for, as its link's holder sees it",
+  Type.Object({
+    organization: Type.Object({ id: Type.String(), name: Type.String() }),
+    email: Type.String(),
+    role: Role,
+    invitedBy: Type.Object({ name: nullable(Type.String()) }),
+    expiresAt: DateTime,
+  }),
+);
+export const SessionSchema = component(
+  "Session",
+  "One of your console sessions",
+  Type.Object({
+    id: Type.String(),
+    createdAt: DateTime,
+    expiresAt: DateTime,
+    lastSeenAt: NullableDateTime,
+    ip: nullable(Type.String()),
+    userAgent: nullable(Type.String()),
+    current: Type.Boolean(),
+  }),
+);
 export const MailLocaleSchema = Type.Union([Type.Literal("en"), Type.Literal("it")]);
+export const SessionList = component(
+  "SessionList",
+  "Your open console sessions, newest first",
+  Type.Object({ items: Type.Array(SessionSchema) }),
+);
+export const InvitationList = component(
+  "InvitationList",
+  "An organisation's invitations: pending first, newest first",
+  Type.Object({ items: Type.Array(InvitationSchema) }),
+);

@@ -1,4 +1,5 @@
 import type { Static } from "typebox";
+import type { AuditAction } from "../core/audit-actions.js";
 import type { Role } from "../core/roles.js";
 import { deriveStatus } from "../core/status.js";
 import { maskToken } from "../core/token-format.js";
@@ -63,7 +64,8 @@ export function memberView(m: MemberRecord) {
 }
 
 export function eventView(e: AuditEvent) {
-  return { ...e, at: iso(e.at)! };
+  // Stored events were written by auditEvent(), which takes only AUDIT_ACTIONS.
+  return { ...e, at: iso(e.at)!, action: e.action as AuditAction };
 }
 
 /** `POST /v1/verify`'s body: the same wire form the SDK's middleware exposes. */

@@ -1,3 +1,4 @@
+import type { AuditAction } from "../core/audit-actions.js";
 import { newId } from "../core/ids.js";
 import type { AuditEvent } from "../store/audit-repository.js";
 import { type Actor, actorRef } from "./actor.js";
@@ -14,7 +15,7 @@ export function auditEvent(
   meta: RequestMeta,
   actor: Actor,
   orgId: string | null,
-  action: string,
+  action: AuditAction,
   target: EventTarget | null,
   details: Record<string, unknown> = {},
   at: number = Date.now(),

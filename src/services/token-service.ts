@@ -1,3 +1,4 @@
+import type { AuditAction } from "../core/audit-actions.js";
 import { TesseraError, validationError } from "../core/errors.js";
 import { resolveExpiry } from "../core/expiry.js";
 import { newId } from "../core/ids.js";
@@ -78,12 +79,12 @@ export interface AuditQuery {
   cursor?: string | undefined;
 }
 
-const PAST_TENSE: Record<Transition, string> = {
-  deactivate: "deactivated",
-  activate: "activated",
-  suspend: "suspended",
-  resume: "resumed",
-  revoke: "revoked",
+const TRANSITION_ACTION: Record<Transition, AuditAction> = {
+  deactivate: "token.deactivated",
+  activate: "token.activated",
+  suspend: "token.suspended",
+  resume: "token.resumed",
+  revoke: "token.revoked",
 };
 
 const tokenNotFound = () => new TesseraError("not_found", "No such token");
@@ -373,7 +374,7 @@ export class TokenService {
       const details = transition === "revoke" && reason ? { reason: reason.trim() } : {};
       return {
         patch,
-        events: [auditEvent(meta, access.actor, token.orgId, `token.${PAST_TENSE[transition]}`, targetOf(token), details, now)],
+        events: [auditEvent(meta, access.actor, token.orgId, TRANSITION_ACTION[transition], targetOf(token), details, now)],
       };
     });
     return this.#reload(tokenId);

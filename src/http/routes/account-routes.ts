@@ -3,9 +3,9 @@ import { TesseraError } from "../../core/errors.js";
 import type { UserRecord } from "../../store/users-repository.js";
 import { authenticate, clearSessionCookies, SESSION_COOKIE } from "../auth.js";
 import { type FastifyRequest, metaOf } from "../context.js";
-import { Email, Id, LinkSecret, Password, SessionSchema } from "../schemas.js";
+import { Email, Id, LinkSecret, Password, SessionList } from "../schemas.js";
 import { iso } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { noContent, ok, problemResponses, type Routes, SET_SESSION_COOKIES } from "./types.js";
 
 /** Password change and sessions are a person's own, from the console: a bearer token is refused. */
 async function sessionUser(request: FastifyRequest): Promise<{ user: UserRecord; cookie: string }> {
@@ -23,10 +23,13 @@ export const accountRoutes: Routes = async (app) => {
       config: { public: true },
       schema: {
         tags: ["auth"],
-        summary: "Ask for a password reset link by mail (always 202: says nothing about whether the account exists)",
+        operationId: "requestPasswordReset",
+        summary: "Ask for a password reset link",
+        description:
+          "Mails a single-use reset link when the address belongs to an account. Always answers 202, whether or not the account exists, so that it cannot be used to find accounts.",
         security: [],
         body: Type.Object({ email: Email }, { additionalProperties: false }),
-        response: { 202: Type.Null(), ...problemResponses(400, 429) },
+        response: { 202: noContent("Accepted: a link is mailed if the account exists") },
       },
     },
     async (request, reply) => {
@@ -42,10 +45,13 @@ export const accountRoutes: Routes = async (app) => {
       config: { public: true },
       schema: {
         tags: ["auth"],
-        summary: "Set a new password with a reset link (single use); every session of the account ends",
+        operationId: "confirmPasswordReset",
+        summary: "Set a new password with a reset link",
+        description:
+          "Sets the account's password with the secret from a reset link (single use). Every session of the account ends.",
         security: [],
         body: Type.Object({ token: LinkSecret, password: Password }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...problemResponses(400, 404) },
+        response: { 204: noContent("Password changed"), ...problemResponses(404) },
       },
     },
     async (request, reply) => {
@@ -59,9 +65,12 @@ export const accountRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["auth"],
-        summary: "Change your password with the current one; your other sessions end",
+        operationId: "changePassword",
+        summary: "Change your password",
+        description:
+          "Changes the signed-in person's password, given the current one (console session only; a bearer token is refused with 403). The person's other sessions end; this one stays.",
         body: Type.Object({ currentPassword: Password, newPassword: Password }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 429) },
+        response: { 204: noContent("Password changed") },
       },
     },
     async (request, reply) => {
@@ -76,8 +85,11 @@ export const accountRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["auth"],
-        summary: "Your open console sessions, newest first",
-        response: { 200: Type.Object({ items: Type.Array(SessionSchema) }), ...problemResponses(401, 403) },
+        operationId: "listSessions",
+        summary: "List your console sessions",
+        description:
+          "Your open console sessions, newest first; `current` marks the one making this request (console session only).",
+        response: { 200: ok("Your sessions", SessionList) },
       },
     },
     async (request) => {
@@ -99,8 +111,10 @@ export const accountRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["auth"],
-        summary: "Sign out everywhere: ends every session of your account, this one included",
-        response: { 204: Type.Null(), ...problemResponses(401, 403) },
+        operationId: "endAllSessions",
+        summary: "Sign out everywhere",
+        description: "Ends every session of your account, this one included, and clears the session cookies.",
+        response: { 204: noContent("Every session ended", SET_SESSION_COOKIES) },
       },
     },
     async (request, reply) => {
@@ -116,9 +130,11 @@ export const accountRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["auth"],
+        operationId: "endSession",
         summary: "End one of your sessions",
+        description: "Ends one of your sessions by id; ending the current one also clears its cookies.",
         params: Type.Object({ id: Id }),
-        response: { 204: Type.Null(), ...problemResponses(401, 403, 404) },
+        response: { 204: noContent("Session ended", SET_SESSION_COOKIES), ...problemResponses(404) },
       },
     },
     async (request, reply) => {

@@ -4,7 +4,7 @@ import { authenticate, clearSessionCookies, SESSION_COOKIE, setSessionCookies } 
 import { metaOf } from "../context.js";
 import { Email, MembershipSchema, Name, OrgSchema, Password, UserSchema } from "../schemas.js";
 import { orgView } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { noContent, ok, problemResponses, type Routes, SET_SESSION_COOKIES } from "./types.js";
 
 const userView = (u: { id: string; email: string; name: string }) => ({ id: u.id, email: u.email, name: u.name });
 
@@ -15,7 +15,10 @@ export const authRoutes: Routes = async (app) => {
       config: { public: true },
       schema: {
         tags: ["auth"],
-        summary: "First run: create the first user and organisation (only while no user exists)",
+        operationId: "setup",
+        summary: "First run: create the first user and organisation",
+        description:
+          "Creates the first user (owner) and organisation and signs them in. Only while no user exists: 409 afterwards.",
         body: Type.Object(
           {
             email: Email,
@@ -25,7 +28,10 @@ export const authRoutes: Routes = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ user: UserSchema, organization: OrgSchema }), ...problemResponses(400, 409) },
+        response: {
+          201: ok("Set up; signed in", Type.Object({ user: UserSchema, organization: OrgSchema }), SET_SESSION_COOKIES),
+          ...problemResponses(409),
+        },
       },
     },
     async (request, reply) => {
@@ -47,11 +53,14 @@ export const authRoutes: Routes = async (app) => {
       config: { public: true },
       schema: {
         tags: ["auth"],
-        summary: "Sign in to the console (sets the session and CSRF cookies)",
+        operationId: "login",
+        summary: "Sign in to the console",
+        description:
+          "Checks the email and password and sets the session cookie and the readable CSRF cookie. Repeated failures per address and per account are refused with 429.",
         body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Password }, { additionalProperties: false }),
         response: {
-          200: Type.Object({ user: UserSchema, memberships: Type.Array(MembershipSchema) }),
-          ...problemResponses(400, 401, 429),
+          200: ok("Signed in", Type.Object({ user: UserSchema, memberships: Type.Array(MembershipSchema) }), SET_SESSION_COOKIES),
+          ...problemResponses(401, 429),
         },
       },
     },
@@ -71,8 +80,10 @@ export const authRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["auth"],
-        summary: "Sign out (ends the session)",
-        response: { 204: Type.Null(), ...problemResponses(401, 403) },
+        operationId: "logout",
+        summary: "Sign out",
+        description: "Ends the current console session and clears its cookies (a bearer token is refused with 403).",
+        response: { 204: noContent("Signed out", SET_SESSION_COOKIES) },
       },
     },
     async (request, reply) => {
@@ -89,22 +100,27 @@ export const authRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["auth"],
-        summary: "Who am I: the signed-in user (or the bearer token's owner) and their memberships",
+        operationId: "getMe",
+        summary: "Who am I",
+        description:
+          "The signed-in person (or the bearer token's owner, null for a service or root token) and their memberships; for a bearer token, the token too.",
         response: {
-          200: Type.Object({
-            user: Type.Union([UserSchema, Type.Null()]),
-            memberships: Type.Array(MembershipSchema),
-            token: Type.Optional(
-              Type.Object({
-                id: Type.String(),
-                name: Type.String(),
-                kind: Type.String(),
-                orgId: Type.Union([Type.String(), Type.Null()]),
-                scopes: Type.Array(Type.String()),
-              }),
-            ),
-          }),
-          ...problemResponses(401),
+          200: ok(
+            "The caller",
+            Type.Object({
+              user: Type.Union([UserSchema, Type.Null()]),
+              memberships: Type.Array(MembershipSchema),
+              token: Type.Optional(
+                Type.Object({
+                  id: Type.String(),
+                  name: Type.String(),
+                  kind: Type.String(),
+                  orgId: Type.Union([Type.String(), Type.Null()]),
+                  scopes: Type.Array(Type.String()),
+                }),
+              ),
+            }),
+          ),
         },
       },
     },

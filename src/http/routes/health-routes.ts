@@ -1,5 +1,5 @@
 import { Type } from "typebox";
-import type { Routes } from "./types.js";
+import { ok, type Routes } from "./types.js";
 
 export const healthRoutes: Routes = async (app) => {
   app.get(
@@ -7,8 +7,13 @@ export const healthRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["operations"],
-        summary: "Liveness; also says whether first-run setup is still needed",
-        response: { 200: Type.Object({ status: Type.String(), setupRequired: Type.Optional(Type.Boolean()) }) },
+        operationId: "getHealth",
+        summary: "Liveness",
+        description:
+          "Answers 200 while the process runs, even under pressure; `setupRequired` says whether first-run setup is still needed (absent when storage does not answer).",
+        response: {
+          200: ok("Alive", Type.Object({ status: Type.String(), setupRequired: Type.Optional(Type.Boolean()) })),
+        },
       },
     },
     async () => {
@@ -25,8 +30,14 @@ export const healthRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["operations"],
-        summary: "Readiness: 200 when storage answers, 503 when it does not",
-        response: { 200: Type.Object({ status: Type.String() }), 503: Type.Object({ status: Type.String() }) },
+        operationId: "getReadiness",
+        summary: "Readiness",
+        description:
+          "200 when storage answers; 503 when it does not, or when the server is under pressure (then a problem), so that a load balancer sends traffic elsewhere.",
+        response: {
+          200: ok("Ready", Type.Object({ status: Type.String() })),
+          503: ok("Storage unreachable", Type.Object({ status: Type.String() })),
+        },
       },
     },
     async (_request, reply) => {
@@ -39,8 +50,25 @@ export const healthRoutes: Routes = async (app) => {
     },
   );
 
-  app.get("/metrics", { schema: { tags: ["operations"], summary: "Prometheus metrics" } }, async (_request, reply) => {
-    const { registry } = app.tessera.metrics;
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
+  app.get(
+    "/metrics",
+    {
+      schema: {
+        tags: ["operations"],
+        operationId: "getMetrics",
+        summary: "Prometheus metrics",
+        description: "Metrics in the Prometheus text format; answers even under pressure.",
+        response: {
+          200: {
+            description: "Prometheus text exposition format",
+            content: { "text/plain": { schema: Type.String() } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const { registry } = app.tessera.metrics;
+      return reply.type(registry.contentType).send(await registry.metrics());
+    },
+  );
 };

@@ -6,6 +6,7 @@ import type { FastifyRequest } from "../context.js";
 import { metaOf } from "../context.js";
 import {
   Email,
+  InvitationList,
   InvitationParams,
   InvitationPreviewSchema,
   InvitationSchema,
@@ -18,7 +19,7 @@ import {
   UserSchema,
 } from "../schemas.js";
 import { iso } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { noContent, ok, problemResponses, type Routes, SET_SESSION_COOKIES } from "./types.js";
 
 export function invitationView(i: InvitationWithInviter) {
   return {
@@ -57,12 +58,15 @@ export const invitationRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
-        summary: "Invite an email to join with a role: mailed when SMTP is configured, else the link is returned once",
+        operationId: "createInvitation",
+        summary: "Invite someone to the organisation",
+        description:
+          "Invites an email address to join with a role (never above your own). Mailed when SMTP is configured; otherwise `acceptUrl` carries the link, once. Expires after 7 days; single use.",
         params: OrgParams,
         body: Type.Object({ email: Email, role: Role, locale: Type.Optional(MailLocaleSchema) }, { additionalProperties: false }),
         response: {
-          201: Type.Object({ invitation: InvitationSchema, acceptUrl: Type.Union([Type.String(), Type.Null()]) }),
-          ...problemResponses(400, 401, 403, 404, 409, 503),
+          201: ok("Invited", Type.Object({ invitation: InvitationSchema, acceptUrl: Type.Union([Type.String(), Type.Null()]) })),
+          ...problemResponses(404, 409),
         },
       },
     },
@@ -78,9 +82,11 @@ export const invitationRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
-        summary: "Invitations of the organisation: pending first, newest first",
+        operationId: "listInvitations",
+        summary: "List invitations",
+        description: "The organisation's invitations, pending first, newest first.",
         params: OrgParams,
-        response: { 200: Type.Object({ items: Type.Array(InvitationSchema) }), ...problemResponses(401, 403, 404) },
+        response: { 200: ok("The invitations", InvitationList), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -94,9 +100,11 @@ export const invitationRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
-        summary: "Revoke a pending invitation (its link stops working)",
+        operationId: "revokeInvitation",
+        summary: "Revoke an invitation",
+        description: "Revokes a pending invitation: its link stops working. 409 when it is no longer pending.",
         params: InvitationParams,
-        response: { 204: Type.Null(), ...problemResponses(401, 403, 404, 409) },
+        response: { 204: noContent("Revoked"), ...problemResponses(404, 409) },
       },
     },
     async (request, reply) => {
@@ -112,10 +120,13 @@ export const invitationRoutes: Routes = async (app) => {
       config: { public: true },
       schema: {
         tags: ["members"],
-        summary: "What a pending invitation is for (public: the secret from the link is the credential)",
+        operationId: "getInvitation",
+        summary: "What an invitation is for",
+        description:
+          "The organisation, email, role and inviter of a pending invitation. Public: the secret from the link is the credential.",
         security: [],
         params: Type.Object({ token: LinkSecret }),
-        response: { 200: InvitationPreviewSchema, ...problemResponses(400, 404) },
+        response: { 200: ok("The invitation", InvitationPreviewSchema), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -136,20 +147,27 @@ export const invitationRoutes: Routes = async (app) => {
       config: { public: true },
       schema: {
         tags: ["members"],
-        summary:
-          "Accept an invitation: signed in as the invited email, or as a new account choosing its own name and password (then signed in)",
-        security: [],
+        operationId: "acceptInvitation",
+        summary: "Accept an invitation",
+        description:
+          "Joins the organisation: signed in as the invited email (a console session, with the CSRF header), or as a new account choosing its own name and password (then signed in). A bearer token is refused with 403.",
+        // Anonymous (a new account) or a console session: never a bearer token.
+        security: [{}, { session: [] }],
         body: Type.Object(
           { token: LinkSecret, name: Type.Optional(Name), password: Type.Optional(Password) },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            user: UserSchema,
-            organization: Type.Object({ id: Type.String(), name: Type.String() }),
-            role: Role,
-          }),
-          ...problemResponses(400, 403, 404, 409),
+          200: ok(
+            "Joined (a new account is signed in)",
+            Type.Object({
+              user: UserSchema,
+              organization: Type.Object({ id: Type.String(), name: Type.String() }),
+              role: Role,
+            }),
+            SET_SESSION_COOKIES,
+          ),
+          ...problemResponses(403, 404, 409),
         },
       },
     },

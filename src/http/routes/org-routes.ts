@@ -2,9 +2,20 @@ import { Type } from "typebox";
 import { QUOTA_CEILING } from "../../core/quotas.js";
 import { authenticate, orgAccess } from "../auth.js";
 import { metaOf } from "../context.js";
-import { CatalogueEntrySchema, MemberParams, MemberSchema, Name, OrgParams, OrgPatchBody, OrgSchema, Role } from "../schemas.js";
+import {
+  MemberList,
+  MemberParams,
+  MemberSchema,
+  Name,
+  OrgList,
+  OrgParams,
+  OrgPatchBody,
+  OrgSchema,
+  Role,
+  ScopeCatalogue,
+} from "../schemas.js";
 import { memberView, orgView } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { noContent, ok, problemResponses, type Routes } from "./types.js";
 
 const SETTINGS_KEYS = [
   "tokenPrefix",
@@ -31,7 +42,10 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["organisations"],
-        summary: "Organisations you belong to, oldest first, a page at a time",
+        operationId: "listOrganizations",
+        summary: "List your organisations",
+        description:
+          "Organisations you belong to (a token: its own), oldest first, a page at a time; pass `nextCursor` as `cursor` for the next page.",
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
           cursor: Type.Optional(
@@ -39,8 +53,7 @@ export const orgRoutes: Routes = async (app) => {
           ),
         }),
         response: {
-          200: Type.Object({ items: Type.Array(OrgSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
-          ...problemResponses(400, 401, 403),
+          200: ok("A page of organisations", OrgList),
         },
       },
     },
@@ -56,9 +69,11 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["organisations"],
-        summary: "Create an organisation (you become its owner)",
+        operationId: "createOrganization",
+        summary: "Create an organisation",
+        description: "Creates an organisation; you become its owner. 409 when the instance's organisation quota is reached.",
         body: Type.Object({ name: Name }, { additionalProperties: false }),
-        response: { 201: OrgSchema, ...problemResponses(400, 401, 403, 409) },
+        response: { 201: ok("Created", OrgSchema), ...problemResponses(409) },
       },
     },
     async (request, reply) => {
@@ -73,9 +88,11 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["organisations"],
-        summary: "An organisation and its settings",
+        operationId: "getOrganization",
+        summary: "Get an organisation",
+        description: "An organisation, your role in it and its settings.",
         params: OrgParams,
-        response: { 200: OrgSchema, ...problemResponses(401, 403, 404) },
+        response: { 200: ok("The organisation", OrgSchema), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -89,10 +106,13 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["organisations"],
-        summary: "Rename the organisation or change its token policy (settings may be nested or top-level)",
+        operationId: "updateOrganization",
+        summary: "Rename an organisation or change its policy",
+        description:
+          "Renames the organisation or changes its token policy; settings may be sent nested (`settings`) or at the top level. Each change is audited.",
         params: OrgParams,
         body: OrgPatchBody,
-        response: { 200: OrgSchema, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: ok("Updated", OrgSchema), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -110,9 +130,11 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
-        summary: "Members and their roles",
+        operationId: "listMembers",
+        summary: "List members",
+        description: "The organisation's members and their roles.",
         params: OrgParams,
-        response: { 200: Type.Object({ items: Type.Array(MemberSchema) }), ...problemResponses(401, 403, 404) },
+        response: { 200: ok("The members", MemberList), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -126,10 +148,12 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
+        operationId: "updateMemberRole",
         summary: "Change a member's role",
+        description: "Changes a member's role, never above your own; 409 when it would leave the organisation without an owner.",
         params: MemberParams,
         body: Type.Object({ role: Role }, { additionalProperties: false }),
-        response: { 200: MemberSchema, ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: ok("Updated", MemberSchema), ...problemResponses(404, 409) },
       },
     },
     async (request) => {
@@ -143,9 +167,12 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["members"],
-        summary: "Remove a member, or leave (your own id): their personal tokens here are revoked",
+        operationId: "removeMember",
+        summary: "Remove a member, or leave",
+        description:
+          "Removes a member, or leaves when the id is your own; their personal tokens in this organisation are revoked. 409 for the last owner.",
         params: MemberParams,
-        response: { 204: Type.Null(), ...problemResponses(401, 403, 404, 409) },
+        response: { 204: noContent("Removed"), ...problemResponses(404, 409) },
       },
     },
     async (request, reply) => {
@@ -160,9 +187,11 @@ export const orgRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["scopes"],
-        summary: "The scope catalogue: management scopes and the product's own",
+        operationId: "getScopes",
+        summary: "Get the scope catalogue",
+        description: "The scopes this organisation's tokens may hold: Tessera's management scopes and the product's own.",
         params: OrgParams,
-        response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(401, 403, 404) },
+        response: { 200: ok("The catalogue", ScopeCatalogue), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -177,7 +206,10 @@ export const orgRoutes: Routes = async (app) => {
       bodyLimit: CATALOGUE_BODY_LIMIT,
       schema: {
         tags: ["scopes"],
-        summary: "Replace the product scopes (management scopes in the body are ignored)",
+        operationId: "replaceScopes",
+        summary: "Replace the product scopes",
+        description:
+          "Replaces the product's scopes (management scopes in the body are ignored); answers the whole catalogue. 409 when a quota is reached.",
         params: OrgParams,
         body: Type.Array(
           Type.Object(
@@ -187,7 +219,7 @@ export const orgRoutes: Routes = async (app) => {
           // Above the largest configurable quota no setting could accept the body: refused before any work.
           { maxItems: QUOTA_CEILING.scopesPerCatalogue },
         ),
-        response: { 200: Type.Array(CatalogueEntrySchema), ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: ok("The new catalogue", ScopeCatalogue), ...problemResponses(404, 409) },
       },
     },
     async (request) => {

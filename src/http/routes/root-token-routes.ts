@@ -1,9 +1,9 @@
 import { Type } from "typebox";
 import { authenticate } from "../auth.js";
 import { metaOf } from "../context.js";
-import { RevokeBody, TokenViewSchema } from "../schemas.js";
+import { RevokeBody, TokenList, TokenViewSchema } from "../schemas.js";
 import { tokenView } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { ok, problemResponses, type Routes } from "./types.js";
 
 const RootTokenParams = Type.Object({ tokenId: Type.String({ pattern: "^tok_[0-9A-Za-z]{1,60}$" }) });
 const RootTokenListQuery = Type.Object(
@@ -27,11 +27,11 @@ export const rootTokenRoutes: Routes = async (app) => {
       schema: {
         tags: ["root tokens"],
         operationId: "listRootTokens",
-        summary: "List root (instance) tokens, newest first (caller: a root token with instance:admin)",
+        summary: "List root tokens",
+        description: "Root (instance) tokens, newest first, a page at a time. Caller: a root token holding instance:admin.",
         querystring: RootTokenListQuery,
         response: {
-          200: Type.Object({ items: Type.Array(TokenViewSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
-          ...problemResponses(400, 401, 403),
+          200: ok("A page of root tokens", TokenList),
         },
       },
     },
@@ -48,10 +48,12 @@ export const rootTokenRoutes: Routes = async (app) => {
       schema: {
         tags: ["root tokens"],
         operationId: "revokeRootToken",
-        summary: "Revoke a root token: immediate and irreversible (caller: a root token with instance:admin)",
+        summary: "Revoke a root token",
+        description:
+          "Revokes a root token: immediate and irreversible; the body (an optional reason) may be left out. Caller: a root token holding instance:admin.",
         params: RootTokenParams,
         body: RevokeBody,
-        response: { 200: TokenViewSchema, ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: ok("Revoked", TokenViewSchema), ...problemResponses(404, 409) },
       },
     },
     async (request) => {

@@ -10,6 +10,7 @@ import {
   OrgParams,
   RegenerateBody,
   RevokeBody,
+  TokenList,
   TokenListQuery,
   TokenParams,
   TokenViewSchema,
@@ -19,12 +20,21 @@ import {
   UsageQuery,
 } from "../schemas.js";
 import { eventView, iso, tokenView } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { ok, problemResponses, type Routes } from "./types.js";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 /** At most this many buckets per usage request (92 days hourly, 10 years daily). */
 const MAX_BUCKETS = { hour: 92 * 24, day: 3660 };
+
+const TRANSITION_DESCRIPTIONS: Record<(typeof TRANSITIONS)[number], string> = {
+  deactivate: "Turns the token off until it is activated again (verification answers INACTIVE). No body.",
+  activate: "Turns a deactivated token back on. No body.",
+  suspend: "Suspends the token, typically while a suspected leak is looked into (verification answers SUSPENDED). No body.",
+  resume: "Lifts a suspension. No body.",
+  revoke:
+    "Revokes the token: immediate and irreversible (verification answers REVOKED). The body, an optional reason, may be left out.",
+};
 
 export const tokenRoutes: Routes = async (app) => {
   const { tokens } = app.tessera;
@@ -35,10 +45,13 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "Create a token; the secret is in this response only",
+        operationId: "createToken",
+        summary: "Create a token",
+        description:
+          "Creates a token; its secret is in this answer only (Cache-Control: no-store). Scopes default to your own permissions within the catalogue and can never exceed them. 409 when a quota is reached.",
         params: OrgParams,
         body: CreateTokenBody,
-        response: { 201: TokenWithSecret, ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 201: ok("Created: the token and its secret", TokenWithSecret), ...problemResponses(404, 409) },
       },
     },
     async (request, reply) => {
@@ -56,12 +69,15 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "List tokens, newest first (members see only their own)",
+        operationId: "listTokens",
+        summary: "List tokens",
+        description:
+          "The organisation's tokens, newest first, a page at a time (members see only their own); pass `nextCursor` as `cursor` for the next page.",
         params: OrgParams,
         querystring: TokenListQuery,
         response: {
-          200: Type.Object({ items: Type.Array(TokenViewSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
-          ...problemResponses(400, 401, 403, 404),
+          200: ok("A page of tokens", TokenList),
+          ...problemResponses(404),
         },
       },
     },
@@ -78,9 +94,11 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "A token (never its secret)",
+        operationId: "getToken",
+        summary: "Get a token",
+        description: "A token's details; never its secret.",
         params: TokenParams,
-        response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404) },
+        response: { 200: ok("The token", TokenViewSchema), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -94,10 +112,13 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "Edit name, description, scopes, allowed IPs, rate limit or metadata",
+        operationId: "updateToken",
+        summary: "Edit a token",
+        description:
+          "Edits the name, description, scopes (never beyond your own), allowed IPs, rate limit or metadata; each change is audited.",
         params: TokenParams,
         body: UpdateTokenBody,
-        response: { 200: TokenViewSchema, ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: ok("Updated", TokenViewSchema), ...problemResponses(404, 409) },
       },
     },
     async (request) => {
@@ -112,13 +133,12 @@ export const tokenRoutes: Routes = async (app) => {
       {
         schema: {
           tags: ["tokens"],
-          summary:
-            transition === "revoke"
-              ? "Revoke the token: immediate and irreversible"
-              : `${transition[0]!.toUpperCase()}${transition.slice(1)} the token`,
+          operationId: `${transition}Token`,
+          summary: `${transition[0]!.toUpperCase()}${transition.slice(1)} a token`,
+          description: TRANSITION_DESCRIPTIONS[transition],
           params: TokenParams,
           ...(transition === "revoke" ? { body: RevokeBody } : {}),
-          response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404, 409) },
+          response: { 200: ok("The token in its new state", TokenViewSchema), ...problemResponses(404, 409) },
         },
       },
       async (request) => {
@@ -134,9 +154,11 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "Same as revoke: the row stays for the audit trail",
+        operationId: "deleteToken",
+        summary: "Delete (revoke) a token",
+        description: "Same as revoke, without a reason: immediate and irreversible; the row stays for the audit trail.",
         params: TokenParams,
-        response: { 200: TokenViewSchema, ...problemResponses(401, 403, 404, 409) },
+        response: { 200: ok("Revoked", TokenViewSchema), ...problemResponses(404, 409) },
       },
     },
     async (request) => {
@@ -150,10 +172,13 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "New secret; the old one dies now or after graceSeconds (≤ 7 days)",
+        operationId: "regenerateToken",
+        summary: "Regenerate a token's secret",
+        description:
+          "Issues a new secret (in this answer only); the old one stops working now or after `graceSeconds` (at most 7 days). The body may be left out.",
         params: TokenParams,
         body: RegenerateBody,
-        response: { 200: TokenWithSecret, ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: ok("The token and its new secret", TokenWithSecret), ...problemResponses(404, 409) },
       },
     },
     async (request, reply) => {
@@ -168,10 +193,13 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "Successful and refused verifications per hour or day (zero-filled)",
+        operationId: "getTokenUsage",
+        summary: "Get a token's usage",
+        description:
+          "Successful and refused verifications per hour or day between `from` and `to` (default: the last 24 hours hourly, 30 days daily), zero-filled.",
         params: TokenParams,
         querystring: UsageQuery,
-        response: { 200: Type.Array(UsageBucket), ...problemResponses(400, 401, 403, 404) },
+        response: { 200: ok("Usage buckets, oldest first", Type.Array(UsageBucket)), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -198,10 +226,12 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["audit"],
-        summary: "The token's audit history, newest first",
+        operationId: "listTokenAudit",
+        summary: "A token's audit history",
+        description: "Audit events about this token, newest first, filtered like the organisation's audit log.",
         params: TokenParams,
         querystring: AuditQuerySchema,
-        response: { 200: AuditPage, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: ok("A page of events", AuditPage), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -216,10 +246,13 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["audit"],
-        summary: "The organisation's audit log, newest first",
+        operationId: "listAuditEvents",
+        summary: "The organisation's audit log",
+        description:
+          "Audit events, newest first, filtered by `action` (exact, or a prefix such as `token.*`), `actorId`, `targetId`, `from` and `to`.",
         params: OrgParams,
         querystring: AuditQuerySchema,
-        response: { 200: AuditPage, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: ok("A page of events", AuditPage), ...problemResponses(404) },
       },
     },
     async (request) => {

@@ -7,7 +7,7 @@ import type { Tessera } from "../../tessera.js";
 import { authenticate } from "../auth.js";
 import { VerifyBody, VerifyResponse } from "../schemas.js";
 import { verifyView } from "../views.js";
-import { problemResponses, type Routes } from "./types.js";
+import { ok, type Routes } from "./types.js";
 
 const schemaMax = (schema: unknown, key: "maxLength" | "maxItems") => (schema as Record<string, number>)[key]!;
 const TOKEN_CHARS = schemaMax(VerifyBody.properties.token, "maxLength");
@@ -32,9 +32,12 @@ export const verifyRoutes: Routes = async (app) => {
         app.tessera.config.logLevel === "debug" || app.tessera.config.logLevel === "trace" ? app.tessera.config.logLevel : "warn",
       schema: {
         tags: ["verification"],
-        summary: "Verify a token (caller: a root token, or a service token with tokens:verify for its own organisation)",
+        operationId: "verifyToken",
+        summary: "Verify a token",
+        description:
+          "Says whether a token may be used now, for these scopes, from this address (SPEC \u00a75). A refused token is a 200 with `valid: false` and its `code`; problems are for the caller's own request. Caller: a root token, or a service token holding tokens:verify (its own organisation's tokens only).",
         body: VerifyBody,
-        response: { 200: VerifyResponse, ...problemResponses(400, 401, 403) },
+        response: { 200: ok("The verdict", VerifyResponse) },
       },
     },
     async (request) => verifyView(await verifyAs(app.tessera, await authenticate(request), request.body)),
