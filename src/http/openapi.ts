@@ -42,8 +42,7 @@ export function problemResponses(...statuses: number[]): Record<number, ProblemR
 }
 
 function problem(status: number): ProblemResponse {
-  const description = PROBLEM_DESCRIPTIONS[status];
-  if (!description) throw new Error(`No problem description for status ${status}`);
+  const description = PROBLEM_DESCRIPTIONS[status] ?? "A problem: see its `code`";
   return { description, content: { [PROBLEM]: { schema: { $ref: "Problem#" } } } };
 }
 

@@ -3,6 +3,7 @@ import addFormatsModule from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
 import secureJson from "secure-json-parse";
 import { TesseraError } from "../core/errors.js";
+import { COMPONENT_SCHEMAS, ProblemSchema } from "./schemas.js";
 
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -18,6 +19,8 @@ function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv
     strict: false,
   });
   addFormats(ajv);
+  // A named component (`$ref: "Token#"`) means the same in a request schema as in a response.
+  for (const schema of [ProblemSchema, ...COMPONENT_SCHEMAS]) ajv.addSchema(schema);
   // RFC 3339 allows a leap second (`23:59:60Z`) but Date.parse answers NaN for it, which would reach
   // storage as a bound (PostgreSQL: 500; SQLite: silently empty results). Only dates JS can read pass.
   const rfc3339 = ajv.formats["date-time"] as { validate: (value: string) => boolean; compare?: unknown };
