@@ -341,6 +341,48 @@ describe.each(await dialects())("OpenID Connect sign-in on %s", (dialect) => {
     expect((await me(h, browser)).status).toBe(200);
   });
 
+  it("comes back with provider_error when the person cancels at the provider", async () => {
+    const browser = new CookieBrowser();
+    const start = await browser.request(`${h.base}/v1/auth/oidc/start`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    const { authorizationUrl } = (await start.json()) as { authorizationUrl: string };
+    const loginPage = await browser.follow(authorizationUrl);
+    await loginPage.response.arrayBuffer();
+    const cancelled = await browser.follow(`${loginPage.url.href}/abort`, {}, (next) => next.pathname === CALLBACK);
+    expect(cancelled.stoppedAt?.searchParams.get("error")).toBe("access_denied");
+    const details = await expectRefused(h, browser, cancelled.stoppedAt!, "provider_error");
+    expect(String(details.message)).toContain("access_denied");
+  });
+
+  it("counts refused answers per address: over the budget the callback refuses at once, and says so once in the audit", async () => {
+    const service = new OidcService(h.t.tessera.store, {
+      config: oidcConfig(h.provider),
+      redirectUrl: `${h.base}${CALLBACK}`,
+      publicUrl: h.base,
+      sessionTtlMs: 60_000,
+      failuresPerAddress: 2,
+    });
+    const meta = { ip: "203.0.113.9", userAgent: "flood", traceId: "1".repeat(32) };
+    for (let i = 0; i < 2; i++) {
+      await expect(service.complete("code=x&state=y", undefined, meta)).rejects.toMatchObject({ reason: "state_mismatch" });
+    }
+    await expect(service.complete("code=x&state=y", undefined, meta)).rejects.toMatchObject({ reason: "rate_limited" });
+    const events = await h.t.tessera.store.db
+      .selectFrom("audit_events")
+      .select("action")
+      .where("ip", "=", "203.0.113.9")
+      .orderBy("id")
+      .execute();
+    expect(events.map((e) => e.action)).toEqual(["auth.login_failed", "auth.login_failed", "auth.login_throttled"]);
+    // Another address is not affected.
+    await expect(service.complete("code=x&state=y", undefined, { ...meta, ip: "203.0.113.10" })).rejects.toMatchObject({
+      reason: "state_mismatch",
+    });
+  });
+
   it("refuses a sign-in that took longer than the flow lives", async () => {
     const browser = new CookieBrowser();
     const answer = await throughProvider(h, browser, "olive");
