@@ -102,7 +102,7 @@ describe.skipIf(!shouldRun)("OpenID Connect sign-in in Chromium", () => {
     await dialog.getByRole("button", { name: "Create token" }).click();
     await page.getByRole("dialog", { name: "Token created" }).waitFor();
     expect(errors).toEqual([]);
-  });
+  }, 120_000);
 
   test("brings a refused sign-in back to the sign-in page with the reason, in Italian", async () => {
     const { page, errors } = await fresh("it");
@@ -117,5 +117,67 @@ describe.skipIf(!shouldRun)("OpenID Connect sign-in in Chromium", () => {
     const cookies = await page.context().cookies(server.baseUrl);
     expect(cookies.find((c) => c.name === "tessera_session")).toBeUndefined();
     expect(errors).toEqual([]);
-  });
+  }, 90_000);
+
+  test("no button without a provider; no password form under TESSERA_OIDC_ONLY", async () => {
+    const plain = await startServer();
+    try {
+      await fetch(`${plain.baseUrl}/v1/setup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "ada@example.com", password: PASSWORD, name: "Ada Owner", organization: { name: "Acme" } }),
+      });
+      const { page, errors } = await fresh();
+      const methods = page.waitForResponse((r) => r.url().endsWith("/v1/auth/methods"));
+      await page.goto(`${plain.baseUrl}/`);
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
+      expect(await (await methods).json()).toEqual({ password: true, oidc: null });
+      await page.getByLabel("Password").waitFor();
+      expect(await page.getByRole("button", { name: /with/ }).count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await plain.stop();
+    }
+
+    const port = await freePort();
+    const only = await startOidcProvider({
+      redirectUris: [`http://127.0.0.1:${port}/v1/auth/oidc/callback`],
+      accounts: { ada: { email: "ada@example.com", email_verified: true } },
+    });
+    const strict = await startServer({
+      port,
+      env: {
+        TESSERA_OIDC_ISSUER: only.issuer,
+        TESSERA_OIDC_CLIENT_ID: only.clientId,
+        TESSERA_OIDC_CLIENT_SECRET: only.clientSecret,
+        TESSERA_OIDC_NAME: "Acme ID",
+        TESSERA_OIDC_ONLY: "true",
+      },
+    });
+    try {
+      const setup = await fetch(`${strict.baseUrl}/v1/setup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "ada@example.com", password: PASSWORD, name: "Ada Owner", organization: { name: "Acme" } }),
+      });
+      expect(setup.status).toBe(201);
+      const { page, errors } = await fresh();
+      await page.goto(`${strict.baseUrl}/`);
+      await page.getByRole("button", { name: "Sign in with Acme ID" }).waitFor();
+      expect(await page.getByLabel("Password").count()).toBe(0);
+      expect(await page.getByRole("link", { name: "Forgot password?" }).count()).toBe(0);
+      await screenshot(page, "oidc-only-sign-in");
+      await page.getByRole("button", { name: "Sign in with Acme ID" }).click();
+      await page.waitForURL((url) => url.origin === only.issuer);
+      await page.locator('input[name="login"]').fill("ada");
+      await page.locator('input[name="password"]').fill("x");
+      await page.getByRole("button", { name: "Sign-in" }).click();
+      await page.getByRole("button", { name: "Continue" }).click();
+      await page.getByRole("heading", { name: "API tokens" }).waitFor();
+      expect(errors).toEqual([]);
+    } finally {
+      await strict.stop();
+      await only.stop();
+    }
+  }, 180_000);
 });
