@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseCidr } from "./core/ip.js";
+import { forbiddenNameCharacter } from "./core/names.js";
 import { DEFAULT_QUOTAS, QUOTA_CEILING, QUOTA_ENV, QUOTA_NAMES, type Quotas } from "./core/quotas.js";
 
 /**
@@ -92,6 +93,27 @@ export interface Config {
   usageRetentionDays: number;
   /** Instance-level audit events (no organisation) older than this are pruned (`TESSERA_INSTANCE_AUDIT_RETENTION_DAYS`, default 90). */
   instanceAuditRetentionDays: number;
+  /** OpenID Connect sign-in for the console (`TESSERA_OIDC_*`, SPEC §9); undefined when not configured. */
+  oidc: OidcConfig | undefined;
+}
+
+/**
+ * OpenID Connect sign-in, parsed by `oidcConfig`. The redirect URL is not configured: it is always
+ * `<TESSERA_PUBLIC_URL>/v1/auth/oidc/callback`, the one to register at the provider.
+ */
+export interface OidcConfig {
+  /** `TESSERA_OIDC_ISSUER`, exactly as given: issuer identifiers are compared as strings. */
+  issuer: string;
+  /** `TESSERA_OIDC_CLIENT_ID`. */
+  clientId: string;
+  /** `TESSERA_OIDC_CLIENT_SECRET`; without it the client is public (PKCE alone, no client authentication). */
+  clientSecret: string | undefined;
+  /** `TESSERA_OIDC_NAME`: what the button says ("Sign in with <name>"), default the issuer's host. */
+  name: string;
+  /** `TESSERA_OIDC_SCOPES`, default `openid email profile`; `openid` is required. */
+  scopes: string[];
+  /** `TESSERA_OIDC_ONLY=true`: password sign-in, reset and choosing a password are refused (`passwords_disabled`). */
+  only: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -185,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
     ...mailConfig(env),
     ...limitsConfig(env),
+    oidc: oidcConfig(env),
   };
   return { ...config, ...overrides };
 }
@@ -203,4 +226,50 @@ function limitsConfig(
     usageRetentionDays: int(env, "TESSERA_USAGE_RETENTION_DAYS", 400, 1, 36_500),
     instanceAuditRetentionDays: int(env, "TESSERA_INSTANCE_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
   };
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** OpenID Connect sign-in: everything or nothing, so that a half-configured provider fails at start-up. */
+function oidcConfig(env: NodeJS.ProcessEnv): OidcConfig | undefined {
+  const onlyRaw = env.TESSERA_OIDC_ONLY?.trim() ?? "";
+  if (!["", "true", "false"].includes(onlyRaw)) throw new ConfigError(`TESSERA_OIDC_ONLY must be true or false (got ${onlyRaw})`);
+  const only = onlyRaw === "true";
+  const issuer = env.TESSERA_OIDC_ISSUER?.trim() || undefined;
+  if (issuer === undefined) {
+    for (const name of ["TESSERA_OIDC_CLIENT_ID", "TESSERA_OIDC_CLIENT_SECRET", "TESSERA_OIDC_NAME", "TESSERA_OIDC_SCOPES"]) {
+      if (env[name]) throw new ConfigError(`${name} is set but TESSERA_OIDC_ISSUER is not`);
+    }
+    if (only) throw new ConfigError("TESSERA_OIDC_ONLY=true needs TESSERA_OIDC_ISSUER: without a provider nobody could sign in");
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {}
+  // Plain HTTP only on loopback (a provider on the same machine, tests): anywhere else the ID token's keys
+  // and the token endpoint's answers could be changed on the way.
+  const secure = url?.protocol === "https:" || (url?.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+  if (!url || !secure || url.search || url.hash || url.username) {
+    throw new ConfigError(
+      `TESSERA_OIDC_ISSUER must be an https:// URL (http:// only on a loopback address) without query or fragment (got ${issuer})`,
+    );
+  }
+  const clientId = env.TESSERA_OIDC_CLIENT_ID?.trim();
+  if (!clientId) throw new ConfigError("TESSERA_OIDC_CLIENT_ID is required with TESSERA_OIDC_ISSUER");
+  const name = env.TESSERA_OIDC_NAME?.trim() || url.host;
+  if (name.length > 60 || forbiddenNameCharacter(name)) {
+    throw new ConfigError(
+      `TESSERA_OIDC_NAME must be at most 60 characters, without control or invisible characters (got ${name})`,
+    );
+  }
+  const scopesRaw = env.TESSERA_OIDC_SCOPES?.trim() || "openid email profile";
+  const scopes = [...new Set(scopesRaw.split(/[\s,]+/).filter(Boolean))];
+  const bad = scopes.find((s) => !SCOPE_TOKEN.test(s));
+  if (bad !== undefined || !scopes.includes("openid")) {
+    throw new ConfigError(`TESSERA_OIDC_SCOPES must be space-separated scopes including openid (got ${scopesRaw})`);
+  }
+  return { issuer, clientId, clientSecret: env.TESSERA_OIDC_CLIENT_SECRET || undefined, name, scopes, only };
 }

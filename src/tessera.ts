@@ -4,6 +4,7 @@ import { AccountService } from "./services/account-service.js";
 import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
 import { createSmtpMailer } from "./services/mailer.js";
+import { OidcService } from "./services/oidc-service.js";
 import { OrgService } from "./services/org-service.js";
 import { QuotaGuard } from "./services/quotas.js";
 import { MemoryRateLimiter } from "./services/rate-limiter.js";
@@ -27,6 +28,8 @@ export interface Tessera {
   tokens: TokenService;
   /** Invitations, password reset and change, a person's own sessions. */
   accounts: AccountService;
+  /** OpenID Connect sign-in (`TESSERA_OIDC_*`); undefined when not configured. */
+  oidc: OidcService | undefined;
   /** Instance-wide quotas (`config.quotas`), asked inside use cases' transactions. */
   quotas: QuotaGuard;
   /** Background pruning of expired sessions, old usage and audit events; stopped by `close`. */
@@ -102,13 +105,24 @@ export async function createTessera(config: Config, options: { migrate?: boolean
       config.sessionTtlMs,
       { perAccountAndAddress: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowMs: 15 * 60_000 },
       config.bearerFailuresPerMinute,
+      !config.oidc?.only,
     ),
     accounts: new AccountService(store, bus, {
       publicUrl: config.publicUrl,
       sessionTtlMs: config.sessionTtlMs,
       mailer,
       quotas,
+      passwords: !config.oidc?.only,
     }),
+    oidc: config.oidc
+      ? new OidcService(store, {
+          config: config.oidc,
+          redirectUrl: `${config.publicUrl}/v1/auth/oidc/callback`,
+          publicUrl: config.publicUrl,
+          sessionTtlMs: config.sessionTtlMs,
+          failuresPerAddress: config.loginFailuresPerAddress,
+        })
+      : undefined,
     orgs: new OrgService(store, bus, quotas),
     tokens: new TokenService(store, bus, config.pepper, quotas),
     quotas,

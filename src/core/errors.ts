@@ -6,6 +6,7 @@ export const ERROR_CODES = [
   "unauthorized",
   "forbidden",
   "csrf_failed",
+  "passwords_disabled",
   "not_found",
   "method_not_allowed",
   "validation_failed",

@@ -30,6 +30,7 @@ import { accountRoutes } from "./routes/account-routes.js";
 import { authRoutes } from "./routes/auth-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { invitationRoutes } from "./routes/invitation-routes.js";
+import { oidcRoutes } from "./routes/oidc-routes.js";
 import { orgRoutes } from "./routes/org-routes.js";
 import { rootTokenRoutes } from "./routes/root-token-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
@@ -255,6 +256,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
+  await app.register(oidcRoutes);
   await app.register(orgRoutes);
   await app.register(invitationRoutes);
   await app.register(accountRoutes);

@@ -36,7 +36,7 @@ import {
 } from "../store/users-repository.js";
 import { type Actor, actorRef, type OrgAccess, policyActor, requireScope } from "./actor.js";
 import { auditEvent } from "./audit.js";
-import { checkPassword, normalizeEmail } from "./auth-service.js";
+import { checkPassword, normalizeEmail, passwordsDisabled } from "./auth-service.js";
 import { catalogueNames, enforce } from "./authority.js";
 import type { ChangeBus } from "./change-bus.js";
 import { FailureLimiter } from "./failure-limiter.js";
@@ -122,6 +122,11 @@ export interface AccountOptions {
   mailer: Mailer | undefined;
   /** `membersPerOrganization` is asked when an invitation is accepted. */
   quotas?: QuotaGuard | undefined;
+  /**
+   * False under `TESSERA_OIDC_ONLY=true`: resets, changes and choosing a password on accepting an
+   * invitation are refused (`passwords_disabled`); people join by signing in with the provider.
+   */
+  passwords?: boolean | undefined;
 }
 
 /**
@@ -320,6 +325,7 @@ export class AccountService {
       return { user: caller, organization, role, session: null };
     }
 
+    if (this.#options.passwords === false) throw passwordsDisabled();
     if (await findUserByEmail(this.#store.db, invitation.email)) {
       throw new TesseraError("conflict", `Sign in as ${invitation.email} to accept this invitation`);
     }
@@ -356,6 +362,7 @@ export class AccountService {
    * answer, so its time does not tell either). Limited per address and per email, known or not.
    */
   async requestPasswordReset(email: string, meta: RequestMeta): Promise<void> {
+    if (this.#options.passwords === false) throw passwordsDisabled();
     const key = normalizeEmail(email);
     const address = meta.ip ?? "unknown";
     const now = Date.now();
@@ -374,6 +381,7 @@ export class AccountService {
 
   /** The operator's way without SMTP (`tessera user reset-link`): a link for an existing account. */
   async resetLink(email: string, meta: RequestMeta): Promise<string> {
+    if (this.#options.passwords === false) throw passwordsDisabled();
     const user = await findUserByEmail(this.#store.db, normalizeEmail(email));
     if (!user) throw new TesseraError("not_found", "No account has this email");
     return this.#newResetLink(user, meta, "operator");
@@ -381,6 +389,7 @@ export class AccountService {
 
   /** Sets a new password with a reset link; every session of the account ends. */
   async confirmPasswordReset(secret: string, password: string, meta: RequestMeta): Promise<void> {
+    if (this.#options.passwords === false) throw passwordsDisabled();
     if (!RESET_SECRET_RE.test(secret)) throw new TesseraError("not_found", INVALID_RESET);
     checkPassword(password);
     const passwordHash = await hashPassword(password);
@@ -408,6 +417,7 @@ export class AccountService {
     newPassword: string,
     meta: RequestMeta,
   ): Promise<void> {
+    if (this.#options.passwords === false) throw passwordsDisabled();
     const now = Date.now();
     const wait = this.#changeFailures.retryAfter(user.id, now);
     if (wait > 0) {

@@ -70,6 +70,14 @@ export const LOGIN_BACKOFF_FORGET_MS = 60 * 60_000;
 /** Failed bearer authentications per client address per minute before it is told to wait. */
 export const DEFAULT_BEARER_FAILURES_PER_MINUTE = 120;
 
+/** The one refusal of every password operation under `TESSERA_OIDC_ONLY=true`. */
+export function passwordsDisabled(): TesseraError {
+  return new TesseraError(
+    "passwords_disabled",
+    "Passwords are turned off on this instance (TESSERA_OIDC_ONLY): sign in with the identity provider",
+  );
+}
+
 /** The CLI reaches setup without the HTTP schema: the same rule for names (src/core/names.ts). */
 function checkName(name: string, field: string): void {
   const bad = forbiddenNameCharacter(name);
@@ -82,14 +90,18 @@ export class AuthService {
   readonly #byAccountAndAddress: BackoffLimiter;
   readonly #byAddress: FailureLimiter;
   readonly #bearerByAddress: FailureLimiter;
+  readonly #passwords: boolean;
 
+  /** `passwords` false (`TESSERA_OIDC_ONLY=true`): password sign-in is refused with `passwords_disabled`. */
   constructor(
     store: Store,
     sessionTtlMs: number,
     limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
     bearerFailuresPerMinute = DEFAULT_BEARER_FAILURES_PER_MINUTE,
+    passwords = true,
   ) {
     this.#store = store;
+    this.#passwords = passwords;
     this.#sessionTtlMs = sessionTtlMs;
     this.#byAccountAndAddress = new BackoffLimiter({
       freeFailures: limits.perAccountAndAddress,
@@ -190,6 +202,7 @@ export class AuthService {
     password: string,
     meta: RequestMeta,
   ): Promise<{ user: UserRecord; memberships: UserMembership[]; session: NewSession }> {
+    if (!this.#passwords) throw passwordsDisabled();
     const db = this.#store.db;
     const accountKey = normalizeEmail(email);
     const addressKey = meta.ip ?? "unknown";

@@ -127,3 +127,17 @@ export async function revokeInvitation(db: Db, id: string, now: number): Promise
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** Whether `email` (stored lower-cased) has an invitation that can still be accepted, in any organisation. */
+export async function hasPendingInvitation(db: Db, email: string, now: number): Promise<boolean> {
+  const row = await db
+    .selectFrom("invitations")
+    .select("id")
+    .where("email", "=", email)
+    .where("accepted_at", "is", null)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", now)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -82,3 +82,41 @@ export async function upgradePasswordHash(db: Db, id: string, oldHash: string, n
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/**
+ * The stored password of an account that has none (created by an OpenID Connect sign-in): matches no
+ * password, since `verifyPassword` accepts only argon2 and scrypt strings.
+ */
+export const NO_PASSWORD = "";
+
+/** The person an OpenID Connect identity was linked to, with their link. */
+export async function findUserByOidcIdentity(db: Db, issuer: string, subject: string): Promise<UserRecord | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("oidc_issuer", "=", issuer)
+    .where("oidc_subject", "=", subject)
+    .executeTakeFirst();
+  return row ? userFromRow(row) : undefined;
+}
+
+/** Issuer and subject an account is linked to (both null when none). */
+export async function findOidcIdentity(db: Db, userId: string): Promise<{ issuer: string | null; subject: string | null }> {
+  const row = await db.selectFrom("users").select(["oidc_issuer", "oidc_subject"]).where("id", "=", userId).executeTakeFirst();
+  return { issuer: row?.oidc_issuer ?? null, subject: row?.oidc_subject ?? null };
+}
+
+/**
+ * Links an account to an identity, unless it was linked meanwhile to another subject of the same issuer
+ * (false). Another account holding the same identity is a `conflict` (the unique index).
+ */
+export async function linkOidcIdentity(db: Db, userId: string, issuer: string, subject: string, now: number): Promise<boolean> {
+  const update = db
+    .updateTable("users")
+    .set({ oidc_issuer: issuer, oidc_subject: subject, updated_at: now })
+    .where("id", "=", userId)
+    .where((eb) => eb.or([eb("oidc_subject", "is", null), eb("oidc_issuer", "!=", issuer), eb("oidc_subject", "=", subject)]))
+    .executeTakeFirst();
+  const result = await insertOrConflict(update, "This sign-in is already linked to another account");
+  return Number(result.numUpdatedRows) === 1;
+}

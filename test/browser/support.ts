@@ -30,7 +30,7 @@ export function ensureConsoleBuilt(): void {
   execFileSync("npm", ["--prefix", "console", "run", "build"], { cwd: ROOT, stdio: "inherit" });
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -49,10 +49,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** `tessera serve` as a user starts it (SPEC §8), on a free port with a fresh SQLite data directory. */
-export async function startServer(): Promise<RunningServer> {
+/**
+ * `tessera serve` as a user starts it (SPEC §8), on a free port (or `options.port`) with a fresh SQLite
+ * data directory; `options.env` adds configuration (e.g. an OpenID Connect provider).
+ */
+export async function startServer(options: { env?: Record<string, string>; port?: number } = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-browser-"));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const env = {
     ...process.env,
     TESSERA_DATA_DIR: dataDir,
@@ -64,6 +67,7 @@ export async function startServer(): Promise<RunningServer> {
     // No mail server: invitation links are returned once to the inviter (SPEC §8), pointing here.
     TESSERA_SMTP_URL: "",
     TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...options.env,
   };
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
     cwd: ROOT,

@@ -40,6 +40,10 @@ const PUBLIC: Record<string, string> = {
     "the secret from the link is the credential; a session, when sent, must be the invited email (test/http/invitations.test.ts)",
   "POST /v1/auth/password-reset": "always 202, says nothing; rate-limited per address and per email",
   "POST /v1/auth/password-reset/confirm": "the secret from the mailed reset link is the credential",
+  "GET /v1/auth/methods": "what the sign-in page offers (password, the OpenID Connect provider's name)",
+  "POST /v1/auth/oidc/start": "how an OpenID Connect sign-in begins; 404 without a provider",
+  "GET /v1/auth/oidc/callback":
+    "the provider's answer is the credential, checked against this browser's flow cookie (test/http/oidc.test.ts)",
 };
 /** Swagger UI's own routes (their exact list depends on the plugin version). */
 const PUBLIC_PREFIXES: Record<string, string> = { "/docs": "the page rendering the public API description (SPEC §4)" };

@@ -345,6 +345,8 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
     // answered the same for everyone and rate-limited) is all they take.
     "POST /v1/auth/password-reset",
     "POST /v1/auth/password-reset/confirm",
+    // Starts an OpenID Connect sign-in: takes no session; the state it sets is what the callback checks.
+    "POST /v1/auth/oidc/start",
   ]);
 
   // Each route gets a fresh organisation joined by invitation (two sign-ins): slow on a loaded machine.

@@ -15,6 +15,7 @@ import { applyServerFieldErrors } from "../../lib/forms";
 import { tokenFromFragment, useLogout, useMe } from "../session/api";
 import { AuthFrame } from "../session/auth-frame";
 import { LoginPage } from "../session/login-page";
+import { OidcSignIn, usePasswordsEnabled } from "../session/oidc-sign-in";
 import { MIN_PASSWORD } from "../session/setup-page";
 import { useAcceptInvitation, useInvitationPreview } from "./api";
 
@@ -30,6 +31,7 @@ export function AcceptInvitationPage() {
   const me = useMe();
   const preview = useInvitationPreview(token);
   const [signingIn, setSigningIn] = useState(false);
+  const passwords = usePasswordsEnabled();
 
   if (!token) {
     return (
@@ -53,16 +55,19 @@ export function AcceptInvitationPage() {
   const invitation = preview.data;
   const signedIn = me.data ?? null;
 
-  if (!signedIn && signingIn) {
+  // Without passwords (TESSERA_OIDC_ONLY) the invited person signs in with the provider, then joins here.
+  if (!signedIn && (signingIn || !passwords)) {
     return (
       <LoginPage
         email={invitation.email}
         title={t("invitation.signInTitle")}
         subtitle={t("invitation.signInSubtitle", { email: invitation.email })}
         footer={
-          <Button variant="subtle" onClick={() => setSigningIn(false)}>
-            {t("invitation.backToInvitation")}
-          </Button>
+          passwords ? (
+            <Button variant="subtle" onClick={() => setSigningIn(false)}>
+              {t("invitation.backToInvitation")}
+            </Button>
+          ) : undefined
         }
       />
     );
@@ -252,6 +257,7 @@ function CreateAccount({
           {t("invitation.signInAs", { email: invitation.email })}
         </Button>
       </Stack>
+      <OidcSignIn />
     </Stack>
   );
 }

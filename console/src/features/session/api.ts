@@ -115,3 +115,33 @@ export function useConfirmPasswordReset() {
 export function tokenFromFragment(hash: string): string {
   return new URLSearchParams(hash.replace(/^#/, "")).get("token") ?? "";
 }
+
+/** `GET /v1/auth/methods`: whether passwords are on, and the OpenID Connect provider's name when one is configured. */
+export interface SignInMethods {
+  password: boolean;
+  oidc: { name: string } | null;
+}
+
+export function useSignInMethods() {
+  return useQuery({
+    queryKey: ["auth-methods"],
+    queryFn: () => http.get<SignInMethods>("/v1/auth/methods"),
+    staleTime: Number.POSITIVE_INFINITY,
+    retry: false,
+  });
+}
+
+/**
+ * Starts an OpenID Connect sign-in and leaves for the provider; the server brings the browser back to
+ * `returnTo` (a path here), signed in or with `?signin_error=<reason>`.
+ */
+export function useStartOidcSignIn() {
+  return useMutation({
+    mutationFn: (input: { returnTo: string }) =>
+      http.post<{ authorizationUrl: string }>("/v1/auth/oidc/start", input),
+    onSuccess: ({ authorizationUrl }) => window.location.assign(authorizationUrl),
+  });
+}
+
+/** The query parameter the OpenID Connect callback adds to the page it sends a refused sign-in back to. */
+export const SIGNIN_ERROR_PARAM = "signin_error";

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ErrorAlert } from "../../components/error-alert";
 import { useLogin } from "./api";
 import { AuthFrame } from "./auth-frame";
+import { OidcSignIn, usePasswordsEnabled } from "./oidc-sign-in";
 
 interface Props {
   /** Prefilled email (signing in to accept an invitation for it). */
@@ -20,6 +21,7 @@ interface Props {
 export function LoginPage({ email = "", title, subtitle, footer }: Props) {
   const { t } = useTranslation();
   const login = useLogin();
+  const passwords = usePasswordsEnabled();
   const schema = z.object({
     email: z.email(t("validation.email")),
     password: z.string().min(1, t("validation.required")),
@@ -31,38 +33,42 @@ export function LoginPage({ email = "", title, subtitle, footer }: Props) {
 
   return (
     <AuthFrame title={title ?? t("login.title")} subtitle={subtitle ?? t("login.subtitle")}>
-      <form
-        noValidate
-        onSubmit={form.onSubmit((values) => {
-          login.mutate({ email: values.email.trim(), password: values.password });
-        })}
-      >
-        <Stack>
-          <ErrorAlert error={login.error} title={t("login.failed")} />
-          <TextInput
-            label={t("login.email")}
-            type="email"
-            autoComplete="username"
-            required
-            {...form.getInputProps("email")}
-          />
-          <PasswordInput
-            label={t("login.password")}
-            autoComplete="current-password"
-            required
-            data-autofocus={email ? true : undefined}
-            autoFocus={Boolean(email)}
-            {...form.getInputProps("password")}
-          />
-          <Button type="submit" loading={login.isPending}>
-            {t("login.submit")}
-          </Button>
-          <Anchor component={Link} to="/reset-password" size="sm" ta="center">
-            {t("login.forgot")}
-          </Anchor>
-          {footer}
-        </Stack>
-      </form>
+      <OidcSignIn divider />
+      {!passwords && footer && <Stack mt="md">{footer}</Stack>}
+      {passwords && (
+        <form
+          noValidate
+          onSubmit={form.onSubmit((values) => {
+            login.mutate({ email: values.email.trim(), password: values.password });
+          })}
+        >
+          <Stack>
+            <ErrorAlert error={login.error} title={t("login.failed")} />
+            <TextInput
+              label={t("login.email")}
+              type="email"
+              autoComplete="username"
+              required
+              {...form.getInputProps("email")}
+            />
+            <PasswordInput
+              label={t("login.password")}
+              autoComplete="current-password"
+              required
+              data-autofocus={email ? true : undefined}
+              autoFocus={Boolean(email)}
+              {...form.getInputProps("password")}
+            />
+            <Button type="submit" loading={login.isPending}>
+              {t("login.submit")}
+            </Button>
+            <Anchor component={Link} to="/reset-password" size="sm" ta="center">
+              {t("login.forgot")}
+            </Anchor>
+            {footer}
+          </Stack>
+        </form>
+      )}
     </AuthFrame>
   );
 }
