@@ -140,6 +140,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How people sign in to the console: password, OpenID Connect, or both
+         * @description Public: the sign-in page asks it before anyone is signed in. `oidc` is null when no provider is configured; `password` is false under `TESSERA_OIDC_ONLY=true`.
+         */
+        get: operations["getSignInMethods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start signing in with the OpenID Connect provider
+         * @description Answers the provider's authorisation URL (authorisation code with PKCE, state and nonce) for the browser to open, and sets the HttpOnly `tessera_oidc` cookie that the callback checks them against. `returnTo` is a path on this server to land on afterwards (default `/`).
+         */
+        post: operations["startOidcSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the OpenID Connect provider sends the browser back (register this URL at the provider)
+         * @description Checks state (against the `tessera_oidc` cookie), issuer, the code with its PKCE verifier, the ID token and its nonce; then signs the person in (session and CSRF cookies, as the password sign-in) and redirects to the `returnTo` path. A refusal redirects to that path with `?signin_error=<reason>` and is audited (`auth.login_failed`, `details.method: oidc`).
+         */
+        get: operations["completeOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orgs": {
         parameters: {
             query?: never;
@@ -750,7 +810,7 @@ export interface components {
              * @description Stable error code (docs/api.md, "Errors")
              * @enum {string}
              */
-            code: "unauthorized" | "forbidden" | "csrf_failed" | "not_found" | "method_not_allowed" | "validation_failed" | "invalid_state" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "quota_exceeded" | "https_required" | "service_unavailable" | "internal_error";
+            code: "unauthorized" | "forbidden" | "csrf_failed" | "passwords_disabled" | "not_found" | "method_not_allowed" | "validation_failed" | "invalid_state" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "quota_exceeded" | "https_required" | "service_unavailable" | "internal_error";
             /** @description The failing fields (validation_failed) */
             errors?: {
                 /** @description Where: `name`, `scopes[2]`, `query.limit`, `params.tokenId`… */
@@ -1405,6 +1465,107 @@ export interface operations {
             403: components["responses"]["Problem403"];
             426: components["responses"]["Problem426"];
             429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    getSignInMethods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        password: boolean;
+                        oidc: {
+                            /** @description Shown as “Sign in with <name>” */
+                            name: string;
+                        } | null;
+                    };
+                };
+            };
+            426: components["responses"]["Problem426"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    startOidcSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    returnTo?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        authorizationUrl: string;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    completeOidcSignIn: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                iss?: string;
+                error?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (to `returnTo`) or refused (to `returnTo?signin_error=<reason>`) */
+            303: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    /** @description Where the browser goes next */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            404: components["responses"]["Problem404"];
+            426: components["responses"]["Problem426"];
             500: components["responses"]["Problem500"];
             503: components["responses"]["Problem503"];
         };

@@ -41,7 +41,7 @@ const notConfigured = () => new TesseraError("not_found", "OpenID Connect sign-i
 const Redirect = (description: string) => ({
   description,
   type: "null",
-  headers: { location: { schema: { type: "string" }, description: "Where the browser goes next" } },
+  headers: { location: { type: "string", description: "Where the browser goes next" } },
 });
 
 export const oidcRoutes: Routes = async (app) => {
