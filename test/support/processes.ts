@@ -263,6 +263,12 @@ export class TcpProxy {
     }
   }
 
+  /** Cuts every open connection (a network blip, a PostgreSQL restart) and keeps accepting new ones. */
+  cut(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
   /** Refuses new connections and cuts every open one, as a stopped database would. */
   stop(): Promise<void> {
     const server = this.#server;
