@@ -4,11 +4,13 @@ import SqliteDatabase from "better-sqlite3";
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   Kysely,
   type KyselyConfig,
   Migrator,
   PostgresDialect,
+  SqliteAdapter,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
@@ -97,11 +99,12 @@ export function createStore(options: StoreOptions): Store {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = join(options.dataDir, SQLITE_FILE);
   const sqlite = new SqliteDatabase(file);
+  // Another process holding the write lock (a CLI command, a backup step, an instance starting at the same
+  // moment) is waited for, up to 5 s; set first, so that switching the journal mode waits too.
+  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("journal_mode = WAL");
   // NORMAL is durable across process crashes (kill -9) in WAL mode; only an OS crash may lose the last commits.
   sqlite.pragma("synchronous = NORMAL");
-  // Another process holding the write lock (a CLI command, a backup step) is waited for, up to 5 s.
-  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const stats = { queries: 0, writes: 0 };
   const db = new Kysely<Database>({
@@ -134,6 +137,18 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite's DDL is transactional, but Kysely's adapter says otherwise, so its Migrator would run each
+ * migration bare: two processes starting at once on a fresh file both saw a migration pending and the
+ * second failed with "table … already exists". Saying so makes the Migrator read its state and migrate
+ * inside one `BEGIN IMMEDIATE` transaction: the file lock lets one process migrate, the next finds nothing to do.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
   constructor(config: SqliteDialectConfig) {
@@ -142,6 +157,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 
