@@ -47,8 +47,9 @@ describe.skipIf(!(await postgresAvailable()))("PostgreSQL connections cut under 
     proxied.hostname = "127.0.0.1";
     proxied.port = String(proxy.port);
     const env = { TESSERA_DATA_DIR: dataDir, TESSERA_DATABASE_URL: proxied.toString(), TESSERA_LOG_LEVEL: "silent" };
-    [a, b] = await Promise.all([startServer(env), startServer(env)]);
-  });
+    [a, b] = await Promise.all([startServer(env, undefined, 120_000), startServer(env, undefined, 120_000)]);
+    // Two processes compiling through tsx on a busy 2-core machine may take over a minute to listen.
+  }, 150_000);
 
   afterAll(async () => {
     await Promise.all([a?.stop("SIGKILL"), b?.stop("SIGKILL")]);

@@ -56,8 +56,9 @@ describe.skipIf(!(await postgresAvailable()))("PostgreSQL outage (through a prox
       TESSERA_CACHE_TTL_MS: String(TTL_MS),
       TESSERA_LOG_LEVEL: "silent",
     };
-    [a, b] = await Promise.all([startServer(env), startServer(env)]);
-  });
+    [a, b] = await Promise.all([startServer(env, undefined, 120_000), startServer(env, undefined, 120_000)]);
+    // Two processes compiling through tsx on a busy 2-core machine may take over a minute to listen.
+  }, 150_000);
 
   afterAll(async () => {
     await Promise.all([a?.stop("SIGKILL"), b?.stop("SIGKILL")]);
