@@ -19,6 +19,11 @@ export interface Config {
   dataDir: string;
   /** `TESSERA_DATABASE_URL`: a `postgres://` URL selects PostgreSQL. */
   databaseUrl: string | undefined;
+  /**
+   * `TESSERA_DB_TIMEOUT_MS` (default 2000): PostgreSQL's longest wait for a connection and for each
+   * statement; past it the request answers 503 and the connection is dropped.
+   */
+  dbTimeoutMs: number;
   /** `TESSERA_REDIS_URL`: cluster-wide rate limits and invalidation (when set). */
   redisUrl: string | undefined;
   host: string;
@@ -185,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config: Config = {
     dataDir: resolve(env.TESSERA_DATA_DIR || "./tessera-data"),
     databaseUrl,
+    dbTimeoutMs: int(env, "TESSERA_DB_TIMEOUT_MS", 2000, 100, 600_000),
     redisUrl: env.TESSERA_REDIS_URL || undefined,
     host: env.TESSERA_HOST || "127.0.0.1",
     port: int(env, "TESSERA_PORT", 7070, 0, 65535),

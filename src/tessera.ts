@@ -39,9 +39,9 @@ export interface Tessera {
 }
 
 export async function createTessera(config: Config, options: { migrate?: boolean } = {}): Promise<Tessera> {
-  const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeoutMs: config.dbTimeoutMs });
   try {
-    if (options.migrate !== false) await migrate(store.db);
+    if (options.migrate !== false) await migrate(store);
   } catch (error) {
     await store.close();
     throw error;
@@ -49,9 +49,13 @@ export async function createTessera(config: Config, options: { migrate?: boolean
   let bus: ChangeBus;
   if (store.dialect === "postgres" && store.databaseUrl) {
     const quiet = config.logLevel === "silent";
-    const pgBus = new PgChangeBus(store.databaseUrl, (error) => {
-      if (!quiet) process.stderr.write(`tessera: change bus: ${String(error)}\n`);
-    });
+    const pgBus = new PgChangeBus(
+      store.databaseUrl,
+      (error) => {
+        if (!quiet) process.stderr.write(`tessera: change bus: ${String(error)}\n`);
+      },
+      config.dbTimeoutMs,
+    );
     try {
       await pgBus.start();
     } catch (error) {

@@ -11,6 +11,10 @@ import type { MailLocale } from "../services/mailer.js";
 import { systemMeta } from "../services/request-meta.js";
 import { createStore, migrate } from "../store/database.js";
 import { createTessera, type Tessera } from "../tessera.js";
+import { registerBackupCommand } from "./backup-command.js";
+import { printPendingMigrations } from "./migrate-dry-run.js";
+import { registerReplayRevocationsCommand } from "./replay-revocations-command.js";
+import { registerRestoreCommand } from "./restore-command.js";
 
 /** Commands parse, call a service, print. Secrets go to stdout alone; everything else to stderr. */
 
@@ -52,11 +56,13 @@ program
 program
   .command("migrate")
   .description("Apply pending database migrations")
-  .action(async () => {
+  .option("--dry-run", "list the pending migrations on stdout, one a line, without applying them")
+  .action(async (o: { dryRun?: boolean }) => {
     const config = loadConfig();
-    const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeoutMs: config.dbTimeoutMs });
     try {
-      const applied = await migrate(store.db);
+      if (o.dryRun) return await printPendingMigrations(store);
+      const applied = await migrate(store);
       process.stderr.write(applied.length ? `Applied: ${applied.join(", ")}\n` : "Already up to date\n");
     } finally {
       await store.close();
@@ -281,6 +287,10 @@ program
       process.exitCode = result.valid ? 0 : 1;
     });
   });
+
+registerBackupCommand(program);
+registerRestoreCommand(program);
+registerReplayRevocationsCommand(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof TesseraError || error instanceof ConfigError) {

@@ -143,6 +143,8 @@ const STORAGE_DOWN = new Set([
   "08006",
   "08001",
   "08003",
+  // query_canceled: PostgreSQL's statement_timeout (TESSERA_DB_TIMEOUT_MS) ended the statement.
+  "57014",
   "SQLITE_BUSY",
 ]);
 

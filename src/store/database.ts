@@ -4,11 +4,13 @@ import SqliteDatabase from "better-sqlite3";
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   Kysely,
   type KyselyConfig,
   Migrator,
   PostgresDialect,
+  SqliteAdapter,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
@@ -17,6 +19,7 @@ import {
 } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
+import { boundedPool, DEFAULT_DB_TIMEOUT_MS } from "./pg-pool.js";
 import type { Database } from "./schema.js";
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -28,6 +31,11 @@ export interface StoreOptions {
   dataDir: string;
   /** PostgreSQL pool size. */
   poolSize?: number;
+  /**
+   * PostgreSQL: longest wait for a connection and for each statement, in ms (`TESSERA_DB_TIMEOUT_MS`,
+   * default 2000; 0 unbounded). A hung database then answers 503 instead of holding requests forever.
+   */
+  timeoutMs?: number;
 }
 
 /** The one place that knows SQLite from PostgreSQL. */
@@ -38,6 +46,8 @@ export interface Store {
   databaseUrl: string | undefined;
   /** Statements executed so far, and how many of them wrote (tests prove the warm path does neither). */
   stats: { queries: number; writes: number };
+  /** The bound on each wait for PostgreSQL, in ms (0: none). */
+  timeoutMs: number;
   /** Throws when storage is unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -59,31 +69,26 @@ function counting(stats: Store["stats"]): KyselyConfig["log"] {
 
 export function createStore(options: StoreOptions): Store {
   const url = options.databaseUrl;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_DB_TIMEOUT_MS;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({
+    const bounded = boundedPool({
       connectionString: url,
       max: options.poolSize ?? 10,
-      // Connecting (or waiting for a free client) gives up after 3 s: an unreachable PostgreSQL (or an
-      // exhausted pool) answers 503 within seconds instead of holding the request (pg's default: forever).
-      connectionTimeoutMillis: 3_000,
+      timeoutMs,
       // Times and counters are bigint columns holding values well within 2^53: read them as numbers.
       types: {
         getTypeParser: ((oid: number, format?: "text" | "binary") =>
           oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     });
-    // An idle client losing its connection must not crash the process; the next query reconnects.
-    pool.on("error", () => {});
-    // A connection that drops mid-query also emits 'error' on its client; unheard, that would end the
-    // process. The query itself fails (→ 503) and the pool discards the client.
-    pool.on("connect", (client) => client.on("error", () => {}));
     const stats = { queries: 0, writes: 0 };
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: counting(stats) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: bounded }), log: counting(stats) });
     return {
       db,
       dialect: "postgres",
       databaseUrl: url,
       stats,
+      timeoutMs,
       ping: async () => {
         await sql`select 1`.execute(db);
       },
@@ -94,10 +99,12 @@ export function createStore(options: StoreOptions): Store {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = join(options.dataDir, SQLITE_FILE);
   const sqlite = new SqliteDatabase(file);
+  // Another process holding the write lock (a CLI command, a backup step, an instance starting at the same
+  // moment) is waited for, up to 5 s; set first, so that switching the journal mode waits too.
+  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("journal_mode = WAL");
   // NORMAL is durable across process crashes (kill -9) in WAL mode; only an OS crash may lose the last commits.
   sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const stats = { queries: 0, writes: 0 };
   const db = new Kysely<Database>({
@@ -109,6 +116,7 @@ export function createStore(options: StoreOptions): Store {
     dialect: "sqlite",
     databaseUrl: undefined,
     stats,
+    timeoutMs,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
@@ -129,6 +137,18 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite's DDL is transactional, but Kysely's adapter says otherwise, so its Migrator would run each
+ * migration bare: two processes starting at once on a fresh file both saw a migration pending and the
+ * second failed with "table … already exists". Saying so makes the Migrator read its state and migrate
+ * inside one `BEGIN IMMEDIATE` transaction: the file lock lets one process migrate, the next finds nothing to do.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
   constructor(config: SqliteDialectConfig) {
@@ -137,6 +157,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 
@@ -169,10 +192,92 @@ function reusingStatements(sqlite: SqliteDatabase.Database): SqliteDialectConfig
   };
 }
 
-/** Applies every pending migration; throws with the failing migration's error. */
-export async function migrate(db: Kysely<Database>): Promise<string[]> {
+/** Every instance takes this PostgreSQL advisory lock around its schema check and migrations. */
+const MIGRATION_LOCK_KEY = 7_305_118_001;
+
+/** This build's migrations, in order. */
+async function knownMigrations(): Promise<string[]> {
+  return Object.keys(await migrationProvider.getMigrations()).sort();
+}
+
+/** Migrations recorded in the database, in order; none on a fresh database. */
+async function executedMigrations(db: Kysely<Database>): Promise<string[]> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === "kysely_migration")) return [];
+  const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
+  return rows.rows.map((r) => r.name);
+}
+
+/** The database was migrated by a newer Tessera than this one. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly unknown: string[]) {
+    super(
+      `The database schema is newer than this Tessera: it has migration(s) ${unknown.join(", ")} that this version does not know. ` +
+        "Run the Tessera version that migrated it (or a newer one); this one refuses to start rather than misread the data.",
+    );
+  }
+}
+
+export interface MigrationState {
+  /** Known to this build, not yet applied, in the order they would run. */
+  pending: string[];
+  /** Applied to the database but unknown to this build (the database is newer: start refused). */
+  unknown: string[];
+}
+
+async function migrationState(db: Kysely<Database>): Promise<MigrationState> {
+  const known = await knownMigrations();
+  const executed = new Set(await executedMigrations(db));
+  return {
+    pending: known.filter((name) => !executed.has(name)),
+    unknown: [...executed].filter((name) => !known.includes(name)),
+  };
+}
+
+/** What `migrate` would do, without doing it (`tessera migrate --dry-run`). */
+export function migrationStatus(store: Store): Promise<MigrationState> {
+  return migrationState(store.db);
+}
+
+async function migrateNow(db: Kysely<Database>): Promise<string[]> {
+  const state = await migrationState(db);
+  if (state.unknown.length > 0) throw new SchemaTooNewError(state.unknown);
+  if (state.pending.length === 0) return [];
   const migrator = new Migrator({ db, provider: migrationProvider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/**
+ * Applies every pending migration; throws with the failing migration's error, or {@link SchemaTooNewError}
+ * when the database knows migrations this build does not.
+ *
+ * Given the store on PostgreSQL, several instances starting at once on a fresh database migrate exactly
+ * once: each waits for an advisory lock (held by a connection of its own, released when it ends), then
+ * checks and migrates on a connection without statement timeout (DDL on a large table may take minutes).
+ * On SQLite, migrations run in `BEGIN IMMEDIATE` transactions, which the file lock serialises.
+ */
+export async function migrate(target: Store | Kysely<Database>): Promise<string[]> {
+  if (target instanceof Kysely) return migrateNow(target);
+  if (target.dialect !== "postgres" || !target.databaseUrl) return migrateNow(target.db);
+  const connectionTimeoutMillis = target.timeoutMs;
+  const lock = new pg.Client({ connectionString: target.databaseUrl, connectionTimeoutMillis });
+  lock.on("error", () => {});
+  await lock.connect();
+  try {
+    await lock.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: target.databaseUrl, max: 1, connectionTimeoutMillis }),
+      }),
+    });
+    try {
+      return await migrateNow(db);
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    await lock.end().catch(() => {});
+  }
 }

@@ -31,19 +31,6 @@ import {
 const TTL_MS = 3_000;
 /** "Not a hang": every answer during the outage comes within this. */
 const PROMPT_MS = 3_000;
-/** A hung PostgreSQL should be given up on within this (e.g. 3 s to connect, 5 s per query). */
-const HUNG_MS = 7_000;
-/**
- * Two gaps, both in src/store/database.ts (found by the test below; not fixed here):
- * 1. No per-query bound: a PostgreSQL that accepts connections but never answers holds every request
- *    (and /readyz) forever. pg's `query_timeout` alone is not safe: a timed-out query stays running on a
- *    connection that goes back to the pool (a late BEGIN leaves it inside a transaction); a timed-out
- *    client must be released with an error so the pool destroys it.
- * 2. A connection dropping while a client is checked out (a query in flight, e.g. the 1 s usage flush)
- *    emits 'error' on a client nobody listens to, and the whole process dies (Unhandled 'error' event).
- *    Fix: `pool.on("connect", (client) => client.on("error", () => {}))` (the query still fails).
- */
-const HUNG_DATABASE_HANDLED = false;
 
 describe.skipIf(!(await postgresAvailable()))("PostgreSQL outage (through a proxy) on two instances", () => {
   let dataDir: string;
@@ -69,8 +56,9 @@ describe.skipIf(!(await postgresAvailable()))("PostgreSQL outage (through a prox
       TESSERA_CACHE_TTL_MS: String(TTL_MS),
       TESSERA_LOG_LEVEL: "silent",
     };
-    [a, b] = await Promise.all([startServer(env), startServer(env)]);
-  });
+    [a, b] = await Promise.all([startServer(env, undefined, 120_000), startServer(env, undefined, 120_000)]);
+    // Two processes compiling through tsx on a busy 2-core machine may take over a minute to listen.
+  }, 150_000);
 
   afterAll(async () => {
     await Promise.all([a?.stop("SIGKILL"), b?.stop("SIGKILL")]);
@@ -205,51 +193,48 @@ describe.skipIf(!(await postgresAvailable()))("PostgreSQL outage (through a prox
   });
   /**
    * A PostgreSQL that stops answering (hung, or a network path dropping packets) rather than refusing,
-   * then its connections cut while queries are in flight on checked-out clients. Skipped until both
-   * halves are handled in src/store/database.ts (see HUNG_DATABASE_HANDLED).
+   * then its connections cut while queries are in flight on checked-out clients. Every wait is bounded
+   * by TESSERA_DB_TIMEOUT_MS (default 2 s, src/store/pg-pool.ts), so answers come within PROMPT_MS.
    */
-  it.skipIf(!HUNG_DATABASE_HANDLED)(
-    "answers 503 within seconds when PostgreSQL hangs, and survives its connections being cut mid-query",
-    { timeout: 60_000 },
-    async () => {
-      const cached = await create(a, "cached before the hang");
-      expect((await verify(a, cached.secret)).body.code).toBe("VALID");
-      proxy.freeze();
-      const unknown = generateToken("tsr", "live").secret;
-      const [ready, list, unseen, stillCached] = await Promise.all([
-        request(a.base, "GET", "/readyz", { timeoutMs: 20_000 }),
-        request(a.base, "GET", tokens(), { bearer: seed.rootSecret, timeoutMs: 20_000 }),
-        verify(a, unknown),
-        verify(a, cached.secret),
-      ]);
-      expect(ready.status).toBe(503);
-      expect(ready.ms).toBeLessThan(HUNG_MS);
-      for (const res of [list, unseen]) {
-        expect(res.status, res.raw).toBe(503);
-        expect(res.body).toMatchObject({ code: "service_unavailable" });
-        expect(res.ms).toBeLessThan(HUNG_MS);
-      }
-      expect(stillCached.body.code).toBe("VALID");
+  it("answers 503 within seconds when PostgreSQL hangs, and survives its connections being cut mid-query", {
+    timeout: 60_000,
+  }, async () => {
+    const cached = await create(a, "cached before the hang");
+    expect((await verify(a, cached.secret)).body.code).toBe("VALID");
+    proxy.freeze();
+    const unknown = generateToken("tsr", "live").secret;
+    const [ready, list, unseen, stillCached] = await Promise.all([
+      request(a.base, "GET", "/readyz", { timeoutMs: 20_000 }),
+      request(a.base, "GET", tokens(), { bearer: seed.rootSecret, timeoutMs: 20_000 }),
+      verify(a, unknown),
+      verify(a, cached.secret),
+    ]);
+    expect(ready.status).toBe(503);
+    expect(ready.ms).toBeLessThan(PROMPT_MS);
+    for (const res of [list, unseen]) {
+      expect(res.status, res.raw).toBe(503);
+      expect(res.body).toMatchObject({ code: "service_unavailable" });
+      expect(res.ms).toBeLessThan(PROMPT_MS);
+    }
+    expect(stillCached.body.code).toBe("VALID");
+    console.info(
+      `frozen PostgreSQL → /readyz ${Math.round(ready.ms)} ms, token list ${Math.round(list.ms)} ms, unknown token ${Math.round(unseen.ms)} ms, cached token ${Math.round(stillCached.ms)} ms`,
+    );
 
-      // Queries in flight on checked-out clients when PostgreSQL's connections drop.
-      const inFlight = [
-        request(a.base, "GET", tokens(), { bearer: seed.rootSecret, timeoutMs: 20_000 }),
-        request(a.base, "GET", "/readyz", { timeoutMs: 20_000 }),
-      ];
-      await sleep(500);
-      await proxy.stop();
-      const cut = await Promise.all(inFlight);
-      expect(cut.map((r) => r.status)).toEqual([503, 503]);
-      await sleep(200);
-      expect(a.child.exitCode, a.output()).toBeNull();
+    // Queries in flight on checked-out clients when PostgreSQL's connections drop.
+    const inFlight = [
+      request(a.base, "GET", tokens(), { bearer: seed.rootSecret, timeoutMs: 20_000 }),
+      request(a.base, "GET", "/readyz", { timeoutMs: 20_000 }),
+    ];
+    await sleep(500);
+    await proxy.stop();
+    const cut = await Promise.all(inFlight);
+    expect(cut.map((r) => r.status)).toEqual([503, 503]);
+    await sleep(200);
+    expect(a.child.exitCode, a.output()).toBeNull();
 
-      await proxy.start();
-      await until(
-        async () => ((await request(a.base, "GET", "/readyz")).status === 200 ? true : undefined),
-        10_000,
-        "ready again",
-      );
-      expect((await request(a.base, "GET", tokens(), { bearer: seed.rootSecret })).status).toBe(200);
-    },
-  );
+    await proxy.start();
+    await until(async () => ((await request(a.base, "GET", "/readyz")).status === 200 ? true : undefined), 10_000, "ready again");
+    expect((await request(a.base, "GET", tokens(), { bearer: seed.rootSecret })).status).toBe(200);
+  });
 });

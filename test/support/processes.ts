@@ -68,8 +68,11 @@ export interface ServerProcess {
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `tessera serve` (through tsx, no build) and resolves once it prints its listening line. */
-export async function startServer(env: Record<string, string>, port?: number): Promise<ServerProcess> {
+/**
+ * Spawns `tessera serve` (through tsx, no build) and resolves once it prints its listening line (within
+ * `startTimeoutMs`, default 45 s: several processes compiling at once on a busy machine need more).
+ */
+export async function startServer(env: Record<string, string>, port?: number, startTimeoutMs = 45_000): Promise<ServerProcess> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, "serve"], {
     cwd: ROOT,
@@ -108,7 +111,7 @@ export async function startServer(env: Record<string, string>, port?: number): P
         if (child.exitCode !== null || child.signalCode !== null) throw new Error("exited");
         return undefined;
       },
-      45_000,
+      startTimeoutMs,
       "the listening line",
     );
   } catch {
@@ -261,6 +264,12 @@ export class TcpProxy {
       socket.unpipe();
       socket.pause();
     }
+  }
+
+  /** Cuts every open connection (a network blip, a PostgreSQL restart) and keeps accepting new ones. */
+  cut(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
   }
 
   /** Refuses new connections and cuts every open one, as a stopped database would. */
