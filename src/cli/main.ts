@@ -11,6 +11,7 @@ import type { MailLocale } from "../services/mailer.js";
 import { systemMeta } from "../services/request-meta.js";
 import { createStore, migrate } from "../store/database.js";
 import { createTessera, type Tessera } from "../tessera.js";
+import { registerAuditCommands } from "./audit-command.js";
 
 /** Commands parse, call a service, print. Secrets go to stdout alone; everything else to stderr. */
 
@@ -281,6 +282,8 @@ program
       process.exitCode = result.valid ? 0 : 1;
     });
   });
+
+registerAuditCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof TesseraError || error instanceof ConfigError) {

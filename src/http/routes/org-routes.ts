@@ -13,6 +13,7 @@ const SETTINGS_KEYS = [
   "requireExpiry",
   "membersCanCreateTokens",
   "revokeRequiresSuspension",
+  "membersCanSeeTokens",
   "auditRetentionDays",
 ] as const;
 

@@ -94,7 +94,7 @@ export const tokenRoutes: Routes = async (app) => {
     {
       schema: {
         tags: ["tokens"],
-        summary: "Edit name, description, scopes, allowed IPs, rate limit or metadata",
+        summary: "Edit name, description, scopes, allowed IPs, rate limit, metadata or expiry",
         params: TokenParams,
         body: UpdateTokenBody,
         response: { 200: TokenViewSchema, ...problemResponses(400, 401, 403, 404, 409) },
