@@ -78,7 +78,7 @@ async function verifyDatabase(orgId: string | null): Promise<ChainReport> {
  * prevHash is taken as given (an export may start after a retention checkpoint); a filtered export
  * has gaps, which are reported as such.
  */
-async function verifyFile(path: string): Promise<ChainReport> {
+export async function verifyFile(path: string): Promise<ChainReport> {
   let verifier: ChainVerifier | undefined;
   const add = (link: ChainLink) => {
     verifier ??= new ChainVerifier(link.prevHash, link.seq);

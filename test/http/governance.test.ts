@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyFile } from "../../src/cli/audit-command.js";
 import { runCli } from "../support/cli.js";
 import { dialects } from "../support/databases.js";
 import { call, createToken, login, rootToken, seedWorld, startTestApp, type TestApp, type World } from "../support/harness.js";
@@ -357,7 +358,7 @@ describe.each(await dialects())("governance (issue 11) on %s", (dialect) => {
     const cli = (...args: string[]) => runCli(["audit", ...args], cliEnv());
 
     // These run the CLI (a process through tsx): slow on a busy machine.
-    it("chains every event and verifies, finding a changed, a removed and a reordered event", { timeout: 180_000 }, async () => {
+    it("chains every event and verifies, finding a changed, a removed and a reordered event", { timeout: 300_000 }, async () => {
       const ok = await t.tessera.audit.verify(w.orgId);
       expect(ok.ok, JSON.stringify(ok.problem)).toBe(true);
       expect(ok.events).toBeGreaterThan(10);
@@ -424,7 +425,7 @@ describe.each(await dialects())("governance (issue 11) on %s", (dialect) => {
       expect((await t.tessera.audit.verify(w.orgId)).ok).toBe(true);
     });
 
-    it("exports CSV and NDJSON with the hashes, which verify as files and reveal an edit", { timeout: 180_000 }, async () => {
+    it("exports CSV and NDJSON with the hashes, which verify as files and reveal an edit", { timeout: 300_000 }, async () => {
       const dir = mkdtempSync(join(tmpdir(), "tessera-export-"));
       try {
         for (const format of ["ndjson", "csv"]) {
@@ -449,28 +450,29 @@ describe.each(await dialects())("governance (issue 11) on %s", (dialect) => {
               "id,seq,at,orgId,action,actorType,actorId,actorName,targetType,targetId,targetName,ip,userAgent,traceId,details,prevHash,hash",
             );
           }
-          const good = await cli("verify", "--file", file);
-          expect(good.code, good.stdout + good.stderr).toBe(0);
-          writeFileSync(file, readFileSync(file, "utf8").replace("token.created", "token.createx"));
-          const bad = await cli("verify", "--file", file);
-          expect(bad.code).toBe(1);
-          expect(bad.stdout).toContain("TAMPERED");
+          // The CLI for one format (a process is slow on a busy machine), the same function in process for the other.
+          if (format === "ndjson") {
+            const good = await cli("verify", "--file", file);
+            expect(good.code, good.stdout + good.stderr).toBe(0);
+          } else {
+            expect((await verifyFile(file)).ok).toBe(true);
+          }
+          writeFileSync(file, readFileSync(file, "utf8").replace("Olive Owner", "Olive Owned"));
+          if (format === "ndjson") {
+            const bad = await cli("verify", "--file", file);
+            expect(bad.code).toBe(1);
+            expect(bad.stdout).toContain("TAMPERED");
+          } else {
+            expect((await verifyFile(file)).problem?.reason).toContain("changed");
+          }
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-      const filtered = await call(
-        t.app,
-        "GET",
-        `/v1/orgs/${w.orgId}/audit/export?format=ndjson&action=token.revoked`,
-        w.owner.creds,
-      );
-      expect(
-        filtered.raw
-          .trim()
-          .split("\n")
-          .every((l) => JSON.parse(l).action === "token.revoked"),
-      ).toBe(true);
+      const filtered = await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=ndjson&action=member.*`, w.owner.creds);
+      const lines = filtered.raw.trim().split("\n");
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.every((l) => JSON.parse(l).action.startsWith("member."))).toBe(true);
       expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=xml`, w.owner.creds)).status).toBe(400);
       expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=csv&x=1`, w.owner.creds)).status).toBe(400);
       expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=csv`, w.member.creds)).status).toBe(403);
