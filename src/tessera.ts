@@ -1,6 +1,7 @@
 import type { Config } from "./config.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { AccountService } from "./services/account-service.js";
+import { AuditChainService } from "./services/audit-chain-service.js";
 import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
 import { createSmtpMailer } from "./services/mailer.js";
@@ -32,6 +33,8 @@ export interface Tessera {
   oidc: OidcService | undefined;
   /** Instance-wide quotas (`config.quotas`), asked inside use cases' transactions. */
   quotas: QuotaGuard;
+  /** The audit hash chain: verification, retention checkpoints, export. */
+  audit: AuditChainService;
   /** Background pruning of expired sessions, old usage and audit events; stopped by `close`. */
   retention: RetentionJob;
   /** Flushes usage and closes storage. */
@@ -87,7 +90,9 @@ export async function createTessera(config: Config, options: { migrate?: boolean
   });
   const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl, config.mailFrom) : undefined;
   const quotas = new QuotaGuard(config.quotas, store.dialect);
+  const audit = new AuditChainService(store, config.pepper);
   const retention = new RetentionJob(store, {
+    beforeAuditPrune: audit.beforeAuditPrune,
     intervalMs: config.retentionIntervalMs,
     usageRetentionDays: config.usageRetentionDays,
     instanceAuditRetentionDays: config.instanceAuditRetentionDays,
@@ -130,6 +135,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
     orgs: new OrgService(store, bus, quotas),
     tokens: new TokenService(store, bus, config.pepper, quotas),
     quotas,
+    audit,
     retention,
     async close() {
       if (closed) return;

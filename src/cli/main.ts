@@ -15,6 +15,7 @@ import { registerBackupCommand } from "./backup-command.js";
 import { printPendingMigrations } from "./migrate-dry-run.js";
 import { registerReplayRevocationsCommand } from "./replay-revocations-command.js";
 import { registerRestoreCommand } from "./restore-command.js";
+import { registerAuditCommands } from "./audit-command.js";
 
 /** Commands parse, call a service, print. Secrets go to stdout alone; everything else to stderr. */
 
@@ -291,6 +292,7 @@ program
 registerBackupCommand(program);
 registerRestoreCommand(program);
 registerReplayRevocationsCommand(program);
+registerAuditCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof TesseraError || error instanceof ConfigError) {

@@ -99,6 +99,64 @@ function decideTouch(actor: PolicyActor, token: PolicyToken): Decision {
 /** The organisation settings the rules read (a subset of `OrgSettings`). */
 export interface PolicySettings {
   membersCanCreateTokens: boolean;
+  /** Off: members are kept off the API tokens screen and API, like viewers (absent = on). */
+  membersCanSeeTokens?: boolean | undefined;
+  /** Longest lifetime a token may be given (days from now); null = unbounded. */
+  maxExpiryDays?: number | null | undefined;
+  /** "Never" is not an expiry the organisation allows. */
+  requireExpiry?: boolean | undefined;
+}
+
+/**
+ * The API tokens screen and every token endpoint: closed to members while the organisation's
+ * `membersCanSeeTokens` is off (SPEC §7), whatever their tokens:read permission says.
+ */
+export function decideTokensAccess(actor: PolicyActor, settings: PolicySettings): Decision {
+  if (actor.role === "member" && settings.membersCanSeeTokens === false) {
+    return forbid("This organisation shows API tokens to owners and admins only");
+  }
+  return ALLOW;
+}
+
+const DAY_MS = 86_400_000;
+
+/** An expiry change: `current` and `requested` in epoch ms, null = never. */
+export interface ExpiryChange {
+  current: number | null;
+  requested: number | null;
+  now: number;
+}
+
+/**
+ * Changing a token's expiry (SPEC §4): shortening (an earlier time, or any time when it never expired)
+ * is always allowed to whoever may edit the token; extending (a later time, or "never") only within the
+ * organisation's policy (`requireExpiry`, `maxExpiryDays` counted from now), and by a member only while
+ * members may create tokens — an extension is a new lifetime, as a regeneration would give. Past times
+ * are refused either way.
+ */
+export function decideExpiryChange(
+  actor: PolicyActor,
+  token: PolicyToken,
+  change: ExpiryChange,
+  settings: PolicySettings,
+): Decision {
+  const touch = decideTouch(actor, token);
+  if (!touch.allowed) return touch;
+  const { current, requested, now } = change;
+  if (requested !== null && requested <= now) return invalid("expiresAt", "must be in the future");
+  const shortening = requested !== null && (current === null || requested <= current);
+  if (shortening) return ALLOW;
+  if (requested === null && settings.requireExpiry) {
+    return invalid("expiresAt", "this organisation requires every token to expire");
+  }
+  const max = settings.maxExpiryDays ?? null;
+  if (max !== null && (requested === null || requested > now + max * DAY_MS)) {
+    return invalid("expiresAt", `may be extended to at most ${max} days from now (the organisation's maxExpiryDays)`);
+  }
+  if (actor.role === "member" && !settings.membersCanCreateTokens) {
+    return forbid("This organisation lets only owners and admins extend a token's life");
+  }
+  return ALLOW;
 }
 
 export interface CreateTokenRequest {
@@ -120,6 +178,8 @@ export function decideCreateToken(
 ): Decision {
   const scope = requirePermission(actor, "tokens:write");
   if (!scope.allowed) return scope;
+  const screen = decideTokensAccess(actor, settings);
+  if (!screen.allowed) return screen;
   if (request.kind === "root") return invalid("kind", "root tokens are made with `tessera root-token create`");
   if (request.kind === "personal" && actor.personId === null) {
     return invalid("kind", "a token acting for no person can only create service tokens");

@@ -14,6 +14,8 @@ export interface OrgSettings {
   membersCanCreateTokens: boolean;
   /** A token must be suspended before it can be revoked (a two-step, reviewable revocation). */
   revokeRequiresSuspension: boolean;
+  /** Members see the API tokens screen (their own tokens); off: only owners and admins see any token. */
+  membersCanSeeTokens: boolean;
   /**
    * Audit events older than this many days are pruned by the retention job; null keeps them forever
    * (the default). Instance-level events have their own instance-wide period.
@@ -28,6 +30,7 @@ export const DEFAULT_ORG_SETTINGS: OrgSettings = {
   requireExpiry: false,
   membersCanCreateTokens: true,
   revokeRequiresSuspension: false,
+  membersCanSeeTokens: true,
   auditRetentionDays: null,
 };
 

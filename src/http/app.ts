@@ -28,6 +28,7 @@ import { addComponents, swaggerOptions } from "./openapi.js";
 import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } from "./problem.js";
 import { accountRoutes } from "./routes/account-routes.js";
 import { authRoutes } from "./routes/auth-routes.js";
+import { governanceRoutes } from "./routes/governance-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { invitationRoutes } from "./routes/invitation-routes.js";
 import { oidcRoutes } from "./routes/oidc-routes.js";
@@ -261,6 +262,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(invitationRoutes);
   await app.register(accountRoutes);
   await app.register(tokenRoutes);
+  await app.register(governanceRoutes);
   await app.register(verifyRoutes);
   await app.register(rootTokenRoutes);
 

@@ -51,7 +51,6 @@ const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
 
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE });
 /** Cursors are the last id of the previous page. */
-const TokenCursor = Type.String({ pattern: "^tok_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" });
 const EventCursor = Type.String({ pattern: "^evt_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" });
 
 export const OrgParams = Type.Object({ orgId: Id });
@@ -104,6 +103,7 @@ const SettingsProperties = {
   requireExpiry: Type.Boolean(),
   membersCanCreateTokens: Type.Boolean(),
   revokeRequiresSuspension: Type.Boolean(),
+  membersCanSeeTokens: Type.Boolean(),
   auditRetentionDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_AUDIT_RETENTION_DAYS })),
 };
 export const SettingsSchema = component(
@@ -217,6 +217,13 @@ export const UpdateTokenBody = Type.Object(
     allowedIps: Type.Optional(AllowedIps),
     rateLimit: Type.Optional(nullable(RateLimitSchema)),
     metadata: Type.Optional(Metadata),
+    expiresAt: Type.Optional(
+      Type.Unsafe<string | null>({
+        ...NullableDateTime,
+        description:
+          "A new expiry (future), or null for never. Shortening is always allowed; extending only within the organisation's policy",
+      }),
+    ),
   },
   strict,
 );
@@ -288,14 +295,70 @@ export const TokenList = component(
   Type.Object({ items: Type.Array(TokenViewSchema), nextCursor: nullable(Type.String()) }),
 );
 
-export const TokenListQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 100 })),
-  status: Type.Optional(TokenStatus),
-  kind: Type.Optional(Kind),
-  ownerId: Type.Optional(Id),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  cursor: Type.Optional(TokenCursor),
+export const TokenListQuery = Type.Object(
+  {
+    q: Type.Optional(
+      Type.String({ maxLength: 100, description: "Name contains (case-insensitive), or display prefix starts with" }),
+    ),
+    status: Type.Optional(TokenStatus),
+    kind: Type.Optional(Kind),
+    ownerId: Type.Optional(Id),
+    createdById: Type.Optional(Id),
+    unusedForDays: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 3650, description: "Never used, or not used for this many days" }),
+    ),
+    sort: Type.Optional(
+      Type.Union([Type.Literal("createdAt"), Type.Literal("lastUsedAt"), Type.Literal("expiresAt"), Type.Literal("name")]),
+    ),
+    order: Type.Optional(Type.Union([Type.Literal("desc"), Type.Literal("asc")])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 400, description: "nextCursor of the previous page (same filters and sort)" }),
+    ),
+  },
+  strict,
+);
+
+export const BatchBody = Type.Object(
+  {
+    action: Type.Union([
+      Type.Literal("revoke"),
+      Type.Literal("suspend"),
+      Type.Literal("resume"),
+      Type.Literal("deactivate"),
+      Type.Literal("activate"),
+    ]),
+    ids: Type.Array(Id, { minItems: 1, maxItems: 100 }),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  strict,
+);
+export const BatchResult = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      ok: Type.Boolean(),
+      status: Type.Optional(TokenStatus),
+      problem: Type.Optional(ProblemSchema),
+    }),
+  ),
 });
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "nextCursor of the previous page" })),
+  },
+  strict,
+);
+export const TokenRequestSchema = Type.Object({
+  at: DateTime,
+  code: Type.String({ description: "The verification's code (VALID, REVOKED, INSUFFICIENT_SCOPE, …)" }),
+  ip: nullable(Type.String()),
+  userAgent: nullable(Type.String()),
+  scopes: Type.Array(Type.String(), { description: "The scopes the verify call asked for" }),
+});
+export const TokenRequestPage = Type.Object({ items: Type.Array(TokenRequestSchema), nextCursor: nullable(Type.String()) });
 
 export const UsageQuery = Type.Object({
   from: Type.Optional(DateTime),
@@ -318,11 +381,26 @@ export const AuditQuerySchema = Type.Object({
   cursor: Type.Optional(EventCursor),
 });
 
+export const AuditExportQuery = Type.Object(
+  {
+    format: Type.Union([Type.Literal("csv"), Type.Literal("ndjson")]),
+    action: Type.Optional(Type.String({ maxLength: 100 })),
+    actorId: Type.Optional(Id),
+    targetId: Type.Optional(Id),
+    from: Type.Optional(DateTime),
+    to: Type.Optional(DateTime),
+  },
+  strict,
+);
+
 export const AuditEventSchema = component(
   "AuditEvent",
-  "One audit event (SPEC §6)",
+  "One audit event (SPEC §6), with its place in the organisation's hash chain",
   Type.Object({
     id: Type.String(),
+    seq: Type.Integer({ description: "Position in the organisation's hash chain" }),
+    prevHash: Type.String({ description: "The previous event's hash (64 zeros for the first)" }),
+    hash: Type.String({ description: "SHA-256(prevHash ‖ canonical event), hex" }),
     at: DateTime,
     orgId: nullable(Type.String()),
     action: StringEnum(AUDIT_ACTIONS),
@@ -345,6 +423,9 @@ export const VerifyBody = Type.Object(
     token: Type.String({ maxLength: 4096 }),
     scopes: Type.Optional(Type.Array(Scope, { maxItems: 100 })),
     ip: Type.Optional(nullable(Type.String({ anyOf: [{ format: "ipv4" }, { format: "ipv6" }] }))),
+    userAgent: Type.Optional(
+      nullable(Type.String({ maxLength: 512, description: "The end client's User-Agent, kept in the token's request history" })),
+    ),
   },
   strict,
 );

@@ -35,12 +35,13 @@ function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv
 /**
  * JSON bodies are validated as sent: no type coercion (`"name": 5` is an error, not "5") and unknown
  * fields are refused (a typo such as `scope` for `scopes` must not silently create a token with default
- * scopes). Query strings and path parameters are text by nature: coerced to their schema's types, and
- * unknown query parameters are ignored.
+ * scopes). Query strings and path parameters are text by nature: coerced to their schema's types;
+ * unknown query parameters are ignored, except where the schema says `additionalProperties: false`
+ * (then refused, naming the parameter: a misspelt `sort` must not silently list in another order).
  */
 export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const bodies = makeAjv(false, false);
-  const params = makeAjv("array", true);
+  const params = makeAjv("array", false);
   return ({ schema, httpPart }) => {
     const ajv = httpPart === "body" ? bodies : params;
     return forgetful(ajv.compile(schema as object)) as ReturnType<FastifySchemaCompiler<unknown>>;

@@ -6,7 +6,7 @@ import { maskToken } from "../core/token-format.js";
 import type { TokenRecord } from "../core/tokens.js";
 import { iso, verificationResponse } from "../services/verification-view.js";
 import type { VerifyResult } from "../services/verifier.js";
-import type { AuditEvent } from "../store/audit-repository.js";
+import type { ChainedAuditEvent } from "../store/audit-repository.js";
 import type { MemberRecord } from "../store/memberships-repository.js";
 import type { OrgRecord } from "../store/orgs-repository.js";
 import type { VerifyResponse } from "./schemas.js";
@@ -63,7 +63,7 @@ export function memberView(m: MemberRecord) {
   return { id: m.userId, userId: m.userId, email: m.email, name: m.name, role: m.role, createdAt: iso(m.createdAt)! };
 }
 
-export function eventView(e: AuditEvent) {
+export function eventView(e: ChainedAuditEvent) {
   // Stored events were written by auditEvent(), which takes only AUDIT_ACTIONS.
   return { ...e, at: iso(e.at)!, action: e.action as AuditAction };
 }

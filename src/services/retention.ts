@@ -2,9 +2,12 @@ import type { Db, Store } from "../store/database.js";
 import {
   deleteAuditEvents,
   deleteExpiredSessionsChunk,
+  deleteTokenRequestsBeforeChunk,
+  deleteTokenRequestsBeyondChunk,
   deleteUsageBeforeChunk,
   oldAuditEventIds,
   orgsWithAuditRetention,
+  tokensOverRequestCap,
   tryRetentionLock,
 } from "../store/retention-repository.js";
 
@@ -16,6 +19,9 @@ const CHUNK = 1_000;
 const ORG_PAGE = 500;
 /** The first sweep comes soon after start (an instance restarted more often than hourly still prunes). */
 const FIRST_SWEEP_MAX_MS = 60_000;
+/** A token's request history (SPEC §4): 30 days, and at most the last 10,000 requests. */
+export const REQUEST_HISTORY_DAYS = 30;
+export const REQUEST_HISTORY_MAX = 10_000;
 
 export interface RetentionOptions {
   /** Time between sweeps. */
@@ -25,10 +31,10 @@ export interface RetentionOptions {
   /** Instance-level audit events (no organisation) older than this are deleted. */
   instanceAuditRetentionDays: number;
   /**
-   * Seam for the audit hash chain (the governance issue, not built yet): called inside the transaction
-   * that deletes a chunk of audit events, before the delete, with the ids about to go (oldest first).
-   * The chain's signed checkpoint is to be written here so the pruned prefix stays verifiable. Throwing
-   * aborts that chunk (nothing is deleted).
+   * Seam for the audit hash chain: called inside the transaction that deletes a chunk of audit events,
+   * before the delete, with the ids about to go (oldest first). The chain's signed checkpoint is written
+   * here (`AuditChainService.beforeAuditPrune`) so the pruned prefix stays verifiable. Throwing aborts
+   * that chunk (nothing is deleted).
    */
   beforeAuditPrune?: ((trx: Db, orgId: string | null, ids: readonly string[]) => Promise<void>) | undefined;
   /** Told of a failed sweep (the next one retries). Never given row contents. */
@@ -40,6 +46,8 @@ export interface SweepResult {
   at: number;
   sessions: number;
   usageBuckets: number;
+  /** Rows of tokens' request histories (older than 30 days, or beyond a token's last 10,000). */
+  tokenRequests: number;
   instanceAuditEvents: number;
   orgAuditEvents: number;
   skipped: boolean;
@@ -104,6 +112,7 @@ export class RetentionJob {
       at: now,
       sessions: 0,
       usageBuckets: 0,
+      tokenRequests: 0,
       instanceAuditEvents: 0,
       orgAuditEvents: 0,
       skipped: false,
@@ -112,12 +121,18 @@ export class RetentionJob {
     const steps: [keyof SweepResult, (trx: Db) => Promise<number>][] = [
       ["sessions", (trx) => deleteExpiredSessionsChunk(trx, now, CHUNK)],
       ["usageBuckets", (trx) => deleteUsageBeforeChunk(trx, now - usageRetentionDays * DAY_MS, CHUNK)],
+      ["tokenRequests", (trx) => deleteTokenRequestsBeforeChunk(trx, now - REQUEST_HISTORY_DAYS * DAY_MS, CHUNK)],
       ["instanceAuditEvents", (trx) => this.#pruneAudit(trx, null, now - instanceAuditRetentionDays * DAY_MS)],
     ];
     for (const [key, step] of steps) {
       const removed = await this.#drain(step);
       if (removed === null) return { ...result, skipped: true };
       (result[key] as number) += removed;
+    }
+    for (const tokenId of await tokensOverRequestCap(this.#store.db, REQUEST_HISTORY_MAX)) {
+      const removed = await this.#drain((trx) => deleteTokenRequestsBeyondChunk(trx, tokenId, REQUEST_HISTORY_MAX, CHUNK));
+      if (removed === null) return { ...result, skipped: true };
+      result.tokenRequests += removed;
     }
     let afterId = "";
     while (!this.#closed) {

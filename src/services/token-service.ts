@@ -6,15 +6,24 @@ import { INSTANCE_SCOPE_NAMES, unknownInstanceScopes } from "../core/instance-sc
 import { MAX_ALLOWED_IPS, parseCidr } from "../core/ip.js";
 import {
   decideCreateToken,
+  decideExpiryChange,
   decideManageRootTokens,
   decideRegenerate,
   decideSeeToken,
   decideTokenAction,
+  decideTokensAccess,
   decideTransition,
 } from "../core/policy.js";
 import { DEFAULT_QUOTAS } from "../core/quotas.js";
 import { grantableScopes } from "../core/scopes.js";
-import { applyTransition, canRegenerate, MAX_GRACE_SECONDS, type TokenStatus, type Transition } from "../core/status.js";
+import {
+  applyTransition,
+  canRegenerate,
+  deriveStatus,
+  MAX_GRACE_SECONDS,
+  type TokenStatus,
+  type Transition,
+} from "../core/status.js";
 import { type Environment, generateToken, hashToken } from "../core/token-format.js";
 import { blankToken, MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
 import { type AuditEvent, insertEvents, listEvents } from "../store/audit-repository.js";
@@ -24,11 +33,13 @@ import {
   findTokenForUpdate,
   insertToken,
   listRootTokens,
-  listTokens,
+  listTokenRows,
   replaceSecret,
+  type TokenKeyset,
+  type TokenSort,
   updateToken,
 } from "../store/tokens-repository.js";
-import { listUsage } from "../store/usage-repository.js";
+import { listTokenRequests, listUsage, type TokenRequestRow } from "../store/usage-repository.js";
 import { type Actor, actorRef, instanceCaller, type OrgAccess, policyActor, requireScope } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import { catalogueNames, enforce } from "./authority.js";
@@ -51,7 +62,7 @@ export interface CreateTokenInput {
 }
 
 export type UpdateTokenInput = Partial<
-  Pick<CreateTokenInput, "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "metadata">
+  Pick<CreateTokenInput, "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "metadata" | "expiresAt">
 >;
 
 export interface RegenerateInput {
@@ -65,8 +76,52 @@ export interface TokenListQuery {
   status?: TokenStatus | undefined;
   kind?: TokenKind | undefined;
   ownerId?: string | undefined;
+  createdById?: string | undefined;
+  unusedForDays?: number | undefined;
+  sort?: TokenSort | undefined;
+  order?: "asc" | "desc" | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
+}
+
+export type BatchAction = Transition;
+
+export interface BatchItemResult {
+  id: string;
+  ok: boolean;
+  status?: TokenStatus;
+  /** The error the single-token endpoint would have answered. */
+  error?: TesseraError;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * List cursors: the last id in createdAt order (as before); for the other sorts the last row's sort key
+ * and id, base64url JSON. Opaque to clients.
+ */
+function encodeCursor(sort: TokenSort, key: string | number | undefined, id: string): string {
+  if (sort === "createdAt") return id;
+  return Buffer.from(JSON.stringify([sort, key, id])).toString("base64url");
+}
+
+function decodeCursor(sort: TokenSort, cursor: string): TokenKeyset {
+  const bad = () => validationError("query.cursor", "is not a cursor of this list (pass nextCursor back with the same sort)");
+  if (sort === "createdAt") {
+    if (!/^tok_[0-9A-Za-z]{22}$/.test(cursor)) throw bad();
+    return { id: cursor };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3 || parsed[0] !== sort) throw bad();
+  const [, key, id] = parsed as [unknown, unknown, unknown];
+  const keyOk = sort === "name" ? typeof key === "string" : typeof key === "number" && Number.isFinite(key);
+  if (!keyOk || typeof id !== "string" || !/^tok_[0-9A-Za-z]{22}$/.test(id)) throw bad();
+  return { key: key as string | number, id };
 }
 
 export interface AuditQuery {
@@ -263,32 +318,45 @@ export class TokenService {
 
   async list(access: OrgAccess, query: TokenListQuery): Promise<{ items: TokenRecord[]; nextCursor: string | null }> {
     requireScope(access, "tokens:read");
+    enforce(decideTokensAccess(policyActor(access), access.org.settings));
     let ownerId = query.ownerId;
     if (!access.seesAllTokens) {
       if (ownerId !== undefined && ownerId !== access.userId) return { items: [], nextCursor: null };
       ownerId = access.userId ?? "";
     }
+    const sort = query.sort ?? "createdAt";
     const limit = query.limit ?? 50;
-    const rows = await listTokens(
+    const now = Date.now();
+    const rows = await listTokenRows(
       this.#store.db,
       {
         orgId: access.org.id,
+        dialect: this.#store.dialect,
         ownerId,
+        createdById: query.createdById,
         q: query.q,
         status: query.status,
         kind: query.kind,
-        before: query.cursor,
+        unusedBefore: query.unusedForDays === undefined ? undefined : now - query.unusedForDays * DAY_MS,
+        sort,
+        order: query.order ?? "desc",
+        after: query.cursor === undefined ? undefined : decodeCursor(sort, query.cursor),
         limit: limit + 1,
       },
-      Date.now(),
+      now,
     );
-    const items = rows.slice(0, limit);
-    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => r.token),
+      nextCursor: rows.length > limit && last ? encodeCursor(sort, last.key, last.token.id) : null,
+    };
   }
 
   /** A token the access may see; anything else, including other organisations' tokens, is 404. */
   async get(access: OrgAccess, tokenId: string): Promise<TokenRecord> {
     requireScope(access, "tokens:read");
+    enforce(decideTokensAccess(policyActor(access), access.org.settings));
     const token = await findTokenById(this.#store.db, tokenId);
     if (!token || token.orgId !== access.org.id) throw tokenNotFound();
     enforce(decideSeeToken(policyActor(access), token));
@@ -303,9 +371,19 @@ export class TokenService {
     const allowedIps = input.allowedIps === undefined ? undefined : checkAllowedIps(input.allowedIps);
     if (input.metadata !== undefined) checkMetadata(input.metadata);
     const name = input.name === undefined ? undefined : checkName(input.name);
+    let requestedExpiry: number | null | undefined;
+    if (input.expiresAt !== undefined) {
+      requestedExpiry = input.expiresAt === null ? null : Date.parse(input.expiresAt);
+      if (requestedExpiry !== null && Number.isNaN(requestedExpiry)) throw validationError("expiresAt", "is not a date-time");
+    }
     await this.#mutate(access, tokenId, async (token, now) => {
       enforce(decideTokenAction(actor, token, { type: "edit", scopes }, { catalogue, settings: access.org.settings }));
       if (token.revokedAt !== null) throw new TesseraError("invalid_state", "A revoked token cannot be edited");
+      if (requestedExpiry !== undefined && requestedExpiry !== token.expiresAt) {
+        enforce(
+          decideExpiryChange(actor, token, { current: token.expiresAt, requested: requestedExpiry, now }, access.org.settings),
+        );
+      }
       const changes: Record<string, { from: unknown; to: unknown }> = {};
       const patch: Record<string, unknown> = { updated_at: now };
       const set = (key: string, column: string, from: unknown, to: unknown, stored: unknown = to) => {
@@ -327,6 +405,8 @@ export class TokenService {
         );
       if (input.metadata !== undefined)
         set("metadata", "metadata", token.metadata, input.metadata, JSON.stringify(input.metadata));
+      if (requestedExpiry !== undefined)
+        set("expiresAt", "expires_at", isoOrNull(token.expiresAt), isoOrNull(requestedExpiry), requestedExpiry);
       const scopesChanged = scopes !== undefined && JSON.stringify(scopes) !== JSON.stringify(token.scopes);
       if (scopesChanged) patch.scopes = JSON.stringify(scopes);
       const events: AuditEvent[] = [];
@@ -437,6 +517,53 @@ export class TokenService {
     return { token: await this.#reload(tokenId), secret };
   }
 
+  /**
+   * `POST …/tokens/batch`: each id exactly as the single-token transition would do it (same policy, its
+   * own transaction), so one refusal never undoes or blocks the others. The caller's standing (tokens:write,
+   * the tokens screen) is checked once, before any id: without it the whole request is refused.
+   */
+  async batch(
+    access: OrgAccess,
+    action: BatchAction,
+    ids: readonly string[],
+    reason: string | undefined,
+    meta: RequestMeta,
+  ): Promise<BatchItemResult[]> {
+    requireScope(access, "tokens:write");
+    enforce(decideTokensAccess(policyActor(access), access.org.settings));
+    const results: BatchItemResult[] = [];
+    for (const id of ids) {
+      try {
+        const token = await this.transition(access, id, action, action === "revoke" ? reason : undefined, meta);
+        results.push({ id, ok: true, status: deriveStatus(token, Date.now()) });
+      } catch (error) {
+        if (!(error instanceof TesseraError)) throw error;
+        results.push({ id, ok: false, error });
+      }
+    }
+    return results;
+  }
+
+  /** The token's recent verifications, newest first (kept 30 days or the last 10,000). */
+  async requests(
+    access: OrgAccess,
+    tokenId: string,
+    query: { limit?: number | undefined; cursor?: string | undefined },
+  ): Promise<{ items: TokenRequestRow[]; nextCursor: string | null }> {
+    const token = await this.get(access, tokenId);
+    const limit = query.limit ?? 50;
+    let after: { at: number; id: string } | undefined;
+    if (query.cursor !== undefined) {
+      const match = /^(\d{1,16})\.(req_[0-9A-Za-z]{22})$/.exec(query.cursor);
+      if (!match) throw validationError("query.cursor", "is not a cursor of this list");
+      after = { at: Number(match[1]), id: match[2]! };
+    }
+    const rows = await listTokenRequests(this.#store.db, token.id, after, limit + 1);
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? `${last.at}.${last.id}` : null };
+  }
+
   async usage(access: OrgAccess, tokenId: string, from: number, to: number, interval: "hour" | "day") {
     const token = await this.get(access, tokenId);
     const step = interval === "hour" ? 3600_000 : 86_400_000;
@@ -496,6 +623,7 @@ export class TokenService {
     // tokens:write before looking (403 before 404, as for every token change); the use case's own
     // decision, inside `change`, repeats it with the rest of its rules against the locked row.
     requireScope(access, "tokens:write");
+    enforce(decideTokensAccess(policyActor(access), access.org.settings));
     await this.#store.db.transaction().execute(async (trx) => {
       const token = await findTokenForUpdate(trx, tokenId, this.#store.dialect);
       if (!token || token.orgId !== access.org.id) throw tokenNotFound();
@@ -525,6 +653,10 @@ export function revocationPatch(by: Actor, reason: string | null | undefined, no
     revoked_by_name: ref.name,
     revoke_reason: reason?.trim() || null,
   };
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 export function targetOf(token: TokenRecord) {

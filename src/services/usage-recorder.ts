@@ -1,11 +1,19 @@
 import type { Store } from "../store/database.js";
-import { applyUsage, type UsageDelta } from "../store/usage-repository.js";
+import { applyUsage, type RequestRecord, type UsageDelta } from "../store/usage-repository.js";
 
 const HOUR_MS = 3600 * 1000;
 /** Tokens per flush transaction: about a millisecond of SQLite work, so no request waits long behind it. */
 const FLUSH_CHUNK = 100;
 
 type HourCounts = { ok: number; denied: number };
+
+/**
+ * Requests of one token kept per flush interval for its history (SPEC §4 `…/requests`): the latest this
+ * many. Counts stay exact (usage buckets); past this rate (1,000 a second with the default 1 s flush)
+ * the history samples the newest of each interval rather than let one hot token write without bound.
+ */
+export const REQUESTS_PER_FLUSH = 1000;
+const SLOTS = 5;
 
 /**
  * One token's usage since the last flush. The verifier keeps it beside the token's cache entry and adds
@@ -25,8 +33,46 @@ export class UsageCounter implements UsageDelta {
   #hourDenied = 0;
   /** Other hours counted in this interval (one that crosses an hour, or a clock set back): rarely any. */
   #otherHours: Map<number, HourCounts> | undefined;
+  /**
+   * This interval's requests, flat (at, code, ip, userAgent, scopes): one push per verification, no
+   * object allocated on the hot path; a ring once REQUESTS_PER_FLUSH are in.
+   */
+  #requests: unknown[] = [];
+  #ringNext = 0;
 
   constructor(readonly tokenId: string) {}
+
+  /** One verification for the request history (the newest REQUESTS_PER_FLUSH of the interval are kept). */
+  request(at: number, code: string, ip: string | null, userAgent: string | null, scopes: readonly string[] | undefined): void {
+    const r = this.#requests;
+    if (r.length < REQUESTS_PER_FLUSH * SLOTS) {
+      r.push(at, code, ip, userAgent, scopes);
+      return;
+    }
+    const i = this.#ringNext;
+    r[i] = at;
+    r[i + 1] = code;
+    r[i + 2] = ip;
+    r[i + 3] = userAgent;
+    r[i + 4] = scopes;
+    this.#ringNext = (i + SLOTS) % (REQUESTS_PER_FLUSH * SLOTS);
+  }
+
+  /** This interval's requests as the flush writes them. */
+  get requests(): RequestRecord[] {
+    const r = this.#requests;
+    const out: RequestRecord[] = [];
+    for (let i = 0; i < r.length; i += SLOTS) {
+      out.push({
+        at: r[i] as number,
+        code: r[i + 1] as string,
+        ip: r[i + 2] as string | null,
+        userAgent: r[i + 3] as string | null,
+        scopes: (r[i + 4] as readonly string[] | undefined) ?? [],
+      });
+    }
+    return out;
+  }
 
   add(ok: boolean, ip: string | null, now: number): void {
     if (!(now >= this.#hourStart && now < this.#hourStart + HOUR_MS)) this.#countHour(now - (now % HOUR_MS));
@@ -141,6 +187,7 @@ export class UsageRecorder {
         current.lastUsedIp = old.lastUsedIp;
       }
       for (const [start, counts] of old.buckets) current.addToHour(start, counts.ok, counts.denied);
+      for (const r of old.requests) current.request(r.at, r.code, r.ip, r.userAgent, r.scopes);
     }
   }
 

@@ -23,6 +23,8 @@ export interface VerifyRequest {
   token: string;
   scopes?: readonly string[] | undefined;
   ip?: string | null | undefined;
+  /** The end client's user agent, as the caller passes it: kept in the token's request history. */
+  userAgent?: string | null | undefined;
   /**
    * The organisation the caller may verify for: a service token's own organisation. Undefined means any
    * (a root token, or Tessera's own bearer authentication). Tokens of other organisations are NOT_FOUND.
@@ -248,8 +250,11 @@ export class Verifier {
     const code = evaluateToken(prepared, slot.secretExpiresAt, now, ip, req.scopes);
     if (code === "NOT_FOUND") return NOT_FOUND;
     const { token } = prepared;
+    const userAgent = req.userAgent ?? null;
     if (code === "VALID" && !token.rateLimit) {
-      this.#counter(slot, token.id).add(true, ip, now);
+      const counter = this.#counter(slot, token.id);
+      counter.add(true, ip, now);
+      counter.request(now, code, ip, userAgent, req.scopes);
       slot.valid ??= validResultOf(prepared);
       return slot.valid;
     }
@@ -260,11 +265,15 @@ export class Verifier {
       permissions: prepared.permissions,
     };
     if (code !== "VALID") {
-      this.#counter(slot, token.id).add(false, ip, now);
+      const counter = this.#counter(slot, token.id);
+      counter.add(false, ip, now);
+      counter.request(now, code, ip, userAgent, req.scopes);
       return { ...base, valid: false, code };
     }
     const decided = (ratelimit: RateLimitDecision): VerifyResult => {
-      this.#counter(slot, token.id).add(ratelimit.allowed, ip, now);
+      const counter = this.#counter(slot, token.id);
+      counter.add(ratelimit.allowed, ip, now);
+      counter.request(now, ratelimit.allowed ? "VALID" : "RATE_LIMITED", ip, userAgent, req.scopes);
       return ratelimit.allowed
         ? { ...base, valid: true, code: "VALID", ratelimit }
         : { ...base, valid: false, code: "RATE_LIMITED", ratelimit };

@@ -38,6 +38,52 @@ export async function deleteUsageBeforeChunk(db: Db, before: number, limit: numb
   return Number(result.numDeletedRows);
 }
 
+export async function deleteTokenRequestsBeforeChunk(db: Db, before: number, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom("token_requests")
+    .where("id", "in", (eb) => eb.selectFrom("token_requests").select("id").where("at", "<", before).orderBy("at").limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Tokens with more than `keep` requests in their history (one grouped pass over the table). */
+export async function tokensOverRequestCap(db: Db, keep: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom("token_requests")
+    .select("token_id")
+    .groupBy("token_id")
+    .having((eb) => eb.fn.countAll(), ">", keep)
+    .execute();
+  return rows.map((r) => r.token_id);
+}
+
+/** Deletes up to `limit` of a token's requests older than its newest `keep`. */
+export async function deleteTokenRequestsBeyondChunk(db: Db, tokenId: string, keep: number, limit: number): Promise<number> {
+  const boundary = await db
+    .selectFrom("token_requests")
+    .select(["at", "id"])
+    .where("token_id", "=", tokenId)
+    .orderBy("at", "desc")
+    .orderBy("id", "desc")
+    .offset(keep - 1)
+    .limit(1)
+    .executeTakeFirst();
+  if (!boundary) return 0;
+  const result = await db
+    .deleteFrom("token_requests")
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("token_requests")
+        .select("id")
+        .where("token_id", "=", tokenId)
+        .where((w) => w.or([w("at", "<", boundary.at), w.and([w("at", "=", boundary.at), w("id", "<", boundary.id)])]))
+        .orderBy("at")
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /**
  * The ids of the oldest audit events of an organisation (null: instance-level events) older than
  * `before`, oldest first. Ids sort by time, so this walks `audit_org_idx` from its start.

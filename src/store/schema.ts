@@ -16,6 +16,9 @@ export interface Database {
   token_usage: TokenUsageTable;
   invitations: InvitationsTable;
   password_resets: PasswordResetsTable;
+  token_requests: TokenRequestsTable;
+  audit_chain_heads: AuditChainHeadsTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export interface UsersTable {
@@ -135,6 +138,40 @@ export interface AuditEventsTable {
   trace_id: string;
   /** JSON object. */
   details: string;
+  /** Position in the organisation's hash chain (1, 2, …); see core/audit-chain.ts. */
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One verification of a token (SPEC §4 "requests"), written in batches off the verification path. */
+export interface TokenRequestsTable {
+  id: string;
+  token_id: string;
+  at: number;
+  code: string;
+  ip: string | null;
+  user_agent: string | null;
+  /** JSON array of the scopes the verify call asked for. */
+  scopes: string;
+}
+
+/** The last link of each audit chain: `org_key` is the organisation id, '' for instance-level events. */
+export interface AuditChainHeadsTable {
+  org_key: string;
+  seq: number;
+  hash: string;
+}
+
+/** Where a pruned prefix of a chain ended (SPEC §6 retention): the next kept event links to `hash`. */
+export interface AuditCheckpointsTable {
+  org_key: string;
+  seq: number;
+  hash: string;
+  pruned: number;
+  at: number;
+  /** HMAC-SHA-256 under the instance's audit key; null when the instance has none configured. */
+  signature: string | null;
 }
 
 export interface TokenUsageTable {

@@ -151,23 +151,105 @@ export async function replaceSecret(
   await db.insertInto("token_secrets").values({ hash: newHash, token_id: tokenId, created_at: now, expires_at: null }).execute();
 }
 
+export const TOKEN_SORTS = ["createdAt", "lastUsedAt", "expiresAt", "name"] as const;
+export type TokenSort = (typeof TOKEN_SORTS)[number];
+
+/** "Never expires" sorts after every date; the same constant is in the index (migration 2026-12-03T12-00). */
+const NEVER_EXPIRES = 9_007_199_254_740_991;
+
+/**
+ * The key each sort orders by, then the id. Character for character the expressions of the migration's
+ * indexes (an expression index serves only identical text): never used counts as oldest, never expiring
+ * as latest, names case-insensitively.
+ */
+const SORT_KEY: Record<Exclude<TokenSort, "createdAt">, ReturnType<typeof sql.raw>> = {
+  lastUsedAt: sql.raw("coalesce(tokens.last_used_at, 0)"),
+  expiresAt: sql.raw(`coalesce(tokens.expires_at, ${NEVER_EXPIRES})`),
+  name: sql.raw("lower(tokens.name)"),
+};
+
+/** The keyset of the last row of a page: its sort key (absent for createdAt) and id. */
+export interface TokenKeyset {
+  key?: string | number | undefined;
+  id: string;
+}
+
+export function sortKeyOf(t: TokenRecord, sort: TokenSort): string | number | undefined {
+  switch (sort) {
+    case "createdAt":
+      return undefined;
+    case "lastUsedAt":
+      return t.lastUsedAt ?? 0;
+    case "expiresAt":
+      return t.expiresAt ?? NEVER_EXPIRES;
+    case "name":
+      // SQLite's lower() folds ASCII only; PostgreSQL's folds more. The cursor carries what the database
+      // computed (see listTokens), never a re-computation here.
+      return t.name.toLowerCase();
+  }
+}
+
 export interface TokenListFilter {
   orgId: string;
+  /** PostgreSQL compares the prefix in byte order ("C"); absent: SQLite. */
+  dialect?: "sqlite" | "postgres" | undefined;
   ownerId?: string | undefined;
+  createdById?: string | undefined;
+  /** Name contains (case-insensitive) or display prefix starts with. */
   q?: string | undefined;
   status?: TokenStatus | undefined;
   kind?: TokenKind | undefined;
-  /** Ids below this one (ids sort by creation time). */
+  /** Never used, or last used before this time (epoch ms). */
+  unusedBefore?: number | undefined;
+  /** Default createdAt (id order). */
+  sort?: TokenSort | undefined;
+  /** Default desc. */
+  order?: "asc" | "desc" | undefined;
+  /** The previous page's last row. */
+  after?: TokenKeyset | undefined;
+  /** Shorthand for `after: {id}` in createdAt order. */
   before?: string | undefined;
   limit: number;
 }
 
+/** A display prefix is `<org prefix>_<env>_` and 6 base62 characters (SPEC §3). */
+const DISPLAY_PREFIX_RE = /^[a-z]{2,8}_(?:live|test)_[0-9A-Za-z]{6}/;
+
+/** A page of tokens (see {@link listTokenRows}). */
 export async function listTokens(db: Db, f: TokenListFilter, now: number): Promise<TokenRecord[]> {
+  return (await listTokenRows(db, f, now)).map((r) => r.token);
+}
+
+/** Rows of a page with the database's own sort key of each (for the next cursor). */
+export async function listTokenRows(
+  db: Db,
+  filter: TokenListFilter,
+  now: number,
+): Promise<{ token: TokenRecord; key: string | number | undefined }[]> {
+  const f = {
+    ...filter,
+    sort: filter.sort ?? "createdAt",
+    order: filter.order ?? "desc",
+    after: filter.after ?? (filter.before ? { id: filter.before } : undefined),
+  };
+  const keyExpr = f.sort === "createdAt" ? undefined : SORT_KEY[f.sort];
   let query = selectTokens(db).where("tokens.org_id", "=", f.orgId);
   if (f.ownerId) query = query.where("tokens.owner_id", "=", f.ownerId);
+  if (f.createdById) query = query.where("tokens.created_by_id", "=", f.createdById);
   if (f.kind) query = query.where("tokens.kind", "=", f.kind);
-  if (f.q) query = query.where(sql<boolean>`lower(tokens.name) like lower(${likeContains(f.q)}) escape '\\'`);
-  if (f.before) query = query.where("tokens.id", "<", f.before);
+  if (f.q) {
+    // A pasted token longer than its display prefix still finds it by that prefix.
+    const full = DISPLAY_PREFIX_RE.exec(f.q);
+    const prefix = full ? full[0] : f.q;
+    const C = f.dialect === "postgres" ? sql.raw(' collate "C"') : sql.raw("");
+    // A range, not LIKE: literal, case-sensitive, and an index range on (org_id, prefix) in both dialects
+    // (byte order: "C" on PostgreSQL, SQLite's default BINARY). Prefix characters are all below U+007F.
+    const prefixMatch = sql<boolean>`(tokens.prefix${C} >= ${prefix}${C} and tokens.prefix${C} < ${`${prefix}\u007f`}${C})`;
+    query = query.where(sql<boolean>`(lower(tokens.name) like lower(${likeContains(f.q)}) escape '\\' or ${prefixMatch})`);
+  }
+  if (f.unusedBefore !== undefined) {
+    query = query.where(sql<boolean>`coalesce(tokens.last_used_at, 0) < ${f.unusedBefore}`);
+  }
   switch (f.status) {
     case "revoked":
       query = query.where("tokens.revoked_at", "is not", null);
@@ -195,8 +277,28 @@ export async function listTokens(db: Db, f: TokenListFilter, now: number): Promi
     case undefined:
       break;
   }
-  const rows = await query.orderBy("tokens.id", "desc").limit(f.limit).execute();
-  return rows.map(tokenFromRow);
+  const cmp = sql.raw(f.order === "asc" ? ">" : "<");
+  const dir = f.order;
+  if (f.after) {
+    query =
+      keyExpr === undefined || f.after.key === undefined
+        ? query.where("tokens.id", f.order === "asc" ? ">" : "<", f.after.id)
+        : query.where(sql<boolean>`(${keyExpr}, tokens.id) ${cmp} (${f.after.key}, ${f.after.id})`);
+  }
+  if (keyExpr === undefined) {
+    const rows = await query.orderBy("tokens.id", dir).limit(f.limit).execute();
+    return rows.map((r) => ({ token: tokenFromRow(r), key: undefined }));
+  }
+  const rows = await query
+    .select(keyExpr.as("sort_key"))
+    .orderBy(keyExpr, dir)
+    .orderBy("tokens.id", dir)
+    .limit(f.limit)
+    .execute();
+  return rows.map((r) => {
+    const key = (r as unknown as { sort_key: string | number }).sort_key;
+    return { token: tokenFromRow(r), key: typeof key === "string" && f.sort !== "name" ? Number(key) : key };
+  });
 }
 
 /**

@@ -1,5 +1,16 @@
 import { sql } from "kysely";
+import { newId } from "../core/ids.js";
 import type { Db } from "./database.js";
+
+/** One verification for a token's request history. */
+export interface RequestRecord {
+  at: number;
+  code: string;
+  ip: string | null;
+  userAgent: string | null;
+  /** The scopes the verify call asked for. */
+  scopes: readonly string[];
+}
 
 /** Usage of one token gathered in memory since the last flush. */
 export interface UsageDelta {
@@ -10,6 +21,8 @@ export interface UsageDelta {
   lastUsedIp: string | null;
   /** Bucket start (epoch ms of the hour) → counts. */
   buckets: Map<number, { ok: number; denied: number }>;
+  /** This interval's requests for the history (may be empty). */
+  requests?: readonly RequestRecord[];
 }
 
 /** Rows per statement: well under SQLite's 32,766 bound variables and PostgreSQL's 65,535. */
@@ -57,6 +70,49 @@ export async function applyUsage(db: Db, deltas: readonly UsageDelta[]): Promise
       )
       .execute();
   }
+  const requests = deltas.flatMap((d) =>
+    (d.requests ?? []).map((r) => ({
+      id: newId("request"),
+      token_id: d.tokenId,
+      at: r.at,
+      code: r.code,
+      ip: r.ip,
+      user_agent: r.userAgent,
+      scopes: JSON.stringify(r.scopes),
+    })),
+  );
+  for (const part of chunks(requests)) await db.insertInto("token_requests").values(part).execute();
+}
+
+export interface TokenRequestRow {
+  id: string;
+  at: number;
+  code: string;
+  ip: string | null;
+  userAgent: string | null;
+  scopes: string[];
+}
+
+/** A token's requests, newest first, after the keyset `(at, id)` of the previous page. */
+export async function listTokenRequests(
+  db: Db,
+  tokenId: string,
+  after: { at: number; id: string } | undefined,
+  limit: number,
+): Promise<TokenRequestRow[]> {
+  let query = db.selectFrom("token_requests").selectAll().where("token_id", "=", tokenId);
+  if (after) {
+    query = query.where((eb) => eb.or([eb("at", "<", after.at), eb.and([eb("at", "=", after.at), eb("id", "<", after.id)])]));
+  }
+  const rows = await query.orderBy("at", "desc").orderBy("id", "desc").limit(limit).execute();
+  return rows.map((r) => ({
+    id: r.id,
+    at: Number(r.at),
+    code: r.code,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    scopes: JSON.parse(r.scopes) as string[],
+  }));
 }
 
 export async function listUsage(

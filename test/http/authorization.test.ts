@@ -298,6 +298,13 @@ const ROUTES: Record<string, RouteCase> = {
   // Current behaviour: a token's own history needs tokens:read (members see their own tokens' history).
   "GET /v1/orgs/:orgId/tokens/:tokenId/audit": { scope: "tokens:read", target: readToken },
   "GET /v1/orgs/:orgId/audit": { scope: "audit:read", target: () => ({ query: "?limit=5" }) },
+  "GET /v1/orgs/:orgId/tokens/:tokenId/requests": { scope: "tokens:read", target: readToken },
+  "GET /v1/orgs/:orgId/audit/export": { scope: "audit:read", target: () => ({ query: "?format=ndjson" }) },
+  // Each id is checked as if alone (per-item problems in a 200); the caller's own standing is checked first.
+  "POST /v1/orgs/:orgId/tokens/batch": {
+    scope: "tokens:write",
+    target: async (ctx) => ({ body: { action: "suspend", ids: [await ctx.memberToken(true)] } }),
+  },
   "POST /v1/verify": {
     scope: "tokens:verify",
     bearer: "service",

@@ -24,6 +24,7 @@ const SETTINGS_KEYS = [
   "requireExpiry",
   "membersCanCreateTokens",
   "revokeRequiresSuspension",
+  "membersCanSeeTokens",
   "auditRetentionDays",
 ] as const;
 

@@ -115,7 +115,7 @@ export const tokenRoutes: Routes = async (app) => {
         operationId: "updateToken",
         summary: "Edit a token",
         description:
-          "Edits the name, description, scopes (never beyond your own), allowed IPs, rate limit or metadata; each change is audited.",
+          "Edits the name, description, scopes (never beyond your own), allowed IPs, rate limit, metadata or expiry (shortened freely, extended within the organisation's policy); each change is audited with before and after.",
         params: TokenParams,
         body: UpdateTokenBody,
         response: { 200: ok("Updated", TokenViewSchema), ...problemResponses(404, 409) },

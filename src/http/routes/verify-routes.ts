@@ -55,5 +55,11 @@ export function verifyAs(tessera: Tessera, actor: Actor, body: Static<typeof Ver
   if (!decision.allowed) throw new TesseraError("forbidden", decision.reason, { missingScope: "tokens:verify" });
   // Root tokens verify any organisation's tokens; service tokens only their own organisation's.
   const orgId = actor.type === "token" && actor.token.kind === "service" ? actor.token.orgId! : undefined;
-  return tessera.verifier.check({ token: body.token, scopes: body.scopes, ip: body.ip ?? null, orgId });
+  return tessera.verifier.check({
+    token: body.token,
+    scopes: body.scopes,
+    ip: body.ip ?? null,
+    userAgent: body.userAgent ?? null,
+    orgId,
+  });
 }

@@ -4,6 +4,7 @@ import * as rootTokenScopes from "./2026-12-02T10-00-root-token-scopes.js";
 import * as invitations from "./2026-12-02T11-00-invitations.js";
 import * as retentionIndexes from "./2026-12-02T12-00-retention-indexes.js";
 import * as oidcIdentities from "./2026-12-03T11-30-oidc-identities.js";
+import * as governance from "./2026-12-03T12-00-governance.js";
 
 /**
  * Migrations are code, named by timestamp, listed here so that they work from the compiled package
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026-12-02T11-00-invitations": invitations,
   "2026-12-02T12-00-retention-indexes": retentionIndexes,
   "2026-12-03T11-30-oidc-identities": oidcIdentities,
+  "2026-12-03T12-00-governance": governance,
 };
 
 export const migrationProvider: MigrationProvider = {
