@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { type EmbedConfig, parseEmbedConfig } from "./config-embed.js";
 import { parseCidr } from "./core/ip.js";
 import { DEFAULT_QUOTAS, QUOTA_CEILING, QUOTA_ENV, QUOTA_NAMES, type Quotas } from "./core/quotas.js";
 
@@ -13,7 +14,7 @@ export type TrustProxy = false | number | readonly string[];
 const MAX_PROXY_HOPS = 32;
 
 /** Tessera's configuration, parsed and validated once at start-up. */
-export interface Config {
+export interface Config extends EmbedConfig {
   /** Where embedded SQLite keeps its file (`TESSERA_DATA_DIR`, default `./tessera-data`). */
   dataDir: string;
   /** `TESSERA_DATABASE_URL`: a `postgres://` URL selects PostgreSQL. */
@@ -185,6 +186,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
     ...mailConfig(env),
     ...limitsConfig(env),
+    ...parseEmbedConfig(env, (message) => {
+      throw new ConfigError(message);
+    }),
   };
   return { ...config, ...overrides };
 }

@@ -3,6 +3,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { AccountService } from "./services/account-service.js";
 import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
+import { EmbedService } from "./services/embed-service.js";
 import { createSmtpMailer } from "./services/mailer.js";
 import { OrgService } from "./services/org-service.js";
 import { QuotaGuard } from "./services/quotas.js";
@@ -27,6 +28,8 @@ export interface Tessera {
   tokens: TokenService;
   /** Invitations, password reset and change, a person's own sessions. */
   accounts: AccountService;
+  /** Host-provisioned identity and the embedded tokens screen's sessions (SPEC §9). */
+  embed: EmbedService;
   /** Instance-wide quotas (`config.quotas`), asked inside use cases' transactions. */
   quotas: QuotaGuard;
   /** Background pruning of expired sessions, old usage and audit events; stopped by `close`. */
@@ -110,6 +113,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
       quotas,
     }),
     orgs: new OrgService(store, bus, quotas),
+    embed: new EmbedService(store, bus, { publicUrl: config.publicUrl, sessionTtlMs: config.embedSessionTtlMs, quotas }),
     tokens: new TokenService(store, bus, config.pepper, quotas),
     quotas,
     retention,

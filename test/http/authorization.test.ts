@@ -40,6 +40,9 @@ const PUBLIC: Record<string, string> = {
     "the secret from the link is the credential; a session, when sent, must be the invited email (test/http/invitations.test.ts)",
   "POST /v1/auth/password-reset": "always 202, says nothing; rate-limited per address and per email",
   "POST /v1/auth/password-reset/confirm": "the secret from the mailed reset link is the credential",
+  "GET /embed": "the embedded tokens screen's HTML shell (its bearer, from the handoff, is what is protected)",
+  "GET /embed.js": "the tessera-embed script that host pages load",
+  "POST /v1/embed/exchange": "the single-use handoff from the embed URL is the credential (test/http/embed.test.ts)",
 };
 /** Swagger UI's own routes (their exact list depends on the plugin version). */
 const PUBLIC_PREFIXES: Record<string, string> = { "/docs": "the page rendering the public API description (SPEC §4)" };
@@ -289,6 +292,18 @@ const ROUTES: Record<string, RouteCase> = {
       body: { reason: "authorization matrix" },
     }),
     expect: ROOT_TOKEN_ROUTE,
+  },
+  // Minted by the host's backend: a root token with orgs:provision (or a service token, test/http/embed.test.ts).
+  "POST /v1/embed/sessions": {
+    scope: "orgs:provision",
+    target: () => ({
+      body: {
+        user: { externalId: "matrix-user", email: "matrix@host.test", name: "Matrix" },
+        organization: { externalId: "matrix-org", name: "Matrix" },
+        role: "viewer",
+      },
+    }),
+    expect: { ...ROOT_TOKEN_ROUTE, viewer: 403, member: 403 },
   },
   "GET /v1/orgs/:orgId/tokens/:tokenId/usage": { scope: "tokens:read", target: readToken },
   // Current behaviour: a token's own history needs tokens:read (members see their own tokens' history).

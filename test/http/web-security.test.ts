@@ -345,6 +345,8 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
     // answered the same for everyone and rate-limited) is all they take.
     "POST /v1/auth/password-reset",
     "POST /v1/auth/password-reset/confirm",
+    // Public and cookie-blind: the handoff from the embed URL is the credential (test/http/embed.test.ts).
+    "POST /v1/embed/exchange",
   ]);
 
   // Each route gets a fresh organisation joined by invitation (two sign-ins): slow on a loaded machine.

@@ -3,6 +3,7 @@ import * as initial from "./2026-11-23T12-00-initial.js";
 import * as rootTokenScopes from "./2026-12-02T10-00-root-token-scopes.js";
 import * as invitations from "./2026-12-02T11-00-invitations.js";
 import * as retentionIndexes from "./2026-12-02T12-00-retention-indexes.js";
+import * as embed from "./2026-12-03T11-00-embed.js";
 
 /**
  * Migrations are code, named by timestamp, listed here so that they work from the compiled package
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026-12-02T10-00-root-token-scopes": rootTokenScopes,
   "2026-12-02T11-00-invitations": invitations,
   "2026-12-02T12-00-retention-indexes": retentionIndexes,
+  "2026-12-03T11-00-embed": embed,
 };
 
 export const migrationProvider: MigrationProvider = {
