@@ -141,7 +141,6 @@ export class EmbedService {
     const changed = await this.#store.db.transaction().execute(async (trx) => {
       const events = [];
       const org = await this.#resolveOrg(trx, caller, input.organization.externalId, orgName, now);
-      await lockOrg(trx, org.record.id, this.#store.dialect);
       const orgId = org.record.id;
       const orgTarget = { type: "organization", id: orgId, name: orgName };
       if (org.created) {
@@ -212,6 +211,9 @@ export class EmbedService {
         roleChanged = true;
       } else if (member.role !== input.role) {
         enforce(decideRoleChange(policyActor, { from: member.role, to: input.role }, await catalogueNames(trx, orgId)));
+        // Owner counts are read under the organisation's lock (as the members API does); sessions that
+        // change no owner take no lock, so one organisation's sessions do not queue behind each other.
+        if (member.role === "owner") await lockOrg(trx, orgId, this.#store.dialect);
         if (member.role === "owner" && (await countOwners(trx, orgId)) <= 1) {
           throw new TesseraError("invalid_state", "The organisation must keep at least one owner");
         }
