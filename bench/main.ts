@@ -4,7 +4,7 @@
  *
  * Environment knobs:
  *   BENCH_QUICK=1          smoke run (~2 min): fewer/shorter rounds, smaller data sets; figures indicative only
- *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i alone needs no bench dependencies)
+ *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i and j alone need no bench dependencies)
  *   BENCH_F_POSTGRES=0     skip the PostgreSQL half of scenario f (loading a million rows takes a while)
  *   BENCH_PG_URL=…         admin URL for throw-away databases (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_CPU_PROF=<dir>   every Tessera server writes a V8 CPU profile into <dir> (node --cpu-prof)
@@ -22,7 +22,7 @@ import { REPO_ROOT } from "./lib/tessera-server.js";
 
 const quick = process.env.BENCH_QUICK === "1" || process.env.BENCH_QUICK === "true";
 const only = new Set(
-  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,i")
+  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,i,j")
     .split(",")
     .map((x) => x.trim().toLowerCase())
     .filter(Boolean),
@@ -110,6 +110,10 @@ async function main(): Promise<void> {
       const withPg = process.env.BENCH_F_POSTGRES !== "0";
       const { millionScenario } = await import("./scenarios/million.js");
       sections.push(...(await attempt("f", "f. One million tokens", () => millionScenario(ctx, { postgres: withPg }))));
+    }
+    if (only.has("j")) {
+      const { embedScenario } = await import("./scenarios/embed.js");
+      sections.push(...(await attempt("j", "j. Embed sessions", () => embedScenario(ctx))));
     }
     if (only.has("i")) {
       const { floodScenario } = await import("./scenarios/flood.js");
