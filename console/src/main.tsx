@@ -12,7 +12,7 @@ import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@ta
 import { StrictMode, type ReactNode, useMemo } from "react";
 import { createRoot } from "react-dom/client";
 import { useTranslation } from "react-i18next";
-import { BrowserRouter } from "react-router-dom";
+import { BrowserRouter, MemoryRouter } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { App } from "./app";
 import { sessionKeys } from "./features/session/api";
@@ -51,17 +51,26 @@ function Localised({ children }: { children: ReactNode }) {
   );
 }
 
+/**
+ * The embedded tokens screen (`/embed`) navigates in memory: the frame's address stays `/embed`, the one
+ * page the host may frame, and nothing of the session survives a reload (the host mints a new one).
+ */
+const Router = window.location.pathname.replace(/\/+$/, "") === "/embed" ? EmbedRouter : BrowserRouter;
+function EmbedRouter({ children }: { children: ReactNode }) {
+  return <MemoryRouter initialEntries={["/embed"]}>{children}</MemoryRouter>;
+}
+
 const root = document.getElementById("root");
 if (!root) throw new Error("#root missing from index.html");
 
 createRoot(root).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
-      <BrowserRouter>
+      <Router>
         <Localised>
           <App />
         </Localised>
-      </BrowserRouter>
+      </Router>
     </QueryClientProvider>
   </StrictMode>,
 );
