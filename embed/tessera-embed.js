@@ -22,14 +22,20 @@
       throw new TypeError("TesseraEmbed.mount: options.url (from POST /v1/embed/sessions) is required");
     }
     var origin = new URL(options.url).origin;
-    var iframe = document.createElement("iframe");
-    iframe.title = options.title || "API tokens";
-    iframe.src = options.url;
-    iframe.style.width = "100%";
-    iframe.style.border = "0";
-    iframe.style.display = "block";
-    iframe.style.height = `${options.minHeight || 320}px`;
-    iframe.setAttribute("allow", "clipboard-write");
+    // A fresh iframe per session: a new URL differs from the old one only in its fragment, which would
+    // not reload the page (and so not exchange the new handoff).
+    var frame = (src) => {
+      var element = document.createElement("iframe");
+      element.title = options.title || "API tokens";
+      element.src = src;
+      element.style.width = "100%";
+      element.style.border = "0";
+      element.style.display = "block";
+      element.style.height = `${options.minHeight || 320}px`;
+      element.setAttribute("allow", "clipboard-write");
+      return element;
+    };
+    var iframe = frame(options.url);
     container.appendChild(iframe);
 
     function onMessage(event) {
@@ -57,11 +63,15 @@
     global.addEventListener("message", onMessage);
 
     return {
-      iframe: iframe,
+      get iframe() {
+        return iframe;
+      },
       /** Shows a freshly minted session (after `onSessionExpired`). */
       update: (url) => {
         if (new URL(url).origin !== origin) throw new Error("TesseraEmbed: a new url must keep Tessera's origin");
-        iframe.src = url;
+        var next = frame(url);
+        iframe.replaceWith(next);
+        iframe = next;
       },
       destroy: () => {
         global.removeEventListener("message", onMessage);

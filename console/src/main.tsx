@@ -16,6 +16,7 @@ import { BrowserRouter, MemoryRouter } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { App } from "./app";
 import { sessionKeys } from "./features/session/api";
+import { useEmbedColorScheme } from "./lib/embed-theme";
 import { buildTheme } from "./theme";
 
 /** A 401 on any call after sign-in means the session ended: re-check `/v1/me`, which shows the sign-in screen. */
@@ -41,8 +42,9 @@ const queryClient = new QueryClient({
 function Localised({ children }: { children: ReactNode }) {
   const { t, i18n } = useTranslation();
   const theme = useMemo(() => buildTheme(t), [t]);
+  const forcedScheme = useEmbedColorScheme();
   return (
-    <MantineProvider theme={theme} defaultColorScheme="light">
+    <MantineProvider theme={theme} defaultColorScheme="light" forceColorScheme={forcedScheme}>
       <Notifications position="top-right" />
       <DatesProvider settings={{ locale: i18n.language === "it" ? "it" : "en", firstDayOfWeek: 1 }}>
         {children}

@@ -30,7 +30,7 @@ export function ensureConsoleBuilt(): void {
   execFileSync("npm", ["--prefix", "console", "run", "build"], { cwd: ROOT, stdio: "inherit" });
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -44,13 +44,15 @@ async function freePort(): Promise<number> {
 
 export interface RunningServer {
   baseUrl: string;
+  /** Its data directory (SQLite: `tessera.db` inside). */
+  dataDir: string;
   /** Runs `tessera <args>` against the server's data (the operator's CLI); returns its stdout. */
   cli(args: string[]): string;
   stop(): Promise<void>;
 }
 
 /** `tessera serve` as a user starts it (SPEC §8), on a free port with a fresh SQLite data directory. */
-export async function startServer(): Promise<RunningServer> {
+export async function startServer(extraEnv: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-browser-"));
   const port = await freePort();
   const env = {
@@ -64,6 +66,7 @@ export async function startServer(): Promise<RunningServer> {
     // No mail server: invitation links are returned once to the inviter (SPEC §8), pointing here.
     TESSERA_SMTP_URL: "",
     TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...extraEnv,
   };
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
     cwd: ROOT,
@@ -85,6 +88,7 @@ export async function startServer(): Promise<RunningServer> {
   }
   return {
     baseUrl,
+    dataDir,
     cli: (args) =>
       execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
         cwd: ROOT,

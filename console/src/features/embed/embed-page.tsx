@@ -7,6 +7,7 @@ import { setEmbedBearer } from "../../api/client";
 import type { Me, Role } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
+import { setEmbedColorScheme } from "../../lib/embed-theme";
 import { useOrg } from "../orgs/api";
 import { OrgContext } from "../orgs/org-context";
 import { TokensPage } from "../tokens/tokens-page";
@@ -79,6 +80,7 @@ function exchangeOnce(): Promise<EmbedGrant> {
  * and the host's accent colour on Mantine's primary-colour variables.
  */
 function applyTheme({ mode, accent }: EmbedGrant["theme"]): void {
+  setEmbedColorScheme(mode);
   document.documentElement.setAttribute("data-mantine-color-scheme", mode);
   const style = document.documentElement.style;
   style.colorScheme = mode;
