@@ -21,7 +21,8 @@ export function orgFromRow(row: OrganizationRow): OrgRecord {
     settings: { ...DEFAULT_ORG_SETTINGS, ...fromJson<Partial<OrgSettings>>(row.settings, {}) },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    externalId: row.external_id,
+    // Only when set: records of everyone else keep their shape.
+    ...(row.external_id !== null ? { externalId: row.external_id } : {}),
   };
 }
 

@@ -21,7 +21,8 @@ export function userFromRow(row: UserRow): UserRecord {
     instanceAdmin: row.instance_admin === 1,
     disabledAt: row.disabled_at,
     createdAt: row.created_at,
-    externalId: row.external_id,
+    // Only when set: records of everyone else keep their shape.
+    ...(row.external_id !== null ? { externalId: row.external_id } : {}),
   };
 }
 
