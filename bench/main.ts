@@ -4,7 +4,7 @@
  *
  * Environment knobs:
  *   BENCH_QUICK=1          smoke run (~2 min): fewer/shorter rounds, smaller data sets; figures indicative only
- *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i alone needs no bench dependencies;
+ *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i and j alone need no bench dependencies;
  *                          l = token list at 1M tokens, x = audit export memory, both also in the default set)
  *   BENCH_F_POSTGRES=0     skip the PostgreSQL half of scenario f (loading a million rows takes a while)
  *   BENCH_PG_URL=…         admin URL for throw-away databases (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -23,7 +23,7 @@ import { REPO_ROOT } from "./lib/tessera-server.js";
 
 const quick = process.env.BENCH_QUICK === "1" || process.env.BENCH_QUICK === "true";
 const only = new Set(
-  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,i,l,x")
+  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,i,j,l,x")
     .split(",")
     .map((x) => x.trim().toLowerCase())
     .filter(Boolean),
@@ -119,6 +119,10 @@ async function main(): Promise<void> {
     if (only.has("x")) {
       const { auditExportScenario } = await import("./scenarios/audit-export.js");
       sections.push(...(await attempt("x", "x. Audit export memory", () => auditExportScenario(ctx))));
+    }
+    if (only.has("j")) {
+      const { embedScenario } = await import("./scenarios/embed.js");
+      sections.push(...(await attempt("j", "j. Embed sessions", () => embedScenario(ctx))));
     }
     if (only.has("i")) {
       const { floodScenario } = await import("./scenarios/flood.js");

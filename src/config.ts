@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { type EmbedConfig, parseEmbedConfig } from "./config-embed.js";
 import { parseCidr } from "./core/ip.js";
 import { forbiddenNameCharacter } from "./core/names.js";
 import { DEFAULT_QUOTAS, QUOTA_CEILING, QUOTA_ENV, QUOTA_NAMES, type Quotas } from "./core/quotas.js";
@@ -14,7 +15,7 @@ export type TrustProxy = false | number | readonly string[];
 const MAX_PROXY_HOPS = 32;
 
 /** Tessera's configuration, parsed and validated once at start-up. */
-export interface Config {
+export interface Config extends EmbedConfig {
   /** Where embedded SQLite keeps its file (`TESSERA_DATA_DIR`, default `./tessera-data`). */
   dataDir: string;
   /** `TESSERA_DATABASE_URL`: a `postgres://` URL selects PostgreSQL. */
@@ -214,6 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...mailConfig(env),
     ...limitsConfig(env),
     oidc: oidcConfig(env),
+    ...parseEmbedConfig(env, (message) => {
+      throw new ConfigError(message);
+    }),
   };
   return { ...config, ...overrides };
 }

@@ -13,6 +13,12 @@ export { generateToken, hashToken, parseToken } from "./core/token-format.js";
 export type { VerifyCode } from "./core/verification.js";
 export { VERIFY_CODES } from "./core/verification.js";
 export { buildApp } from "./http/app.js";
+export {
+  type CreateEmbedSessionOptions,
+  createEmbedSession,
+  type EmbedSession,
+  EmbedSessionError,
+} from "./sdk/embed-session.js";
 export { tesseraExpress } from "./sdk/express.js";
 export { requireToken } from "./sdk/fastify.js";
 export { tesseraFetch, tesseraHono } from "./sdk/fetch.js";

@@ -4,6 +4,7 @@ import { AccountService } from "./services/account-service.js";
 import { AuditChainService } from "./services/audit-chain-service.js";
 import { AuthService } from "./services/auth-service.js";
 import { type ChangeBus, LocalChangeBus } from "./services/change-bus.js";
+import { EmbedService } from "./services/embed-service.js";
 import { createSmtpMailer } from "./services/mailer.js";
 import { OidcService } from "./services/oidc-service.js";
 import { OrgService } from "./services/org-service.js";
@@ -31,6 +32,8 @@ export interface Tessera {
   accounts: AccountService;
   /** OpenID Connect sign-in (`TESSERA_OIDC_*`); undefined when not configured. */
   oidc: OidcService | undefined;
+  /** Host-provisioned identity and the embedded tokens screen's sessions (SPEC §9). */
+  embed: EmbedService;
   /** Instance-wide quotas (`config.quotas`), asked inside use cases' transactions. */
   quotas: QuotaGuard;
   /** The audit hash chain: verification, retention checkpoints, export. */
@@ -133,6 +136,7 @@ export async function createTessera(config: Config, options: { migrate?: boolean
         })
       : undefined,
     orgs: new OrgService(store, bus, quotas),
+    embed: new EmbedService(store, bus, { publicUrl: config.publicUrl, sessionTtlMs: config.embedSessionTtlMs, quotas }),
     tokens: new TokenService(store, bus, config.pepper, quotas),
     quotas,
     audit,

@@ -35,9 +35,20 @@ const PUBLIC_PAGES: Record<string, LazyExoticComponent<ComponentType>> = {
   "/reset-password": ResetPasswordPage,
 };
 
+// The embedded tokens screen (SPEC §9): its own bearer, no cookie session; loaded only inside the frame.
+const EmbedPage = lazy(() => import("./features/embed/embed-page").then((m) => ({ default: m.EmbedPage })));
+
 /** Session gate: public pages, first-run setup, sign-in, or the console. */
 export function App() {
   const { pathname } = useLocation();
+  // The real address, not the router's: /embed navigates in memory (main.tsx).
+  if (window.location.pathname.replace(/\/+$/, "") === "/embed") {
+    return (
+      <Suspense fallback={<PageLoader />}>
+        <EmbedPage />
+      </Suspense>
+    );
+  }
   const Public = PUBLIC_PAGES[pathname.replace(/\/+$/, "")];
   if (Public) {
     return (

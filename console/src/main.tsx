@@ -12,10 +12,11 @@ import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@ta
 import { StrictMode, type ReactNode, useMemo } from "react";
 import { createRoot } from "react-dom/client";
 import { useTranslation } from "react-i18next";
-import { BrowserRouter } from "react-router-dom";
+import { BrowserRouter, MemoryRouter } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { App } from "./app";
 import { sessionKeys } from "./features/session/api";
+import { useEmbedColorScheme } from "./lib/embed-theme";
 import { buildTheme } from "./theme";
 
 /** A 401 on any call after sign-in means the session ended: re-check `/v1/me`, which shows the sign-in screen. */
@@ -41,8 +42,9 @@ const queryClient = new QueryClient({
 function Localised({ children }: { children: ReactNode }) {
   const { t, i18n } = useTranslation();
   const theme = useMemo(() => buildTheme(t), [t]);
+  const forcedScheme = useEmbedColorScheme();
   return (
-    <MantineProvider theme={theme} defaultColorScheme="light">
+    <MantineProvider theme={theme} defaultColorScheme="light" forceColorScheme={forcedScheme}>
       <Notifications position="top-right" />
       <DatesProvider settings={{ locale: i18n.language === "it" ? "it" : "en", firstDayOfWeek: 1 }}>
         {children}
@@ -51,17 +53,26 @@ function Localised({ children }: { children: ReactNode }) {
   );
 }
 
+/**
+ * The embedded tokens screen (`/embed`) navigates in memory: the frame's address stays `/embed`, the one
+ * page the host may frame, and nothing of the session survives a reload (the host mints a new one).
+ */
+const Router = window.location.pathname.replace(/\/+$/, "") === "/embed" ? EmbedRouter : BrowserRouter;
+function EmbedRouter({ children }: { children: ReactNode }) {
+  return <MemoryRouter initialEntries={["/embed"]}>{children}</MemoryRouter>;
+}
+
 const root = document.getElementById("root");
 if (!root) throw new Error("#root missing from index.html");
 
 createRoot(root).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
-      <BrowserRouter>
+      <Router>
         <Localised>
           <App />
         </Localised>
-      </BrowserRouter>
+      </Router>
     </QueryClientProvider>
   </StrictMode>,
 );

@@ -551,7 +551,7 @@ export interface paths {
         head?: never;
         /**
          * Edit a token
-         * @description Edits the name, description, scopes (never beyond your own), allowed IPs, rate limit or metadata; each change is audited.
+         * @description Edits the name, description, scopes (never beyond your own), allowed IPs, rate limit, metadata or expiry (shortened freely, extended within the organisation's policy); each change is audited with before and after.
          */
         patch: operations["updateToken"];
         trace?: never;
@@ -736,6 +736,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs/{orgId}/tokens/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke, suspend, resume, deactivate or activate up to 100 tokens
+         * @description Each id is handled exactly as the single-token transition would handle it (same rules, its own transaction): one refusal never undoes the others. Results come back in the order of `ids`, each with the token's new status or the problem the single-token call would have answered (`not_found` for a token you cannot see or of another organisation, `forbidden`, `invalid_state`).
+         */
+        post: operations["batchTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/tokens/{tokenId}/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The token's recent verifications, newest first
+         * @description Time, outcome code, the client address and user agent the verify call passed, and the scopes it asked for. Recorded off the verification path (a few seconds behind) and kept 30 days or the last 10,000 per token; above 1,000 a second per token the newest of each second are kept.
+         */
+        get: operations["listTokenRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the audit log as CSV or NDJSON, streamed
+         * @description Oldest first (chain order), with the audit filters. Every event carries `seq`, `prevHash` and `hash`, so the file can be checked with `tessera audit verify --file`. Streamed a page at a time: memory stays flat whatever the log's size.
+         */
+        get: operations["exportAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/verify": {
         parameters: {
             query?: never;
@@ -844,6 +904,7 @@ export interface components {
             requireExpiry: boolean;
             membersCanCreateTokens: boolean;
             revokeRequiresSuspension: boolean;
+            membersCanSeeTokens: boolean;
             auditRetentionDays: number | null;
         };
         /** @description An organisation, your role in it and its settings (also flattened at the top level) */
@@ -862,6 +923,7 @@ export interface components {
             requireExpiry: boolean;
             membersCanCreateTokens: boolean;
             revokeRequiresSuspension: boolean;
+            membersCanSeeTokens: boolean;
             auditRetentionDays: number | null;
         };
         /** @description A page of organisations */
@@ -961,9 +1023,15 @@ export interface components {
             ok: number;
             denied: number;
         };
-        /** @description One audit event (SPEC §6) */
+        /** @description One audit event (SPEC §6), with its place in the organisation's hash chain */
         AuditEvent: {
             id: string;
+            /** @description Position in the organisation's hash chain */
+            seq: number;
+            /** @description The previous event's hash (64 zeros for the first) */
+            prevHash: string;
+            /** @description SHA-256(prevHash ‖ canonical event), hex */
+            hash: string;
             /** Format: date-time */
             at: string;
             orgId: string | null;
@@ -1699,6 +1767,7 @@ export interface operations {
                         requireExpiry?: boolean;
                         membersCanCreateTokens?: boolean;
                         revokeRequiresSuspension?: boolean;
+                        membersCanSeeTokens?: boolean;
                         auditRetentionDays?: number | null;
                     };
                     tokenPrefix?: string;
@@ -1707,6 +1776,7 @@ export interface operations {
                     requireExpiry?: boolean;
                     membersCanCreateTokens?: boolean;
                     revokeRequiresSuspension?: boolean;
+                    membersCanSeeTokens?: boolean;
                     auditRetentionDays?: number | null;
                 };
             };
@@ -2333,12 +2403,18 @@ export interface operations {
     listTokens: {
         parameters: {
             query?: {
+                /** @description Name contains (case-insensitive), or display prefix starts with */
                 q?: string;
                 status?: "active" | "inactive" | "expired" | "suspended" | "revoked";
                 kind?: "personal" | "service" | "root";
                 ownerId?: string;
+                createdById?: string;
+                /** @description Never used, or not used for this many days */
+                unusedForDays?: number;
+                sort?: "createdAt" | "lastUsedAt" | "expiresAt" | "name";
+                order?: "desc" | "asc";
                 limit?: number;
-                /** @description nextCursor of the previous page */
+                /** @description nextCursor of the previous page (same filters and sort) */
                 cursor?: string;
             };
             header?: never;
@@ -2529,6 +2605,11 @@ export interface operations {
                     metadata?: {
                         [key: string]: unknown;
                     };
+                    /**
+                     * Format: date-time
+                     * @description A new expiry (future), or null for never. Shortening is always allowed; extending only within the organisation's policy
+                     */
+                    expiresAt?: string | null;
                 };
             };
         };
@@ -2926,6 +3007,170 @@ export interface operations {
             503: components["responses"]["Problem503"];
         };
     };
+    batchTokens: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path: {
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    action: "revoke" | "suspend" | "resume" | "deactivate" | "activate";
+                    ids: string[];
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            id: string;
+                            ok: boolean;
+                            status?: "active" | "inactive" | "expired" | "suspended" | "revoked";
+                            /** @description An RFC 9457 problem with Tessera's stable `code` */
+                            problem?: {
+                                type: string;
+                                title: string;
+                                status: number;
+                                detail: string;
+                                /**
+                                 * @description Stable error code (docs/api.md, "Errors")
+                                 * @enum {string}
+                                 */
+                                code: "unauthorized" | "forbidden" | "csrf_failed" | "passwords_disabled" | "not_found" | "method_not_allowed" | "validation_failed" | "invalid_state" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "quota_exceeded" | "https_required" | "service_unavailable" | "internal_error";
+                                /** @description The failing fields (validation_failed) */
+                                errors?: {
+                                    /** @description Where: `name`, `scopes[2]`, `query.limit`, `params.tokenId`… */
+                                    field: string;
+                                    message: string;
+                                }[];
+                                /** @description The quota refused (quota_exceeded) */
+                                limit?: {
+                                    name: string;
+                                    max: number;
+                                };
+                                traceId?: string;
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    listTokenRequests: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                orgId: string;
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            at: string;
+                            /** @description The verification's code (VALID, REVOKED, INSUFFICIENT_SCOPE, …) */
+                            code: string;
+                            ip: string | null;
+                            userAgent: string | null;
+                            /** @description The scopes the verify call asked for */
+                            scopes: string[];
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    exportAudit: {
+        parameters: {
+            query: {
+                format: "csv" | "ndjson";
+                action?: string;
+                actorId?: string;
+                targetId?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path: {
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events, one per line (NDJSON) or record (CSV, with a header) */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
     verifyToken: {
         parameters: {
             query?: never;
@@ -2942,6 +3187,8 @@ export interface operations {
                     token: string;
                     scopes?: string[];
                     ip?: ((string | unknown | unknown) | null) | unknown | unknown;
+                    /** @description The end client's User-Agent, kept in the token's request history */
+                    userAgent?: string | null;
                 };
             };
         };

@@ -398,3 +398,65 @@ export function decideVerifyCaller(caller: InstanceCaller): Decision {
   }
   return forbid("Verification takes a root token or a service token with tokens:verify", "tokens:verify");
 }
+
+/** Who asks for an embed session (SPEC §9): a token, with its organisation (null for root tokens). */
+export interface ProvisionCaller extends InstanceCaller {
+  orgId: string | null;
+  /** For service tokens: what its scopes grant. */
+  permissions: PermissionSet;
+}
+
+/**
+ * Minting an embed session (`POST /v1/embed/sessions`), which upserts a person, an organisation and a
+ * membership: a root token holding orgs:provision (any organisation, new ones included), or a service
+ * token holding members:write for its own organisation only (`targetOrgId` null = a new organisation).
+ * Nobody else: not a console session, not a personal token (the host's backend mints sessions, not a
+ * person). What the membership may be is then `decideRoleChange`, with the caller as `provisioningActor`.
+ */
+export function decideEmbedProvision(caller: ProvisionCaller, targetOrgId: string | null): Decision {
+  if (caller.kind === "root") {
+    return holdsInstanceScope(caller.scopes, "orgs:provision")
+      ? ALLOW
+      : forbid("This root token does not hold orgs:provision", "orgs:provision");
+  }
+  if (caller.kind === "service") {
+    if (!caller.permissions.grants("members:write")) {
+      return forbid("This action needs the members:write permission", "members:write");
+    }
+    if (targetOrgId === null || targetOrgId !== caller.orgId) {
+      return forbid("A service token provisions only its own organisation");
+    }
+    return ALLOW;
+  }
+  return forbid(
+    "Embed sessions are minted by the host's backend with a root token holding orgs:provision or a service token holding members:write",
+    "orgs:provision",
+  );
+}
+
+/** The provisioning caller as the member rules see it: a root token acts as an owner, a service token as an admin. */
+export function provisioningActor(caller: ProvisionCaller): PolicyActor {
+  return {
+    kind: caller.kind === "root" ? "root" : "service",
+    personId: null,
+    role: null,
+    permissions: caller.kind === "root" ? { grants: () => true } : caller.permissions,
+    seesAllTokens: true,
+  };
+}
+
+/** Renaming a provisioned organisation to the host's name for it needs org:write (root tokens hold it). */
+export function decideProvisionRename(actor: PolicyActor): Decision {
+  return requirePermission(actor, "org:write");
+}
+
+/**
+ * Changing a provisioned person's email or name changes them in every organisation they belong to: a
+ * root token may; a service token only while the person belongs to no other organisation.
+ */
+export function decideProvisionProfile(actor: PolicyActor, membershipsElsewhere: number): Decision {
+  if (actor.kind === "root" || membershipsElsewhere === 0) return ALLOW;
+  return forbid(
+    "This person belongs to other organisations too; only a root token with orgs:provision can change their email or name",
+  );
+}

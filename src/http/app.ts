@@ -23,11 +23,13 @@ import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
 import { authenticate, isHttps } from "./auth.js";
 import "./context.js";
-import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
+import { embedRouteAllowed, isEmbedPage } from "./embed-guard.js";
+import { API_HEADERS, embedPageHeaders, HSTS, PAGE_HEADERS } from "./headers.js";
 import { addComponents, swaggerOptions } from "./openapi.js";
 import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } from "./problem.js";
 import { accountRoutes } from "./routes/account-routes.js";
 import { authRoutes } from "./routes/auth-routes.js";
+import { embedRoutes, embedScriptRoute } from "./routes/embed-routes.js";
 import { governanceRoutes } from "./routes/governance-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { invitationRoutes } from "./routes/invitation-routes.js";
@@ -162,9 +164,10 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   });
 
   // Security headers are fixed per kind of response (src/http/headers.ts): set once per request.
+  const embedHeaders = embedPageHeaders(config.embedOrigins);
   app.addHook("onRequest", (request, reply, done) => {
     request.traceId = request.id;
-    reply.headers(request.url.startsWith("/v1/") ? API_HEADERS : PAGE_HEADERS);
+    reply.headers(request.url.startsWith("/v1/") ? API_HEADERS : isEmbedPage(request.url) ? embedHeaders : PAGE_HEADERS);
     reply.header("x-trace-id", request.traceId);
     if (isHttps(request)) reply.header("strict-transport-security", HSTS);
     done();
@@ -223,6 +226,9 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     if (url === undefined || !url.startsWith("/v1/") || config.public === true) return;
     try {
       request.actor = await authenticate(request);
+      if (request.actor.type === "user" && request.actor.embed !== undefined && !embedRouteAllowed(request.method, url)) {
+        throw new TesseraError("forbidden", "An embedded session can use only its organisation's tokens screen");
+      }
     } catch (error) {
       // A refused request's body is never read: close the connection after the answer rather than
       // receiving (and discarding) whatever the client still sends.
@@ -265,6 +271,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(governanceRoutes);
   await app.register(verifyRoutes);
   await app.register(rootTokenRoutes);
+  await app.register(embedRoutes);
 
   app.get("/v1/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   await app.register(fastifySwaggerUi, {
@@ -292,6 +299,8 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
         ),
     );
   }
+
+  await app.register(embedScriptRoute(hasConsole));
 
   app.setNotFoundHandler((request, reply) => {
     const isPage = (request.method === "GET" || request.method === "HEAD") && !request.url.startsWith("/v1/") && hasConsole;

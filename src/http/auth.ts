@@ -45,7 +45,11 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
   if (request.actor) return request.actor;
   const { tessera } = request.server;
   const header = request.headers.authorization;
-  if (header !== undefined) return authenticateBearer(tessera, header, isHttps(request), metaOf(request));
+  if (header !== undefined) {
+    const embed = EMBED_HEADER_RE.exec(header);
+    if (embed) return authenticateEmbed(tessera, embed[1]!, isHttps(request), metaOf(request));
+    return authenticateBearer(tessera, header, isHttps(request), metaOf(request));
+  }
   const cookie = request.cookies[SESSION_COOKIE];
   if (!cookie) throw new TesseraError("unauthorized", "Sign in, or send Authorization: Bearer <token>");
   const session = await tessera.auth.resolveSession(cookie);
@@ -61,6 +65,23 @@ export async function authenticate(request: FastifyRequest): Promise<Actor> {
 }
 
 const BEARER_RE = /^Bearer +(\S+) *$/i;
+/** The embedded page's bearer (`tse.…`, see services/embed-service.ts): never a Tessera token. */
+const EMBED_HEADER_RE = /^Bearer +(tse\.\S*) *$/i;
+
+/**
+ * The embedded tokens screen's bearer (SPEC §9): the person it was minted for, confined to its
+ * organisation (`actor.embed`); the routes it may reach are decided in app.ts (`embedRouteAllowed`).
+ * Unknown or over → 401, counted like any failed bearer.
+ */
+async function authenticateEmbed(tessera: Tessera, bearer: string, https: boolean, meta: RequestMeta): Promise<Actor> {
+  if (tessera.config.production && !https) throw new TesseraError("https_required", HTTPS_REQUIRED_DETAIL);
+  const wait = tessera.auth.bearerRetryAfter(meta.ip);
+  if (wait > 0) throw throttled(wait);
+  const found = await tessera.embed.resolveBearer(bearer);
+  if (!found)
+    return refuse(tessera, meta, "EMBED_SESSION_OVER", "The embedded session has expired; the host page opens a new one");
+  return { type: "user", user: found.user, embed: found.scope };
+}
 
 /**
  * The last Authorization header one connection presented and its digest (`Verifier.digest`): a backend

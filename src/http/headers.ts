@@ -36,3 +36,17 @@ export const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 
 /** Sent on every response over HTTPS. */
 export const HSTS = "max-age=31536000; includeSubDomains";
+
+/**
+ * The embedded tokens screen (`/embed`, SPEC §9): the console's headers, except that the host origins in
+ * `TESSERA_EMBED_ORIGINS` may frame it (`frame-ancestors`; with none listed, nobody may). No
+ * X-Frame-Options: it has no "these origins" form, and browsers that know frame-ancestors ignore it.
+ */
+export function embedPageHeaders(origins: readonly string[]): Readonly<Record<string, string>> {
+  const ancestors = origins.length > 0 ? origins.join(" ") : "'none'";
+  const { "x-frame-options": _deny, ...rest } = PAGE_HEADERS;
+  return Object.freeze({
+    ...rest,
+    "content-security-policy": CONSOLE_CSP.replace("frame-ancestors 'none'", `frame-ancestors ${ancestors}`),
+  });
+}

@@ -372,7 +372,8 @@ export class AccountService {
     this.#resetByEmail.fail(key, now);
     const mailer = this.#options.mailer;
     const user = key.includes("\u0000") ? undefined : await findUserByEmail(this.#store.db, key);
-    if (!mailer || !user || user.disabledAt !== null) return;
+    // A host-provisioned person has no password to reset (SPEC §9): nothing is sent, the answer is the same.
+    if (!mailer || !user || user.disabledAt !== null || user.externalId != null) return;
     const link = await this.#newResetLink(user, meta, "mail");
     void mailer.send(passwordResetMail(user.email, link)).catch(() => {
       // Nothing to tell the requester (that would reveal the account); the person may ask again.
@@ -384,6 +385,8 @@ export class AccountService {
     if (this.#options.passwords === false) throw passwordsDisabled();
     const user = await findUserByEmail(this.#store.db, normalizeEmail(email));
     if (!user) throw new TesseraError("not_found", "No account has this email");
+    if (user.externalId != null)
+      throw new TesseraError("invalid_state", "This account is provisioned by the host and has no password");
     return this.#newResetLink(user, meta, "operator");
   }
 
@@ -397,7 +400,7 @@ export class AccountService {
     await this.#store.db.transaction().execute(async (trx) => {
       const userId = await claimPasswordReset(trx, sha256(secret), now);
       const user = userId ? await findUserById(trx, userId) : undefined;
-      if (!user) throw new TesseraError("not_found", INVALID_RESET);
+      if (!user || user.externalId != null) throw new TesseraError("not_found", INVALID_RESET);
       await updatePasswordHash(trx, user.id, passwordHash, now);
       const ended = await deleteSessionsOfUser(trx, user.id);
       await insertEvents(trx, [

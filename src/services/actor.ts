@@ -10,10 +10,19 @@ import type { Db } from "../store/database.js";
 import { findMember } from "../store/memberships-repository.js";
 import { findOrg, type OrgRecord } from "../store/orgs-repository.js";
 import type { UserRecord } from "../store/users-repository.js";
+import type { EmbedScope } from "./embed-service.js";
 
 /** Who is calling: a signed-in person, a token presented as Bearer, or the system (CLI). */
 export type Actor =
-  | { type: "user"; user: UserRecord }
+  | {
+      type: "user";
+      user: UserRecord;
+      /**
+       * Set when the person acts through the embedded tokens screen's bearer (SPEC §9): confined to one
+       * organisation (others are 404) and, by the HTTP layer, to the tokens screen's routes.
+       */
+      embed?: EmbedScope;
+    }
   | { type: "token"; token: TokenRecord; owner: (UserRecord & OwnerState) | null }
   | { type: "system" };
 
@@ -54,6 +63,7 @@ export async function resolveOrgAccess(db: Db, actor: Actor, orgId: string): Pro
     case "system":
       return { org, actor, userId: null, role: null, permissions: { grants: () => true }, seesAllTokens: true };
     case "user": {
+      if (actor.embed !== undefined && actor.embed.orgId !== orgId) throw notFound();
       const member = await findMember(db, orgId, actor.user.id);
       if (!member) throw notFound();
       return {

@@ -218,7 +218,9 @@ export class AuthService {
     // No account has a NUL in its email, and PostgreSQL cannot even compare one: a plain failed attempt.
     const found = email.includes("\u0000") ? undefined : await findUserByEmail(db, accountKey);
     let ok = false;
-    if (found) ok = await verifyPassword(password, found.passwordHash);
+    // A host-provisioned person (SPEC §9) has no password: refused at the same cost as an unknown account.
+    const noPassword = found !== undefined && (found.externalId != null || found.passwordHash === "");
+    if (found && !noPassword) ok = await verifyPassword(password, found.passwordHash);
     else await burnPasswordCheck(password);
     if (found && found.disabledAt !== null) ok = false;
     const upgraded = found && ok && needsRehash(found.passwordHash) ? await hashPassword(password) : undefined;
@@ -239,7 +241,10 @@ export class AuthService {
         const action = ok ? "auth.login" : "auth.login_failed";
         const details = ok
           ? {}
-          : { email: normalizeEmail(email).slice(0, 320), reason: found ? "bad_credentials" : "unknown_account" };
+          : {
+              email: normalizeEmail(email).slice(0, 320),
+              reason: noPassword ? "no_password" : found ? "bad_credentials" : "unknown_account",
+            };
         const events = [auditEvent(meta, actor, null, action, target, details, now)];
         if (throttled) {
           const limitDetails = { email: details.email, ip: meta.ip };

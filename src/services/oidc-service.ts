@@ -309,6 +309,11 @@ export class OidcService {
         const byEmail = await findUserByEmail(trx, identity.email);
         if (byEmail) {
           const { passwordHash: _omit, ...found } = byEmail;
+          // A person the host product provisioned (SPEC §9) signs in through the host, never here: the
+          // host stays the source of truth for who they are and which organisations they reach.
+          if (found.externalId != null) {
+            throw new OidcSignInError("account_linked", "The account is managed by the host product; sign in there");
+          }
           user = found;
           const link = await findOidcIdentity(trx, user.id);
           if (link.issuer === identity.issuer && link.subject !== null && link.subject !== identity.subject) {

@@ -9,6 +9,8 @@ export interface OrgRecord {
   settings: OrgSettings;
   createdAt: number;
   updatedAt: number;
+  /** The host's id when the host provisioned this organisation (SPEC §9). */
+  externalId?: string | null;
 }
 
 export function orgFromRow(row: OrganizationRow): OrgRecord {
@@ -19,6 +21,8 @@ export function orgFromRow(row: OrganizationRow): OrgRecord {
     settings: { ...DEFAULT_ORG_SETTINGS, ...fromJson<Partial<OrgSettings>>(row.settings, {}) },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    // Only when set: records of everyone else keep their shape.
+    ...(row.external_id !== null ? { externalId: row.external_id } : {}),
   };
 }
 

@@ -19,14 +19,18 @@ export interface Database {
   token_requests: TokenRequestsTable;
   audit_chain_heads: AuditChainHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  embed_sessions: EmbedSessionsTable;
 }
 
 export interface UsersTable {
   id: string;
   email: string;
   name: string;
+  /** Empty for host-provisioned users (SPEC §9): they have no Tessera password. */
   password_hash: string;
   instance_admin: number;
+  /** The host's id for a host-provisioned user (unique); null for everyone else. */
+  external_id: string | null;
   disabled_at: number | null;
   created_at: number;
   updated_at: number;
@@ -40,6 +44,8 @@ export interface OrganizationsTable {
   name: string;
   /** JSON of `OrgSettings`. */
   settings: string;
+  /** The host's id for a host-provisioned organisation (unique); null otherwise. */
+  external_id: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -207,6 +213,23 @@ export interface PasswordResetsTable {
   created_at: number;
   expires_at: number;
   used_at: number | null;
+}
+
+/** An embed session (SPEC §9): a single-use handoff, then a short-lived bearer; both stored as SHA-256. */
+export interface EmbedSessionsTable {
+  id: string;
+  handoff_hash: string;
+  bearer_hash: string | null;
+  user_id: string;
+  org_id: string;
+  locale: string;
+  /** JSON `{mode, accent}`. */
+  theme: string;
+  created_by_id: string;
+  created_at: number;
+  handoff_expires_at: number;
+  exchanged_at: number | null;
+  expires_at: number | null;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -9,6 +9,8 @@ export interface UserRecord {
   instanceAdmin: boolean;
   disabledAt: number | null;
   createdAt: number;
+  /** The host's id when the host provisioned this person (SPEC §9); they then have no password. */
+  externalId?: string | null;
 }
 
 export function userFromRow(row: UserRow): UserRecord {
@@ -19,6 +21,8 @@ export function userFromRow(row: UserRow): UserRecord {
     instanceAdmin: row.instance_admin === 1,
     disabledAt: row.disabled_at,
     createdAt: row.created_at,
+    // Only when set: records of everyone else keep their shape.
+    ...(row.external_id !== null ? { externalId: row.external_id } : {}),
   };
 }
 

@@ -44,6 +44,8 @@ export async function freePort(): Promise<number> {
 
 export interface RunningServer {
   baseUrl: string;
+  /** Its data directory (SQLite: `tessera.db` inside). */
+  dataDir: string;
   /** Runs `tessera <args>` against the server's data (the operator's CLI); returns its stdout. */
   cli(args: string[]): string;
   stop(): Promise<void>;
@@ -89,6 +91,7 @@ export async function startServer(options: { env?: Record<string, string>; port?
   }
   return {
     baseUrl,
+    dataDir,
     cli: (args) =>
       execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
         cwd: ROOT,

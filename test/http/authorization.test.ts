@@ -44,6 +44,9 @@ const PUBLIC: Record<string, string> = {
   "POST /v1/auth/oidc/start": "how an OpenID Connect sign-in begins; 404 without a provider",
   "GET /v1/auth/oidc/callback":
     "the provider's answer is the credential, checked against this browser's flow cookie (test/http/oidc.test.ts)",
+  "GET /embed": "the embedded tokens screen's HTML shell (its bearer, from the handoff, is what is protected)",
+  "GET /embed.js": "the tessera-embed script that host pages load",
+  "POST /v1/embed/exchange": "the single-use handoff from the embed URL is the credential (test/http/embed.test.ts)",
 };
 /** Swagger UI's own routes (their exact list depends on the plugin version). */
 const PUBLIC_PREFIXES: Record<string, string> = { "/docs": "the page rendering the public API description (SPEC §4)" };
@@ -293,6 +296,18 @@ const ROUTES: Record<string, RouteCase> = {
       body: { reason: "authorization matrix" },
     }),
     expect: ROOT_TOKEN_ROUTE,
+  },
+  // Minted by the host's backend: a root token with orgs:provision (or a service token, test/http/embed.test.ts).
+  "POST /v1/embed/sessions": {
+    scope: "orgs:provision",
+    target: () => ({
+      body: {
+        user: { externalId: "matrix-user", email: "matrix@host.test", name: "Matrix" },
+        organization: { externalId: "matrix-org", name: "Matrix" },
+        role: "viewer",
+      },
+    }),
+    expect: { ...ROOT_TOKEN_ROUTE, viewer: 403, member: 403 },
   },
   "GET /v1/orgs/:orgId/tokens/:tokenId/usage": { scope: "tokens:read", target: readToken },
   // Current behaviour: a token's own history needs tokens:read (members see their own tokens' history).

@@ -347,6 +347,8 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
     "POST /v1/auth/password-reset/confirm",
     // Starts an OpenID Connect sign-in: takes no session; the state it sets is what the callback checks.
     "POST /v1/auth/oidc/start",
+    // Public and cookie-blind: the handoff from the embed URL is the credential (test/http/embed.test.ts).
+    "POST /v1/embed/exchange",
   ]);
 
   // Each route gets a fresh organisation joined by invitation (two sign-ins): slow on a loaded machine.

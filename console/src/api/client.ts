@@ -36,6 +36,25 @@ export class ApiError extends Error {
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/**
+ * The embedded page's bearer (SPEC §9, features/embed): held in memory only, never in a cookie or in
+ * storage. While set, every call carries it instead of the session cookie (so no CSRF header), a 401
+ * ends the embedded session, and a created token is announced to the host page.
+ */
+export interface EmbedBearer {
+  token: string;
+  onExpired(): void;
+  onTokenCreated(id: string): void;
+}
+
+let embedBearer: EmbedBearer | null = null;
+
+export function setEmbedBearer(bearer: EmbedBearer | null): void {
+  embedBearer = bearer;
+}
+
+const CREATE_TOKEN_PATH = /^\/v1\/orgs\/[^/]+\/tokens$/;
+
 export function readCookie(name: string): string | undefined {
   for (const part of document.cookie.split(";")) {
     const [key, ...rest] = part.trim().split("=");
@@ -86,7 +105,10 @@ async function toApiError(response: Response): Promise<ApiError> {
 export async function api<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
   if (body !== undefined) headers["content-type"] = "application/json";
-  if (MUTATING.has(method)) {
+  const bearer = embedBearer;
+  if (bearer) {
+    headers.authorization = `Bearer ${bearer.token}`;
+  } else if (MUTATING.has(method)) {
     const csrf = readCookie("tessera_csrf");
     if (csrf) headers["x-csrf-token"] = csrf;
   }
@@ -95,7 +117,7 @@ export async function api<T>(method: string, path: string, body?: unknown, query
     response = await fetch(withQuery(path, query), {
       method,
       headers,
-      credentials: "same-origin",
+      credentials: bearer ? "omit" : "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (cause) {
@@ -106,10 +128,18 @@ export async function api<T>(method: string, path: string, body?: unknown, query
       detail: cause instanceof Error ? cause.message : String(cause),
     });
   }
-  if (!response.ok) throw await toApiError(response);
+  if (!response.ok) {
+    if (bearer && response.status === 401) bearer.onExpired();
+    throw await toApiError(response);
+  }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+  const parsed = (text ? JSON.parse(text) : undefined) as T;
+  if (bearer && method === "POST" && response.status === 201 && CREATE_TOKEN_PATH.test(path)) {
+    const id = (parsed as { token?: { id?: unknown } } | undefined)?.token?.id;
+    if (typeof id === "string") bearer.onTokenCreated(id);
+  }
+  return parsed;
 }
 
 export const http = {

@@ -534,6 +534,11 @@ export const en = {
     reserved: "This is a built-in management scope",
     duplicate: "Each scope may appear only once",
   },
+  embed: {
+    opening: "Opening API tokens…",
+    expiredTitle: "Session ended",
+    expired: "This embedded session has ended. Reload the page in the application to continue.",
+  },
 };
 
 type DeepStrings<T> = { [K in keyof T]: T[K] extends string ? string : DeepStrings<T[K]> };

@@ -539,4 +539,9 @@ export const it: Messages = {
     reserved: "È un permesso di gestione predefinito",
     duplicate: "Ogni permesso può comparire una sola volta",
   },
+  embed: {
+    opening: "Apertura dei token API…",
+    expiredTitle: "Sessione terminata",
+    expired: "Questa sessione incorporata è terminata. Ricarica la pagina nell'applicazione per continuare.",
+  },
 };
