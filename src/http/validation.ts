@@ -7,7 +7,8 @@ import { TesseraError } from "../core/errors.js";
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv {
+/** The Ajv the routes use (also the CLI's, so both refuse the same input). */
+export function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv {
   const ajv = new Ajv({
     coerceTypes,
     useDefaults: true,

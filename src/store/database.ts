@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import SqliteDatabase from "better-sqlite3";
+import type SqliteDatabase from "better-sqlite3";
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -18,6 +16,7 @@ import {
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
 import type { Database } from "./schema.js";
+import { openSqliteFile } from "./sqlite-file.js";
 
 export type Db = Kysely<Database> | Transaction<Database>;
 export type Dialect = "sqlite" | "postgres";
@@ -91,9 +90,7 @@ export function createStore(options: StoreOptions): Store {
     };
   }
   if (url) throw new Error("TESSERA_DATABASE_URL must start with postgres:// or postgresql://");
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const file = join(options.dataDir, SQLITE_FILE);
-  const sqlite = new SqliteDatabase(file);
+  const sqlite = openSqliteFile(options.dataDir, SQLITE_FILE);
   sqlite.pragma("journal_mode = WAL");
   // NORMAL is durable across process crashes (kill -9) in WAL mode; only an OS crash may lose the last commits.
   sqlite.pragma("synchronous = NORMAL");

@@ -6,6 +6,17 @@ import { Email, MembershipSchema, Name, OrgSchema, Password, UserSchema } from "
 import { orgView } from "../views.js";
 import { problemResponses, type Routes } from "./types.js";
 
+/** `POST /v1/setup`'s body (also what `tessera setup` validates). */
+export const SetupBody = Type.Object(
+  {
+    email: Email,
+    password: Password,
+    name: Name,
+    organization: Type.Object({ name: Name }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
 const userView = (u: { id: string; email: string; name: string }) => ({ id: u.id, email: u.email, name: u.name });
 
 export const authRoutes: Routes = async (app) => {
@@ -16,15 +27,7 @@ export const authRoutes: Routes = async (app) => {
       schema: {
         tags: ["auth"],
         summary: "First run: create the first user and organisation (only while no user exists)",
-        body: Type.Object(
-          {
-            email: Email,
-            password: Password,
-            name: Name,
-            organization: Type.Object({ name: Name }, { additionalProperties: false }),
-          },
-          { additionalProperties: false },
-        ),
+        body: SetupBody,
         response: { 201: Type.Object({ user: UserSchema, organization: OrgSchema }), ...problemResponses(400, 409) },
       },
     },

@@ -49,6 +49,12 @@ async function signedInUser(request: FastifyRequest) {
   return actor.type === "user" ? actor.user : null;
 }
 
+/** `POST /v1/orgs/{orgId}/invitations`'s body (also what `tessera invite` validates). */
+export const InviteBody = Type.Object(
+  { email: Email, role: Role, locale: Type.Optional(MailLocaleSchema) },
+  { additionalProperties: false },
+);
+
 export const invitationRoutes: Routes = async (app) => {
   const { accounts } = app.tessera;
 
@@ -59,7 +65,7 @@ export const invitationRoutes: Routes = async (app) => {
         tags: ["members"],
         summary: "Invite an email to join with a role: mailed when SMTP is configured, else the link is returned once",
         params: OrgParams,
-        body: Type.Object({ email: Email, role: Role, locale: Type.Optional(MailLocaleSchema) }, { additionalProperties: false }),
+        body: InviteBody,
         response: {
           201: Type.Object({ invitation: InvitationSchema, acceptUrl: Type.Union([Type.String(), Type.Null()]) }),
           ...problemResponses(400, 401, 403, 404, 409, 503),
