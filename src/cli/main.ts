@@ -1,3 +1,5 @@
+// First: keeps Node's nextTick records on their fast path (see the module); tiny, so --help pays nothing for it.
+import "../runtime/keep-tick-shape.js";
 import { createProgram } from "./program.js";
 import { CliError, EXIT } from "./support.js";
 
