@@ -25,7 +25,7 @@ Exit status:
   1  refused: invalid input or option, a rule said no, an unknown id, an invalid token (verify)
   2  could not run: a configuration error, storage unreachable, an unexpected failure
 
-Run from a clone without reinstalling: ./bin/tessera.js <command>  or  npm exec tessera -- <command>
+From a clone, without reinstalling: ./bin/tessera.js <command>  or  npm run tessera -- <command>
 `;
 
 function packageVersion(): string {

@@ -62,7 +62,7 @@ describe.each(await dialects())("tessera commands on %s", { timeout: 180_000 }, 
     const setup = await cli("setup", "--email", "olive@acme.test", "--name", "Olive", "--org", "Acme");
     expect(setup.code, setup.stderr).toBe(0);
     org = JSON.parse(setup.stdout).organization.id;
-  });
+  }, 180_000);
   afterAll(async () => {
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
