@@ -122,16 +122,68 @@ export interface OidcConfig {
   only: boolean;
 }
 
+/** A setting that cannot work: names the variable and its value (passwords masked); the CLI exits 2. */
 export class ConfigError extends Error {}
 
+/** pino's levels, and `silent`. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** A value as it may be shown: a URL's password is masked, and an over-long value is cut. */
+function shown(value: string): string {
+  const masked = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#:@]*:)[^@/?#]*@/i, "$1***@");
+  return JSON.stringify(masked.length > 200 ? `${masked.slice(0, 200)}…` : masked);
+}
+
+function invalid(name: string, value: string, why: string): ConfigError {
+  return new ConfigError(`${name}=${shown(value)}: ${why}`);
+}
+
+/** Decimal digits only: `Number()` would also take `0x1C96`, `1e3`, ` 12 ` and `12.0`. */
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
+  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
+    throw invalid(name, raw, `must be a whole number from ${min} to ${max} (decimal digits only)`);
   }
   return value;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw invalid(name, raw, `must be one of ${values.join(", ")}`);
+  return raw as T;
+}
+
+/** A URL with one of `protocols` and a host; the error never shows its password. */
+function serviceUrl(env: NodeJS.ProcessEnv, name: string, protocols: readonly string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const expected = `a ${protocols.map((p) => `${p}//`).join(" or ")} URL with a host, e.g. ${protocols[0]}//user:password@host:port/name`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(name, raw, `is not a valid URL: expected ${expected} (special characters in the password percent-encoded)`);
+  }
+  if (!protocols.includes(url.protocol)) throw invalid(name, raw, `expected ${expected}`);
+  if (url.hostname === "" && !url.searchParams.has("host")) throw invalid(name, raw, `has no host: expected ${expected}`);
+  try {
+    decodeURIComponent(url.password);
+    decodeURIComponent(url.username);
+  } catch {
+    throw invalid(name, raw, "has a user or password with a malformed percent-encoding");
+  }
+  return raw;
+}
+
+function readPem(name: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw invalid(name, path, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
 }
 
 function parseTrustProxy(raw: string | undefined): TrustProxy {
@@ -164,10 +216,10 @@ function mailConfig(env: NodeJS.ProcessEnv): Pick<Config, "smtpUrl" | "mailFrom"
       const url = new URL(smtpUrl);
       ok = (url.protocol === "smtp:" || url.protocol === "smtps:") && url.hostname !== "";
     } catch {}
-    if (!ok) throw new ConfigError("TESSERA_SMTP_URL must be an smtp:// or smtps:// URL with a host");
+    if (!ok) throw invalid("TESSERA_SMTP_URL", smtpUrl, "must be an smtp:// or smtps:// URL with a host");
   }
   const mailFrom = env.TESSERA_MAIL_FROM || "Tessera <tessera@localhost>";
-  if (/[\r\n]/.test(mailFrom)) throw new ConfigError("TESSERA_MAIL_FROM must be one line");
+  if (/[\r\n]/.test(mailFrom)) throw invalid("TESSERA_MAIL_FROM", mailFrom, "must be one line");
   const tls = Boolean(env.TESSERA_TLS_CERT);
   let publicUrl = env.TESSERA_PUBLIC_URL || `${tls ? "https" : "http"}://localhost:${env.TESSERA_PORT || 7070}`;
   try {
@@ -175,7 +227,7 @@ function mailConfig(env: NodeJS.ProcessEnv): Pick<Config, "smtpUrl" | "mailFrom"
     if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) throw new Error();
     publicUrl = url.href.replace(/\/+$/, "");
   } catch {
-    throw new ConfigError(`TESSERA_PUBLIC_URL must be an http:// or https:// URL without query or fragment (got ${publicUrl})`);
+    throw invalid("TESSERA_PUBLIC_URL", publicUrl, "must be an http:// or https:// URL without query or fragment");
   }
   return { smtpUrl, mailFrom, publicUrl };
 }
@@ -183,22 +235,22 @@ function mailConfig(env: NodeJS.ProcessEnv): Pick<Config, "smtpUrl" | "mailFrom"
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const certPath = env.TESSERA_TLS_CERT;
   const keyPath = env.TESSERA_TLS_KEY;
-  if (Boolean(certPath) !== Boolean(keyPath)) throw new ConfigError("TESSERA_TLS_CERT and TESSERA_TLS_KEY go together");
-  const databaseUrl = env.TESSERA_DATABASE_URL || undefined;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError("TESSERA_DATABASE_URL must be a postgres:// URL");
+  if (Boolean(certPath) !== Boolean(keyPath)) {
+    throw new ConfigError("TESSERA_TLS_CERT and TESSERA_TLS_KEY go together: set both (PEM file paths) or neither");
   }
   const config: Config = {
     dataDir: resolve(env.TESSERA_DATA_DIR || "./tessera-data"),
-    databaseUrl,
+    databaseUrl: serviceUrl(env, "TESSERA_DATABASE_URL", ["postgres:", "postgresql:"]),
+    redisUrl: serviceUrl(env, "TESSERA_REDIS_URL", ["redis:", "rediss:"]),
     dbTimeoutMs: int(env, "TESSERA_DB_TIMEOUT_MS", 2000, 100, 600_000),
-    redisUrl: env.TESSERA_REDIS_URL || undefined,
     host: env.TESSERA_HOST || "127.0.0.1",
+    // 0 asks the system for a free port (tests); the listening line says which.
     port: int(env, "TESSERA_PORT", 7070, 0, 65535),
-    tls: certPath && keyPath ? { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8") } : undefined,
+    tls:
+      certPath && keyPath ? { cert: readPem("TESSERA_TLS_CERT", certPath), key: readPem("TESSERA_TLS_KEY", keyPath) } : undefined,
     trustProxy: parseTrustProxy(env.TESSERA_TRUST_PROXY),
     pepper: env.TESSERA_PEPPER || undefined,
-    logLevel: env.TESSERA_LOG_LEVEL || "info",
+    logLevel: oneOf(env, "TESSERA_LOG_LEVEL", LOG_LEVELS, "info"),
     production: env.NODE_ENV === "production",
     sessionTtlMs: int(env, "TESSERA_SESSION_HOURS", 12, 1, 24 * 30) * 3600 * 1000,
     consoleDir: resolve(env.TESSERA_CONSOLE_DIR || new URL("../console/dist", import.meta.url).pathname),

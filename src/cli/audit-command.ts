@@ -5,9 +5,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../config.js";
 import { type ChainLink, ChainVerifier } from "../core/audit-chain.js";
 import { csvHeader, csvLine, linkFromCsv, linkFromNdjson, ndjsonLine, parseCsv } from "../core/audit-export.js";
-import { resolveOrgAccess } from "../services/actor.js";
 import type { ChainReport } from "../services/audit-chain-service.js";
-import { createTessera } from "../tessera.js";
 
 /**
  * `tessera audit verify` and `tessera audit export` (SPEC §6, §8). Verify exits 0 when the chain holds,
@@ -46,9 +44,9 @@ export function registerAuditCommands(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const tessera = await createTessera(loadConfig());
+      const tessera = await (await import("../tessera.js")).createTessera(loadConfig());
       try {
-        const access = await resolveOrgAccess(tessera.store.db, { type: "system" }, o.org);
+        const access = await (await import("../services/actor.js")).resolveOrgAccess(tessera.store.db, { type: "system" }, o.org);
         if (o.format === "csv") await write(csvHeader());
         for await (const e of tessera.audit.export(access, {})) await write(o.format === "csv" ? csvLine(e) : ndjsonLine(e));
       } finally {
@@ -65,7 +63,7 @@ function write(text: string): Promise<void> {
 }
 
 async function verifyDatabase(orgId: string | null): Promise<ChainReport> {
-  const tessera = await createTessera(loadConfig());
+  const tessera = await (await import("../tessera.js")).createTessera(loadConfig());
   try {
     return await tessera.audit.verify(orgId);
   } finally {

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config.js";
-import { BackupError, backupSqlite } from "../store/backup.js";
 
 /** `tessera backup --to FILE`: an online, consistent copy of the embedded SQLite database. */
 export function registerBackupCommand(program: Command): void {
@@ -9,6 +8,7 @@ export function registerBackupCommand(program: Command): void {
     .description("Back up the embedded SQLite database while Tessera runs (PostgreSQL: use pg_dump, see docs/operations.md)")
     .requiredOption("--to <file>", "the backup file to create (never overwritten)")
     .action(async (o: { to: string }) => {
+      const { BackupError, backupSqlite } = await import("../store/backup.js");
       const config = loadConfig();
       if (config.databaseUrl) {
         throw new BackupError(

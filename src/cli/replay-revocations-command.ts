@@ -3,9 +3,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../config.js";
 import { TesseraError } from "../core/errors.js";
 import { systemMeta } from "../services/request-meta.js";
-import { replayRevocations } from "../services/revocation-replay.js";
-import { isSqliteFile, type RecordedTokenChange, tokenChangesInSqliteFile, tokenChangesSince } from "../store/backup.js";
-import { createTessera } from "../tessera.js";
+import type { RecordedTokenChange } from "../store/backup.js";
 
 const invalid = (field: string, message: string) =>
   new TesseraError("validation_failed", `${field}: ${message}`, { fields: [{ field, message }] });
@@ -72,6 +70,9 @@ export function registerReplayRevocationsCommand(program: Command): void {
       "an audit export (NDJSON or JSON) or the old Tessera SQLite file; default: this database's audit log",
     )
     .action(async (o: { since: string; from?: string }) => {
+      // Loaded here, not at the top: `tessera --help` must not pay for storage and the services.
+      const { isSqliteFile, tokenChangesInSqliteFile, tokenChangesSince } = await import("../store/backup.js");
+      const { replayRevocations } = await import("../services/revocation-replay.js");
       const since = parseSince(o.since);
       let recorded: RecordedTokenChange[] | undefined;
       if (o.from !== undefined) {
@@ -80,7 +81,7 @@ export function registerReplayRevocationsCommand(program: Command): void {
           ? tokenChangesInSqliteFile(o.from, since)
           : parseExport(o.from, readFileSync(o.from, "utf8"), since);
       }
-      const tessera = await createTessera(loadConfig());
+      const tessera = await (await import("../tessera.js")).createTessera(loadConfig());
       try {
         const events = recorded ?? (await tokenChangesSince(tessera.store.db, since));
         const outcomes = await replayRevocations(tessera, events, systemMeta());

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config.js";
-import { BackupError, restoreSqlite } from "../store/backup.js";
 
 /** `tessera restore --from FILE`: a backup into an empty data directory (Tessera stopped). */
 export function registerRestoreCommand(program: Command): void {
@@ -9,6 +8,7 @@ export function registerRestoreCommand(program: Command): void {
     .description("Restore a backup made by tessera backup into an empty TESSERA_DATA_DIR")
     .requiredOption("--from <file>", "the backup file")
     .action(async (o: { from: string }) => {
+      const { BackupError, restoreSqlite } = await import("../store/backup.js");
       const config = loadConfig();
       if (config.databaseUrl) {
         throw new BackupError(

@@ -8,7 +8,8 @@ import { COMPONENT_SCHEMAS, ProblemSchema } from "./schemas.js";
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv {
+/** The Ajv the routes use (also the CLI's, so both refuse the same input). */
+export function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv {
   const ajv = new Ajv({
     coerceTypes,
     useDefaults: true,

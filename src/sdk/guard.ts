@@ -5,6 +5,24 @@ import type { TokenVerifier } from "./verifier-client.js";
 export interface GuardOptions {
   verifier: TokenVerifier;
   scopes?: readonly string[];
+  /**
+   * Told why verification is unavailable each time a request is answered 503 (Tessera unreachable, its
+   * credential refused…). Default: one line on stderr, at most once per 30 s per distinct reason.
+   */
+  onUnavailable?: (error: unknown) => void;
+}
+
+/** Reasons already logged by the default `onUnavailable`, and when. */
+const lastLogged = new Map<string, number>();
+const LOG_EVERY_MS = 30_000;
+
+function logUnavailable(error: unknown): void {
+  const reason = error instanceof Error ? error.message : String(error);
+  const now = Date.now();
+  if (now - (lastLogged.get(reason) ?? Number.NEGATIVE_INFINITY) < LOG_EVERY_MS) return;
+  if (lastLogged.size > 100) lastLogged.clear();
+  lastLogged.set(reason, now);
+  process.stderr.write(`tessera: token verification is unavailable, answering 503: ${reason}\n`);
 }
 
 export interface Denial {
@@ -59,7 +77,8 @@ export async function guard(
   let result: Awaited<ReturnType<TokenVerifier["verify"]>>;
   try {
     result = await options.verifier.verify({ token: match[1]!, scopes: options.scopes, ip: ip ?? null });
-  } catch {
+  } catch (error) {
+    (options.onUnavailable ?? logUnavailable)(error);
     return deny(503, "service_unavailable", "Service unavailable", "Token verification is unavailable; try again shortly", {
       "retry-after": "5",
     });

@@ -38,9 +38,31 @@ export interface RemoteVerifierOptions {
   fetch?: typeof fetch;
 }
 
-/** Remote: calls `POST /v1/verify` with the caller's credential. Failures to reach Tessera throw. */
+/**
+ * Remote: calls `POST /v1/verify` with the caller's credential. Throws at once, here, without a URL or a
+ * credential (a server that started without one answered 503 to every request, forever, and said
+ * nothing); each verification that cannot reach Tessera, or whose credential Tessera refuses, throws
+ * with the reason (the middleware logs it and answers 503).
+ */
 export function remoteVerifier(options: RemoteVerifierOptions): TokenVerifier {
-  const endpoint = new URL("/v1/verify", options.url).toString();
+  if (typeof options.token !== "string" || options.token.trim() === "") {
+    throw new Error(
+      "remoteVerifier: no credential. Pass `token`: a root token, or a service token holding tokens:verify " +
+        "(e.g. `tessera token create --org <orgId> --name backend --scopes tokens:verify`), usually from TESSERA_VERIFY_TOKEN",
+    );
+  }
+  if (/\s/.test(options.token))
+    throw new Error("remoteVerifier: `token` contains whitespace (a stray newline from a file or variable?)");
+  let endpoint: string;
+  try {
+    const base = new URL(options.url);
+    if (base.protocol !== "http:" && base.protocol !== "https:") throw new Error();
+    endpoint = new URL("/v1/verify", base).toString();
+  } catch {
+    throw new Error(
+      `remoteVerifier: \`url\` must be Tessera's http:// or https:// base URL, e.g. http://127.0.0.1:7070 (got ${JSON.stringify(options.url)})`,
+    );
+  }
   const doFetch = options.fetch ?? fetch;
   return {
     async verify(input) {
@@ -56,7 +78,11 @@ export function remoteVerifier(options: RemoteVerifierOptions): TokenVerifier {
         try {
           code = ((await res.json()) as { code?: string }).code ?? "";
         } catch {}
-        throw new Error(`Tessera verification failed: HTTP ${res.status} ${code}`.trim());
+        const why =
+          res.status === 401 || res.status === 403
+            ? ": Tessera refused this server's credential (the `token` option, e.g. TESSERA_VERIFY_TOKEN): it must be a live root token or a service token holding tokens:verify"
+            : "";
+        throw new Error(`Tessera verification failed: HTTP ${res.status} ${code}${why}`.trim());
       }
       return (await res.json()) as VerificationResponse;
     },

@@ -42,6 +42,12 @@ export interface CatalogueEntry {
   kind: "management" | "product";
 }
 
+/** A product scope as written by the operator. */
+export interface CatalogueInput {
+  name: string;
+  description?: string | undefined;
+}
+
 export interface OrgPatch {
   name?: string | undefined;
   settings?: Partial<OrgSettings> | undefined;
@@ -159,30 +165,23 @@ export class OrgService {
     return catalogueOf(this.#store, access.org.id);
   }
 
-  /** Replaces the product scopes. Management scopes are Tessera's own: listed ones are ignored. */
+  /**
+   * Replaces the product scopes. Management scopes are Tessera's own: listed ones are ignored. `scopes`
+   * may be a function of the current product scopes (the CLI's `scopes add|remove`): it runs inside the
+   * transaction, so a concurrent edit is never lost between reading and writing.
+   */
   async replaceCatalogue(
     access: OrgAccess,
-    scopes: readonly { name: string; description?: string | undefined }[],
+    scopes: readonly CatalogueInput[] | ((current: readonly CatalogueInput[]) => readonly CatalogueInput[]),
     meta: RequestMeta,
   ): Promise<CatalogueEntry[]> {
     requireScope(access, "org:write");
-    const product: { name: string; description: string }[] = [];
-    const seen = new Set<string>();
-    scopes.forEach((s, i) => {
-      if (MANAGEMENT_SCOPE_NAMES.includes(s.name)) return;
-      const field = `[${i}].name`;
-      if (!SCOPE_RE.test(s.name) || isWildcard(s.name))
-        throw validationError(field, "must look like resource:action (lowercase)");
-      if (isManagementScope(s.name)) throw validationError(field, "this resource is reserved for Tessera's management scopes");
-      if (seen.has(s.name)) throw validationError(field, `duplicate scope ${s.name}`);
-      seen.add(s.name);
-      product.push({ name: s.name, description: s.description?.trim() ?? "" });
-    });
-    // A size, not a count: the PUT replaces the whole catalogue, so no concurrent twin can add to it.
-    this.quotas.assertSize("scopesPerCatalogue", product.length);
+    if (typeof scopes !== "function") this.#productScopes(scopes);
     const now = Date.now();
     await this.#store.db.transaction().execute(async (trx) => {
-      const before = (await listProductScopes(trx, access.org.id)).map((s) => s.name);
+      const current = await listProductScopes(trx, access.org.id);
+      const product = this.#productScopes(typeof scopes === "function" ? scopes(current) : scopes);
+      const before = current.map((s) => s.name);
       await replaceProductScopes(trx, access.org.id, product, now);
       const after = product.map((s) => s.name);
       await insertEvents(trx, [
@@ -199,6 +198,25 @@ export class OrgService {
     });
     this.#bus.publish({ type: "org", orgId: access.org.id });
     return catalogueOf(this.#store, access.org.id);
+  }
+
+  /** Checked product scopes: management ones dropped, names well-formed and unique, within the quota. */
+  #productScopes(scopes: readonly CatalogueInput[]): { name: string; description: string }[] {
+    const product: { name: string; description: string }[] = [];
+    const seen = new Set<string>();
+    scopes.forEach((s, i) => {
+      if (MANAGEMENT_SCOPE_NAMES.includes(s.name)) return;
+      const field = `[${i}].name`;
+      if (!SCOPE_RE.test(s.name) || isWildcard(s.name))
+        throw validationError(field, "must look like resource:action (lowercase)");
+      if (isManagementScope(s.name)) throw validationError(field, "this resource is reserved for Tessera's management scopes");
+      if (seen.has(s.name)) throw validationError(field, `duplicate scope ${s.name}`);
+      seen.add(s.name);
+      product.push({ name: s.name, description: s.description?.trim() ?? "" });
+    });
+    // A size, not a count: the catalogue is replaced whole, so no concurrent twin can add to it.
+    this.quotas.assertSize("scopesPerCatalogue", product.length);
+    return product;
   }
 
   async members(access: OrgAccess): Promise<MemberRecord[]> {

@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import SqliteDatabase from "better-sqlite3";
+import type SqliteDatabase from "better-sqlite3";
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -21,6 +19,7 @@ import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
 import { boundedPool, DEFAULT_DB_TIMEOUT_MS } from "./pg-pool.js";
 import type { Database } from "./schema.js";
+import { openSqliteFile } from "./sqlite-file.js";
 
 export type Db = Kysely<Database> | Transaction<Database>;
 export type Dialect = "sqlite" | "postgres";
@@ -96,9 +95,7 @@ export function createStore(options: StoreOptions): Store {
     };
   }
   if (url) throw new Error("TESSERA_DATABASE_URL must start with postgres:// or postgresql://");
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const file = join(options.dataDir, SQLITE_FILE);
-  const sqlite = new SqliteDatabase(file);
+  const sqlite = openSqliteFile(options.dataDir, SQLITE_FILE);
   // Another process holding the write lock (a CLI command, a backup step, an instance starting at the same
   // moment) is waited for, up to 5 s; set first, so that switching the journal mode waits too.
   sqlite.pragma("busy_timeout = 5000");

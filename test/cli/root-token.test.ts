@@ -30,7 +30,7 @@ describe.each(await dialects())("tessera root-token on %s", { timeout: 120_000 }
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("creates, lists (newest first, no secrets) and revokes root tokens; refuses unknown scopes with exit 2", async () => {
+  it("creates, lists (newest first, no secrets) and revokes root tokens; refuses unknown scopes with exit 1 (refused)", async () => {
     const all = await cli("root-token", "create", "--name", "ops");
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout.trimEnd()).toMatch(SECRET_RE);
@@ -48,9 +48,9 @@ describe.each(await dialects())("tessera root-token on %s", { timeout: 120_000 }
       [legacy, '"org:read"'],
       [empty, "scopes"],
     ] as const) {
-      expect(run.code, run.stderr).toBe(2);
+      expect(run.code, run.stderr).toBe(1);
       expect(run.stdout).toBe("");
-      expect(run.stderr).toMatch(/^tessera: scopes: /);
+      expect(run.stderr).toMatch(/^tessera: --scopes: /);
       expect(run.stderr).toContain(named);
     }
 
@@ -83,9 +83,9 @@ describe.each(await dialects())("tessera root-token on %s", { timeout: 120_000 }
       cli("root-token", "revoke", items[0]!.id),
       cli("root-token", "revoke", "tok_doesnotexist"),
     ]);
-    expect(again.code).toBe(2);
+    expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/revoked/);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No such token/);
     for (const run of [all, verifier, list, plain, revoke]) for (const s of secrets) expect(run.stderr).not.toContain(s);
   });

@@ -125,15 +125,34 @@ describe("middleware against real servers", () => {
     }
   }
 
-  it("remote verification with a token lacking tokens:verify fails closed (503)", async () => {
-    const server = await frameworks.fastify!(
-      remoteVerifier({ url: tessera.url.replace("localhost", "127.0.0.1"), token: secrets.reader! }),
+  it("remote verification with a token lacking tokens:verify fails closed (503) and says why", async () => {
+    const reasons: unknown[] = [];
+    const verifier = remoteVerifier({ url: tessera.url.replace("localhost", "127.0.0.1"), token: secrets.reader! });
+    const app = Fastify();
+    app.get(
+      "/messages",
+      { preHandler: requireToken({ verifier, scopes: ["messages:send"], onUnavailable: (e) => reasons.push(e) }) },
+      async () => ({}),
     );
+    await app.listen({ host: "127.0.0.1", port: 0 });
     try {
-      const res = await fetch(`${server.url}/messages`, { headers: { authorization: `Bearer ${secrets.sender}` } });
+      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/messages`;
+      const res = await fetch(url, { headers: { authorization: `Bearer ${secrets.sender}` } });
       expect(res.status).toBe(503);
+      expect(reasons).toHaveLength(1);
+      expect(String(reasons[0])).toMatch(/HTTP 403 forbidden: Tessera refused this server's credential .*TESSERA_VERIFY_TOKEN/);
+      expect(String(reasons[0])).not.toContain(secrets.reader!);
     } finally {
-      await server.close();
+      await app.close();
     }
+  });
+
+  it("a remote verifier without a credential or a URL refuses to be built", () => {
+    const url = tessera.url;
+    for (const token of ["", "   ", undefined as unknown as string]) {
+      expect(() => remoteVerifier({ url, token })).toThrow(/remoteVerifier: no credential\. Pass `token`.*TESSERA_VERIFY_TOKEN/);
+    }
+    expect(() => remoteVerifier({ url, token: `${secrets.verifierKey}\n` })).toThrow(/whitespace/);
+    expect(() => remoteVerifier({ url: "127.0.0.1:7070", token: secrets.verifierKey! })).toThrow(/`url` must be Tessera's http/);
   });
 });

@@ -6,6 +6,17 @@ import { Email, MembershipSchema, Name, OrgSchema, Password, UserSchema } from "
 import { orgView } from "../views.js";
 import { noContent, ok, problemResponses, type Routes, SET_SESSION_COOKIES } from "./types.js";
 
+/** `POST /v1/setup`'s body (also what `tessera setup` validates). */
+export const SetupBody = Type.Object(
+  {
+    email: Email,
+    password: Password,
+    name: Name,
+    organization: Type.Object({ name: Name }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
 const userView = (u: { id: string; email: string; name: string }) => ({ id: u.id, email: u.email, name: u.name });
 
 export const authRoutes: Routes = async (app) => {
@@ -19,15 +30,7 @@ export const authRoutes: Routes = async (app) => {
         summary: "First run: create the first user and organisation",
         description:
           "Creates the first user (owner) and organisation and signs them in. Only while no user exists: 409 afterwards.",
-        body: Type.Object(
-          {
-            email: Email,
-            password: Password,
-            name: Name,
-            organization: Type.Object({ name: Name }, { additionalProperties: false }),
-          },
-          { additionalProperties: false },
-        ),
+        body: SetupBody,
         response: {
           201: ok("Set up; signed in", Type.Object({ user: UserSchema, organization: OrgSchema }), SET_SESSION_COOKIES),
           ...problemResponses(409),

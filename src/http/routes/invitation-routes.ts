@@ -50,6 +50,12 @@ async function signedInUser(request: FastifyRequest) {
   return actor.type === "user" ? actor.user : null;
 }
 
+/** `POST /v1/orgs/{orgId}/invitations`'s body (also what `tessera invite` validates). */
+export const InviteBody = Type.Object(
+  { email: Email, role: Role, locale: Type.Optional(MailLocaleSchema) },
+  { additionalProperties: false },
+);
+
 export const invitationRoutes: Routes = async (app) => {
   const { accounts } = app.tessera;
 
@@ -63,7 +69,7 @@ export const invitationRoutes: Routes = async (app) => {
         description:
           "Invites an email address to join with a role (never above your own). Mailed when SMTP is configured; otherwise `acceptUrl` carries the link, once. Expires after 7 days; single use.",
         params: OrgParams,
-        body: Type.Object({ email: Email, role: Role, locale: Type.Optional(MailLocaleSchema) }, { additionalProperties: false }),
+        body: InviteBody,
         response: {
           201: ok("Invited", Type.Object({ invitation: InvitationSchema, acceptUrl: Type.Union([Type.String(), Type.Null()]) })),
           ...problemResponses(404, 409),

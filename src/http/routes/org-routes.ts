@@ -35,6 +35,16 @@ const SETTINGS_KEYS = [
  */
 export const CATALOGUE_BODY_LIMIT = Math.ceil((500 * (130 + 300 * 3 + 40)) / 1024) * 1024 + 8 * 1024;
 
+/** `PUT /v1/orgs/{orgId}/scopes`'s body (also what `tessera scopes set|add` validates). */
+export const CatalogueBody = Type.Array(
+  Type.Object(
+    { name: Type.String({ minLength: 1, maxLength: 130 }), description: Type.Optional(Type.String({ maxLength: 300 })) },
+    { additionalProperties: false },
+  ),
+  // Above the largest configurable quota no setting could accept the body: refused before any work.
+  { maxItems: QUOTA_CEILING.scopesPerCatalogue },
+);
+
 export const orgRoutes: Routes = async (app) => {
   const { orgs } = app.tessera;
 
@@ -212,14 +222,7 @@ export const orgRoutes: Routes = async (app) => {
         description:
           "Replaces the product's scopes (management scopes in the body are ignored); answers the whole catalogue. 409 when a quota is reached.",
         params: OrgParams,
-        body: Type.Array(
-          Type.Object(
-            { name: Type.String({ minLength: 1, maxLength: 130 }), description: Type.Optional(Type.String({ maxLength: 300 })) },
-            { additionalProperties: false },
-          ),
-          // Above the largest configurable quota no setting could accept the body: refused before any work.
-          { maxItems: QUOTA_CEILING.scopesPerCatalogue },
-        ),
+        body: CatalogueBody,
         response: { 200: ok("The new catalogue", ScopeCatalogue), ...problemResponses(404, 409) },
       },
     },
