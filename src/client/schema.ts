@@ -856,6 +856,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/embed/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint an embed session for a host user, upserting the user, organisation and membership
+         * @description Called by the host's backend with a root token holding orgs:provision (any organisation) or a service token holding members:write (its own organisation). Users and organisations are matched by externalId and created or updated; the membership takes the given role (never more than the caller could grant). Returns the embedded page's URL, whose fragment carries a single-use handoff valid for 60 seconds.
+         */
+        post: operations["createEmbedSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/embed/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange an embed handoff for the embedded page's short-lived bearer
+         * @description Single use: a handoff that was already exchanged, has expired (60 s) or never existed is refused alike (401). The bearer is confined to the organisation's tokens screen and lasts TESSERA_EMBED_SESSION_MINUTES.
+         */
+        post: operations["exchangeEmbedHandoff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1036,7 +1076,7 @@ export interface components {
             at: string;
             orgId: string | null;
             /** @enum {string} */
-            action: "instance.setup" | "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.bearer_throttled" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.password_change_failed" | "auth.session_ended" | "auth.sessions_ended" | "org.created" | "org.settings_changed" | "org.scopes_changed" | "member.added" | "member.role_changed" | "member.removed" | "member.left" | "invitation.created" | "invitation.revoked" | "token.created" | "token.updated" | "token.scopes_changed" | "token.regenerated" | "token.deactivated" | "token.activated" | "token.suspended" | "token.resumed" | "token.revoked";
+            action: "instance.setup" | "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.bearer_throttled" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.password_change_failed" | "auth.session_ended" | "auth.sessions_ended" | "org.created" | "org.updated" | "org.settings_changed" | "org.scopes_changed" | "member.added" | "member.role_changed" | "member.removed" | "member.left" | "user.provisioned" | "user.updated" | "invitation.created" | "invitation.revoked" | "token.created" | "token.updated" | "token.scopes_changed" | "token.regenerated" | "token.deactivated" | "token.activated" | "token.suspended" | "token.resumed" | "token.revoked";
             actor: {
                 type: string;
                 id: string | null;
@@ -3284,6 +3324,127 @@ export interface operations {
             403: components["responses"]["Problem403"];
             404: components["responses"]["Problem404"];
             409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    createEmbedSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    user: {
+                        /** @description The host's own id for this user or organisation (unique) */
+                        externalId: string;
+                        /** Format: email */
+                        email: string;
+                        name: string;
+                    };
+                    organization: {
+                        /** @description The host's own id for this user or organisation (unique) */
+                        externalId: string;
+                        name: string;
+                    };
+                    role: "owner" | "admin" | "member" | "viewer";
+                    locale?: "en" | "it";
+                    theme?: ("light" | "dark") | {
+                        mode?: "light" | "dark";
+                        /** @description Accent colour, #rrggbb */
+                        accent?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The embedded page, with the single-use handoff in its fragment */
+                        url: string;
+                        /**
+                         * Format: date-time
+                         * @description When the handoff stops working (60 s)
+                         */
+                        expiresAt: string;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    exchangeEmbedHandoff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The `handoff` from the URL's fragment */
+                    handoff: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Bearer for the tokens screen's API calls; keep it in memory only */
+                        accessToken: string;
+                        /** Format: date-time */
+                        expiresAt: string;
+                        user: {
+                            id: string;
+                            email: string;
+                            name: string;
+                        };
+                        organization: {
+                            id: string;
+                            name: string;
+                        };
+                        role: "owner" | "admin" | "member" | "viewer";
+                        locale: "en" | "it";
+                        theme: {
+                            mode: "light" | "dark";
+                            accent: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
             413: components["responses"]["Problem413"];
             415: components["responses"]["Problem415"];
             426: components["responses"]["Problem426"];
