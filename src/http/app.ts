@@ -23,6 +23,7 @@ import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
 import { authenticate, isHttps } from "./auth.js";
 import "./context.js";
+import { consoleStaticOptions } from "./console-assets.js";
 import { API_HEADERS, HSTS, PAGE_HEADERS } from "./headers.js";
 import { HTTPS_REQUIRED_DETAIL, redactSecrets, sendProblem, toTesseraError } from "./problem.js";
 import { accountRoutes } from "./routes/account-routes.js";
@@ -299,7 +300,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   const consoleIndex = join(config.consoleDir, "index.html");
   const hasConsole = existsSync(consoleIndex);
   if (hasConsole) {
-    await app.register(fastifyStatic, { root: config.consoleDir, prefix: "/", wildcard: false, index: ["index.html"] });
+    await app.register(fastifyStatic, consoleStaticOptions(config.consoleDir));
   } else {
     app.get("/", { schema: { hide: true } }, async (_request, reply) =>
       reply
