@@ -6,6 +6,10 @@ import { ensureConsoleBuilt, launchChromium, openPage, type RunningServer, shoul
 
 type Language = "en" | "it";
 
+// Evaluated in the page (the test's own TypeScript has no DOM types).
+const focusedText = (page: Page) => page.evaluate<string>(`(document.activeElement?.textContent ?? "").trim()`);
+const focusInDialog = (page: Page) => page.evaluate<boolean>(`Boolean(document.activeElement?.closest("[role=dialog]"))`);
+
 /** Every rule axe-core runs (all impacts), WCAG 2.x A/AA and best practices. */
 async function axeViolations(page: Page): Promise<string[]> {
   const result = await new AxeBuilder({ page }).analyze();
@@ -136,7 +140,7 @@ describe.skipIf(!shouldRun)("console accessibility in Chromium", () => {
       const dialog = page.getByRole("dialog", { name: dialogName });
       await dialog.waitFor();
       await page.waitForTimeout(500);
-      const focusInside = await page.evaluate(() => Boolean(document.activeElement?.closest("[role=dialog]")));
+      const focusInside = await focusInDialog(page);
       if (!focusInside) found.push(`${name}: focus is not in the dialog`);
       for (const v of await axeViolations(page)) found.push(`${name}: ${v}`);
       await page.keyboard.press("Escape");
@@ -186,17 +190,13 @@ describe.skipIf(!shouldRun)("console accessibility in Chromium", () => {
   async function tabTo(page: Page, matches: (el: { text: string; label: string | null }) => boolean, max = 80) {
     for (let i = 0; i < max; i++) {
       await page.keyboard.press("Tab");
-      const focused = await page.evaluate(() => ({
-        text: (document.activeElement?.textContent ?? "").trim(),
-        label: document.activeElement?.getAttribute("aria-label") ?? null,
-      }));
+      const focused = await page.evaluate<{ text: string; label: string | null }>(
+        `({ text: (document.activeElement?.textContent ?? "").trim(), label: document.activeElement?.getAttribute("aria-label") ?? null })`,
+      );
       if (matches(focused)) return;
     }
     throw new Error("focus never reached the element");
   }
-
-  const focusedText = (page: Page) => page.evaluate(() => (document.activeElement?.textContent ?? "").trim());
-  const focusInDialog = (page: Page) => page.evaluate(() => Boolean(document.activeElement?.closest("[role=dialog]")));
 
   test("keyboard only: create a token, copy its secret, Escape asks before losing it, revoke it", async () => {
     const { context, page, errors } = await open("en", true);
@@ -268,8 +268,12 @@ describe.skipIf(!shouldRun)("console accessibility in Chromium", () => {
         await page.setViewportSize({ width, height: 800 });
         await page.goto(`${server.baseUrl}/orgs/${orgId}/tokens`);
         await settled(page);
-        const layout = await page.evaluate(() => {
-          const buttons = [...document.querySelectorAll<HTMLElement>('[aria-label^="Actions for"]')];
+        const layout = await page.evaluate<{
+          pageWidth: number;
+          viewport: number;
+          buttons: { label: string | null; right: number; reachable: boolean }[];
+        }>(`(() => {
+          const buttons = [...document.querySelectorAll('[aria-label^="Actions for"]')];
           return {
             pageWidth: document.documentElement.scrollWidth,
             viewport: window.innerWidth,
@@ -281,7 +285,7 @@ describe.skipIf(!shouldRun)("console accessibility in Chromium", () => {
               return { label: b.getAttribute("aria-label"), right: r.right, reachable: Boolean(hit && b.contains(hit)) };
             }),
           };
-        });
+        })()`);
         expect(layout.pageWidth, `${width}px page width`).toBeLessThanOrEqual(layout.viewport);
         expect(layout.buttons.length).toBeGreaterThanOrEqual(5);
         for (const b of layout.buttons) {
