@@ -160,6 +160,9 @@ function CreateTokenForm({ orgId, catalogue, chooseKind, settings, onCancel, onC
           description={t("tokens.create.nameHint")}
           required
           data-autofocus
+          // The form replaces a loader after the dialog opened (and its focus trap focused the close
+          // button), so the name field takes the focus itself when it appears.
+          autoFocus
           {...form.getInputProps("name")}
         />
         <Textarea

@@ -135,7 +135,7 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
     <form onSubmit={submit} noValidate>
       <Stack>
         <ErrorAlert error={update.error} title={t("tokens.edit.failed")} />
-        <TextInput label={t("tokens.fields.name")} required data-autofocus {...form.getInputProps("name")} />
+        <TextInput label={t("tokens.fields.name")} required data-autofocus autoFocus {...form.getInputProps("name")} />
         <Textarea label={t("tokens.fields.description")} autosize minRows={2} maxRows={4} {...form.getInputProps("description")} />
         <Checkbox.Group
           label={t("tokens.fields.scopes")}
