@@ -5,7 +5,17 @@ import type { ActionMenuProps } from "./action-menu";
 /** The loaded half of {@link ActionMenu}: Mantine's Menu (focus moves into it, Escape closes it). */
 export function ActionMenuDropdown({ trigger, items, heading, initiallyOpened }: ActionMenuProps & { initiallyOpened: boolean }) {
   return (
-    <Menu position="bottom-end" withinPortal shadow="md" defaultOpened={initiallyOpened} returnFocus>
+    <Menu
+      position="bottom-end"
+      shadow="md"
+      defaultOpened={initiallyOpened}
+      returnFocus
+      // Inside <main>, so that the open menu is within a landmark; outside the table's scroll box.
+      withinPortal
+      portalProps={{ target: "main" }}
+      // The focus placeholder is a div, which a role="menu" may not contain.
+      withInitialFocusPlaceholder={false}
+    >
       <Menu.Target>{trigger}</Menu.Target>
       <Menu.Dropdown>
         {heading && <Menu.Label>{heading}</Menu.Label>}

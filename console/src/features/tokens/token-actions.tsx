@@ -96,12 +96,13 @@ export function useTokenActions() {
             : []),
           ...actions.map((action) =>
             action === "revoke" && blockedRevoke
-              ? { key: action, label: t("tokens.actions.revokeSuspendFirst"), icon: ICONS.revoke, color: "red", disabled: true }
+              ? { key: action, label: t("tokens.actions.revokeSuspendFirst"), icon: ICONS.revoke, color: "red.9", disabled: true }
               : {
                   key: action,
                   label: t(`tokens.actions.${action}`),
                   icon: ICONS[action],
-                  color: action === "revoke" ? "red" : undefined,
+                  // red.9: red on the hovered item's tint must still read at 4.5:1.
+                  color: action === "revoke" ? "red.9" : undefined,
                   onClick: () => run(token, action),
                 },
           ),
