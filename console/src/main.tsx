@@ -1,23 +1,22 @@
-import "./lib/zod-config";
 import "@mantine/core/styles.css";
 import "@mantine/dates/styles.css";
 import "@mantine/notifications/styles.css";
 import "@mantine/charts/styles.css";
 import "./styles.css";
-import "./i18n";
 import { MantineProvider } from "@mantine/core";
 import { DatesProvider } from "@mantine/dates";
-import { Notifications } from "@mantine/notifications";
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { StrictMode, type ReactNode, useMemo } from "react";
+import { useNotifications } from "@mantine/notifications";
+import { lazy, StrictMode, Suspense, type ReactNode, useMemo, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { useTranslation } from "react-i18next";
 import { BrowserRouter, MemoryRouter } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { App } from "./app";
 import { sessionKeys } from "./features/session/api";
+import { languageReady } from "./i18n";
 import { useEmbedColorScheme } from "./lib/embed-theme";
-import { buildTheme } from "./theme";
+import { buildTheme, cssVariablesResolver } from "./theme";
 
 /** A 401 on any call after sign-in means the session ended: re-check `/v1/me`, which shows the sign-in screen. */
 function onError(error: unknown, key?: readonly unknown[]): void {
@@ -38,14 +37,35 @@ const queryClient = new QueryClient({
   },
 });
 
+// The toasts' container (transitions, portal) loads with the first toast, not with the first screen;
+// `notifications.show` only fills the store, which the container reads once mounted.
+const Notifications = lazy(() => import("@mantine/notifications").then((m) => ({ default: m.Notifications })));
+
+function Toasts() {
+  const { notifications, queue } = useNotifications();
+  const [wanted, setWanted] = useState(false);
+  if (!wanted && notifications.length + queue.length > 0) setWanted(true);
+  if (!wanted) return null;
+  return (
+    <Suspense fallback={null}>
+      <Notifications position="top-right" />
+    </Suspense>
+  );
+}
+
 /** Theme, date pickers and notifications follow the UI language. */
 function Localised({ children }: { children: ReactNode }) {
   const { t, i18n } = useTranslation();
   const theme = useMemo(() => buildTheme(t), [t]);
   const forcedScheme = useEmbedColorScheme();
   return (
-    <MantineProvider theme={theme} defaultColorScheme="light" forceColorScheme={forcedScheme}>
-      <Notifications position="top-right" />
+    <MantineProvider
+      theme={theme}
+      defaultColorScheme="light"
+      forceColorScheme={forcedScheme}
+      cssVariablesResolver={cssVariablesResolver}
+    >
+      <Toasts />
       <DatesProvider settings={{ locale: i18n.language === "it" ? "it" : "en", firstDayOfWeek: 1 }}>
         {children}
       </DatesProvider>
@@ -65,7 +85,8 @@ function EmbedRouter({ children }: { children: ReactNode }) {
 const root = document.getElementById("root");
 if (!root) throw new Error("#root missing from index.html");
 
-createRoot(root).render(
+void languageReady.then(() =>
+  createRoot(root).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
       <Router>
@@ -75,4 +96,5 @@ createRoot(root).render(
       </Router>
     </QueryClientProvider>
   </StrictMode>,
+),
 );

@@ -23,6 +23,7 @@ import { traceIdFrom } from "../services/request-meta.js";
 import type { Tessera } from "../tessera.js";
 import { authenticate, isHttps } from "./auth.js";
 import "./context.js";
+import { consoleStaticOptions } from "./console-assets.js";
 import { embedRouteAllowed, isEmbedPage } from "./embed-guard.js";
 import { API_HEADERS, embedPageHeaders, HSTS, PAGE_HEADERS } from "./headers.js";
 import { addComponents, swaggerOptions } from "./openapi.js";
@@ -289,7 +290,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   const consoleIndex = join(config.consoleDir, "index.html");
   const hasConsole = existsSync(consoleIndex);
   if (hasConsole) {
-    await app.register(fastifyStatic, { root: config.consoleDir, prefix: "/", wildcard: false, index: ["index.html"] });
+    await app.register(fastifyStatic, consoleStaticOptions(config.consoleDir));
   } else {
     app.get("/", { schema: { hide: true } }, async (_request, reply) =>
       reply

@@ -31,7 +31,11 @@ export type TokenWithSecret = Schemas["TokenWithSecret"];
 
 export type User = Schemas["User"];
 export type Membership = Schemas["Membership"];
-export type Me = JsonAnswer<"getMe", 200>;
+/**
+ * `GET /v1/me` as the console sees it. The API answers `user: null` for a root token; the console only
+ * ever calls it with a person's session (or the embed bearer, which acts as a person), so `user` is set.
+ */
+export type Me = Omit<JsonAnswer<"getMe", 200>, "user"> & { user: User };
 export type OrgSettings = Schemas["OrganizationSettings"];
 export type Organization = Schemas["Organization"];
 export type Member = Schemas["Member"];

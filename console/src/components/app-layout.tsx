@@ -1,4 +1,4 @@
-import { AppShell, Burger, Button, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton } from "@mantine/core";
+import { AppShell, Burger, Button, Group, NavLink, Text, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconBuilding,
@@ -12,24 +12,32 @@ import {
 } from "@tabler/icons-react";
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, NavLink as RouterNavLink } from "react-router-dom";
-import type { Me, Role } from "../api/types";
-import { CreateOrgDialog } from "../features/orgs/create-org-dialog";
+import { NavLink as RouterNavLink } from "react-router-dom";
+import type { Me, OrgSettings, Role } from "../api/types";
 import { OrgSwitcher } from "../features/orgs/org-switcher";
 import { useLogout } from "../features/session/api";
 import { can } from "../lib/permissions";
+import { ActionMenu } from "./action-menu";
 import { LanguageSwitcher } from "./language-switcher";
+import { lazyDialog } from "./lazy-dialog";
 import { Logo } from "./logo";
+
+const CreateOrgDialog = lazyDialog(
+  () => import("../features/orgs/create-org-dialog").then((m) => m.CreateOrgDialog),
+  (p) => p.opened,
+);
 
 interface Props {
   me: Me;
   orgId?: string;
   role?: Role;
+  /** The organisation's settings once loaded (they can hide the tokens screen from members). */
+  settings?: OrgSettings;
   children: ReactNode;
 }
 
 /** Header (organisation switcher, language, account) + "Settings" navigation for the current organisation. */
-export function AppLayout({ me, orgId, role, children }: Props) {
+export function AppLayout({ me, orgId, role, settings, children }: Props) {
   const { t } = useTranslation();
   const [opened, { toggle, close }] = useDisclosure();
   const [createOrgOpen, setCreateOrgOpen] = useState(false);
@@ -39,7 +47,7 @@ export function AppLayout({ me, orgId, role, children }: Props) {
   const links =
     orgId && role
       ? [
-          can.seeTokens(role) && { to: `${base}/tokens`, label: t("nav.tokens"), icon: IconKey },
+          can.seeTokens(role, settings) && { to: `${base}/tokens`, label: t("nav.tokens"), icon: IconKey },
           can.seeMembers(role) && { to: `${base}/members`, label: t("nav.members"), icon: IconUsers },
           can.readAudit(role) && { to: `${base}/audit`, label: t("nav.audit"), icon: IconListDetails },
           { to: `${base}/settings`, label: t("nav.organization"), icon: IconBuilding },
@@ -67,8 +75,9 @@ export function AppLayout({ me, orgId, role, children }: Props) {
           </Group>
           <Group gap="sm" wrap="nowrap">
             <LanguageSwitcher />
-            <Menu position="bottom-end" withinPortal>
-              <Menu.Target>
+            <ActionMenu
+              heading={me.user.email}
+              trigger={
                 <UnstyledButton aria-label={t("account.menu", { name: me.user.name })}>
                   <Group gap={4} wrap="nowrap">
                     <Text size="sm" fw={500} visibleFrom="sm">
@@ -77,30 +86,24 @@ export function AppLayout({ me, orgId, role, children }: Props) {
                     <IconChevronDown size={14} />
                   </Group>
                 </UnstyledButton>
-              </Menu.Target>
-              <Menu.Dropdown>
-                <Menu.Label>{me.user.email}</Menu.Label>
-                <Menu.Item
-                  leftSection={<IconUserCircle size={14} />}
-                  component={Link}
-                  to="/account"
-                  state={orgId ? { orgId } : undefined}
-                >
-                  {t("account.open")}
-                </Menu.Item>
-                <Menu.Item leftSection={<IconPlus size={14} />} onClick={() => setCreateOrgOpen(true)}>
-                  {t("orgs.createTitle")}
-                </Menu.Item>
-                <Menu.Item leftSection={<IconLogout size={14} />} onClick={() => logout.mutate()}>
-                  {t("account.signOut")}
-                </Menu.Item>
-              </Menu.Dropdown>
-            </Menu>
+              }
+              items={[
+                {
+                  key: "account",
+                  label: t("account.open"),
+                  icon: <IconUserCircle size={14} />,
+                  to: "/account",
+                  state: orgId ? { orgId } : undefined,
+                },
+                { key: "org", label: t("orgs.createTitle"), icon: <IconPlus size={14} />, onClick: () => setCreateOrgOpen(true) },
+                { key: "logout", label: t("account.signOut"), icon: <IconLogout size={14} />, onClick: () => logout.mutate() },
+              ]}
+            />
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="sm" aria-label={t("nav.label")}>
-        <ScrollArea>
+      <AppShell.Navbar p="sm" aria-label={t("nav.label")} style={{ overflowY: "auto" }}>
+        <div>
           {links.length > 0 && (
             <>
               <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" py="xs">
@@ -123,7 +126,7 @@ export function AppLayout({ me, orgId, role, children }: Props) {
               {t("orgs.createTitle")}
             </Button>
           )}
-        </ScrollArea>
+        </div>
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
       <CreateOrgDialog opened={createOrgOpen} onClose={() => setCreateOrgOpen(false)} />

@@ -1,5 +1,6 @@
-import { ActionIcon, Button, CopyButton as MantineCopyButton, Tooltip } from "@mantine/core";
+import { ActionIcon, Button, CopyButton as MantineCopyButton } from "@mantine/core";
 import { IconCheck, IconCopy } from "@tabler/icons-react";
+import type { Ref } from "react";
 import { useTranslation } from "react-i18next";
 
 /** Copies `value` with `navigator.clipboard` (through Mantine's CopyButton). */
@@ -8,28 +9,35 @@ export function CopyIconButton({ value, label }: { value: string; label: string 
   return (
     <MantineCopyButton value={value} timeout={2000}>
       {({ copied, copy }) => (
-        <Tooltip label={copied ? t("common.copied") : label} withArrow>
+        // A native title rather than a Tooltip (floating-ui stays off the first screen); "Copied" is
+        // announced through the live region.
+        <>
           <ActionIcon
             variant="subtle"
             color={copied ? "teal" : "gray"}
             onClick={copy}
             aria-label={label}
+            title={label}
             size="sm"
           >
             {copied ? <IconCheck size={16} /> : <IconCopy size={16} />}
           </ActionIcon>
-        </Tooltip>
+          <span className="visually-hidden" aria-live="polite">
+            {copied ? t("common.copied") : ""}
+          </span>
+        </>
       )}
     </MantineCopyButton>
   );
 }
 
-export function CopyTextButton({ value, label }: { value: string; label: string }) {
+export function CopyTextButton({ value, label, ref }: { value: string; label: string; ref?: Ref<HTMLButtonElement> }) {
   const { t } = useTranslation();
   return (
     <MantineCopyButton value={value} timeout={2500}>
       {({ copied, copy }) => (
         <Button
+          ref={ref}
           onClick={copy}
           color={copied ? "teal" : "blue"}
           leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />}

@@ -1,7 +1,7 @@
 import { NativeSelect } from "@mantine/core";
 import { IconLanguage } from "@tabler/icons-react";
 import { useTranslation } from "react-i18next";
-import { LANGUAGES } from "../i18n";
+import { LANGUAGES, setLanguage } from "../i18n";
 
 /** English / Italiano, switchable at any time; the choice is remembered (see i18n/index.ts). */
 export function LanguageSwitcher() {
@@ -12,7 +12,7 @@ export function LanguageSwitcher() {
       labelProps={{ className: "visually-hidden" }}
       data={LANGUAGES.map((l) => ({ value: l.code, label: l.label }))}
       value={i18n.language === "it" ? "it" : "en"}
-      onChange={(e) => void i18n.changeLanguage(e.currentTarget.value)}
+      onChange={(e) => void setLanguage(e.currentTarget.value === "it" ? "it" : "en")}
       leftSection={<IconLanguage size={16} />}
       w={150}
       size="xs"

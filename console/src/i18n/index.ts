@@ -4,7 +4,6 @@ import relativeTime from "dayjs/plugin/relativeTime";
 import i18n from "i18next";
 import { initReactI18next } from "react-i18next";
 import { en } from "./en";
-import { it } from "./it";
 
 dayjs.extend(relativeTime);
 
@@ -35,7 +34,8 @@ const language = initialLanguage();
 applyLanguage(language);
 
 void i18n.use(initReactI18next).init({
-  resources: { en: { translation: en }, it: { translation: it } },
+  // Italian loads on demand (its own chunk): the first screen carries one language.
+  resources: { en: { translation: en } },
   lng: language,
   fallbackLng: "en",
   interpolation: { escapeValue: false },
@@ -51,5 +51,17 @@ i18n.on("languageChanged", (next) => {
     // Not remembered, but still switched for this page.
   }
 });
+
+/** Switches the UI language, loading its strings first (English is always loaded). */
+export async function setLanguage(language: Language): Promise<void> {
+  if (language === "it" && !i18n.hasResourceBundle("it", "translation")) {
+    const { it } = await import("./it");
+    i18n.addResourceBundle("it", "translation", it);
+  }
+  await i18n.changeLanguage(language);
+}
+
+/** Resolves once the remembered language's strings are loaded; main.tsx renders after it. */
+export const languageReady: Promise<void> = setLanguage(language);
 
 export { i18n };

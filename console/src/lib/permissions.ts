@@ -5,7 +5,9 @@ import type { OrgSettings, Role, Scope, TokenStatus, TokenView } from "../api/ty
  * what the API would refuse; the server stays the authority.
  */
 export const can = {
-  seeTokens: (role: Role) => role !== "viewer",
+  /** Viewers never; members only while the organisation's `membersCanSeeTokens` is not off (SPEC §7). */
+  seeTokens: (role: Role, settings?: OrgSettings) =>
+    role !== "viewer" && !(role === "member" && (settings as TokenScreenSetting | undefined)?.membersCanSeeTokens === false),
   createTokens: (role: Role, settings: OrgSettings) =>
     role === "owner" || role === "admin" || (role === "member" && settings.membersCanCreateTokens),
   /** Service tokens and `issuedFor` are for owners and admins only. */
@@ -27,9 +29,25 @@ export const can = {
     if (token.kind === "personal") return userId !== null && token.ownerId === userId;
     return role === "owner" || role === "admin";
   },
+  /** Editing (PATCH) applies to any token the role sees, until it is revoked. */
+  edit: (token: Pick<TokenView, "status">) => token.status !== "revoked",
+  /**
+   * Adding scopes hands over authority (SPEC §2): to a personal token only by its owner; to a service
+   * token by owners and admins. Narrowing is open to whoever may edit.
+   */
+  addScopes: (role: Role, userId: string | null, token: Pick<TokenView, "kind" | "ownerId">) =>
+    token.kind === "personal" ? userId !== null && token.ownerId === userId : role === "owner" || role === "admin",
+  /** A later expiry (or "never") needs the right to create tokens; shortening is always allowed. */
+  extendExpiry: (role: Role, settings: OrgSettings) =>
+    role === "owner" || role === "admin" || (role === "member" && settings.membersCanCreateTokens),
   assignableRoles: (actor: Role): Role[] =>
     actor === "owner" ? ["owner", "admin", "member", "viewer"] : actor === "admin" ? ["admin", "member", "viewer"] : [],
 };
+
+/** The organisation setting that can keep the tokens screen to owners and admins (issue 11). */
+interface TokenScreenSetting {
+  membersCanSeeTokens?: boolean;
+}
 
 const MEMBER_MANAGEMENT_SCOPES = new Set(["tokens:read", "tokens:write", "org:read", "members:read"]);
 

@@ -4,7 +4,7 @@ import { IconLogout } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation } from "react-router-dom";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import type { Me, SessionView } from "../../api/types";
 import { AppLayout } from "../../components/app-layout";
 import { ConfirmDialog } from "../../components/confirm-dialog";

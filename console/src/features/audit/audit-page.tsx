@@ -1,6 +1,7 @@
 import { Button, Group, NativeSelect, Paper, Stack, Text, Title } from "@mantine/core";
 import { DatePickerInput, type DatesRangeValue } from "@mantine/dates";
-import { IconChevronLeft, IconChevronRight } from "@tabler/icons-react";
+import { IconChevronLeft, IconChevronRight, IconDownload } from "@tabler/icons-react";
+import { withQuery } from "../../api/client";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ErrorAlert } from "../../components/error-alert";
@@ -65,14 +66,31 @@ function AuditLog() {
 
   return (
     <Stack gap="lg">
-      <Stack gap={4}>
-        <Title order={1} size="h2">
-          {t("audit.title")}
-        </Title>
-        <Text c="dimmed" size="sm">
-          {t("audit.intro")}
-        </Text>
-      </Stack>
+      <Group justify="space-between" align="flex-end">
+        <Stack gap={4}>
+          <Title order={1} size="h2">
+            {t("audit.title")}
+          </Title>
+          <Text c="dimmed" size="sm">
+            {t("audit.intro")}
+          </Text>
+        </Stack>
+        {/* A plain link: the export is a streamed GET that the session cookie authorises (no CSRF for reads). */}
+        <Group gap="xs" role="group" aria-label={t("audit.export.label")}>
+          {(["csv", "ndjson"] as const).map((format) => (
+            <Button
+              key={format}
+              component="a"
+              variant="default"
+              leftSection={<IconDownload size={16} />}
+              href={withQuery(`/v1/orgs/${encodeURIComponent(org.id)}/audit/export`, { format, ...filters })}
+              download
+            >
+              {t(`audit.export.${format}`)}
+            </Button>
+          ))}
+        </Group>
+      </Group>
       <Paper withBorder p="md" radius="md">
         <Stack>
           <Group align="flex-end" gap="sm">

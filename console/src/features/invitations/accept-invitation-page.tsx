@@ -4,7 +4,7 @@ import { IconAlertCircle, IconUserCheck } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useNavigate } from "react-router-dom";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import { ApiError } from "../../api/client";
 import type { InvitationPreview, Me } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";

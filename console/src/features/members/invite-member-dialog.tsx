@@ -3,7 +3,7 @@ import { schemaResolver, useForm } from "@mantine/form";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import type { Locale, Role } from "../../api/types";
 import { CopyTextButton } from "../../components/copy-button";
 import { Dialog } from "../../components/dialog";

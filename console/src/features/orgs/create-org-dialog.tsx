@@ -3,7 +3,7 @@ import { Dialog } from "../../components/dialog";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import { ErrorAlert } from "../../components/error-alert";
 import { notifySuccess } from "../../components/notify";
 import { useCreateOrg } from "./api";

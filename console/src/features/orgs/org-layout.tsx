@@ -33,7 +33,7 @@ export function OrgLayout({ me }: { me: Me }) {
   }
 
   return (
-    <AppLayout me={me} orgId={orgId} role={membership.role}>
+    <AppLayout me={me} orgId={orgId} role={membership.role} settings={org.data?.settings}>
       {org.isPending ? (
         <PageLoader />
       ) : org.isError ? (
@@ -51,7 +51,7 @@ export function OrgLayout({ me }: { me: Me }) {
 export function OrgIndexRedirect() {
   const { org, role } = useCurrentOrg();
   const base = `/orgs/${encodeURIComponent(org.id)}`;
-  return <Navigate replace to={can.seeTokens(role) ? `${base}/tokens` : `${base}/settings`} />;
+  return <Navigate replace to={can.seeTokens(role, org.settings) ? `${base}/tokens` : `${base}/settings`} />;
 }
 
 /** Rendered in place of a section the role may not open (e.g. a viewer typing the tokens URL). */

@@ -2,7 +2,7 @@ import { ActionIcon, Badge, Button, Group, Paper, Stack, Table, Text, TextInput,
 import { schemaResolver, useForm } from "@mantine/form";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
 import { useTranslation } from "react-i18next";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import type { Scope } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";

@@ -2,7 +2,7 @@ import { Button, Group, NumberInput, Paper, Stack, Switch, Table, Text, TextInpu
 import { schemaResolver, useForm } from "@mantine/form";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import type { Organization } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";
 import { notifySuccess } from "../../components/notify";

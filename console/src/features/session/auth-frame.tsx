@@ -7,7 +7,7 @@ import { Logo } from "../../components/logo";
 export function AuthFrame({ title, subtitle, children }: { title: string; subtitle: string; children: ReactNode }) {
   return (
     <Box mih="100vh" bg="gray.0">
-      <Group justify="space-between" p="md">
+      <Group component="header" justify="space-between" p="md">
         <Logo />
         <LanguageSwitcher />
       </Group>

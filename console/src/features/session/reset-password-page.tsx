@@ -4,7 +4,7 @@ import { IconMailCheck } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation } from "react-router-dom";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import { ErrorAlert } from "../../components/error-alert";
 import { applyServerFieldErrors } from "../../lib/forms";
 import { tokenFromFragment, useConfirmPasswordReset, useRequestPasswordReset } from "./api";

@@ -14,7 +14,7 @@ import { Dialog } from "../../components/dialog";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { z } from "zod";
+import { z } from "../../lib/zod";
 import type { Scope, TokenWithSecret } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
@@ -38,6 +38,7 @@ export function CreateTokenDialog({ opened, onClose }: Props) {
   const { org, role } = useCurrentOrg();
   const scopes = useScopes(org.id, opened);
   const [created, setCreated] = useState<TokenWithSecret | null>(null);
+  const [askingToClose, setAskingToClose] = useState(false);
 
   // The secret is dropped once the dialog has finished closing (not before, or the form would flash back).
   const close = () => onClose();
@@ -45,14 +46,23 @@ export function CreateTokenDialog({ opened, onClose }: Props) {
   return (
     <Dialog
       opened={opened}
-      onClose={close}
+      onClose={created ? () => setAskingToClose(true) : close}
       title={created ? t("secret.createdTitle") : t("tokens.create.title")}
       size="lg"
       closeOnClickOutside={!created}
-      onExitTransitionEnd={() => setCreated(null)}
+      onExitTransitionEnd={() => {
+        setCreated(null);
+        setAskingToClose(false);
+      }}
     >
       {created ? (
-        <SecretReveal token={created.token} secret={created.secret} onDone={close} />
+        <SecretReveal
+          token={created.token}
+          secret={created.secret}
+          onDone={close}
+          askingToClose={askingToClose}
+          onKeepOpen={() => setAskingToClose(false)}
+        />
       ) : scopes.isPending ? (
         <PageLoader />
       ) : scopes.isError ? (
@@ -150,6 +160,9 @@ function CreateTokenForm({ orgId, catalogue, chooseKind, settings, onCancel, onC
           description={t("tokens.create.nameHint")}
           required
           data-autofocus
+          // The form replaces a loader after the dialog opened (and its focus trap focused the close
+          // button), so the name field takes the focus itself when it appears.
+          autoFocus
           {...form.getInputProps("name")}
         />
         <Textarea

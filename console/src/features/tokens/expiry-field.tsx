@@ -1,5 +1,6 @@
 import { Group, Radio, Stack, Text } from "@mantine/core";
-import { DatePickerInput } from "@mantine/dates";
+import { DatePickerInput, TimeInput } from "@mantine/dates";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useFormat } from "../../lib/format";
 import { addDays, type ExpiryChoice, type ExpiryPolicy } from "./expiry";
@@ -8,6 +9,7 @@ interface Props {
   policy: ExpiryPolicy;
   choice: ExpiryChoice;
   onChoiceChange: (choice: ExpiryChoice) => void;
+  /** The picked day and time, `YYYY-MM-DDTHH:mm` (local time), or null. */
   customDate: string | null;
   onCustomDateChange: (value: string | null) => void;
   error?: string;
@@ -27,8 +29,9 @@ export function ExpiryField({
   const { t } = useTranslation();
   const format = useFormat();
   const now = new Date();
-  const tomorrow = addDays(now, 1);
   const presetDate = Number(choice) > 0 ? addDays(now, Number(choice)) : null;
+  const day = customDate ? (customDate.split("T")[0] ?? null) : null;
+  const [time, setTime] = useState(customDate?.split("T")[1] ?? "23:59");
 
   return (
     <Stack gap="xs">
@@ -54,18 +57,30 @@ export function ExpiryField({
         </Group>
       </Radio.Group>
       {choice === "custom" && (
-        <DatePickerInput
-          label={t("tokens.create.expiryDate")}
-          placeholder={t("tokens.create.pickDate")}
-          value={customDate}
-          onChange={onCustomDateChange}
-          minDate={tomorrow}
-          maxDate={policy.maxDate ?? undefined}
-          error={customDateError}
-          required
-          clearable
-          valueFormat="LL"
-        />
+        <Group align="flex-start" gap="sm" grow>
+          <DatePickerInput
+            label={t("tokens.create.expiryDate")}
+            placeholder={t("tokens.create.pickDate")}
+            value={day}
+            onChange={(value) => onCustomDateChange(value ? `${value}T${time}` : null)}
+            minDate={now}
+            maxDate={policy.maxDate ?? undefined}
+            error={customDateError}
+            required
+            clearable
+            valueFormat="LL"
+          />
+          <TimeInput
+            label={t("tokens.create.expiryTime")}
+            value={time}
+            onChange={(e) => {
+              const next = e.currentTarget.value || "23:59";
+              setTime(next);
+              if (day) onCustomDateChange(`${day}T${next}`);
+            }}
+            required
+          />
+        </Group>
       )}
       {policy.maxDate && (
         <Text size="xs" c="dimmed">

@@ -41,9 +41,9 @@ export function expiryRequest(
 ): { expiresInDays: number } | { expiresAt: string | null } {
   if (choice === "never") return { expiresAt: null };
   if (choice === "custom") {
-    // A picked day means "until the end of that day" in the user's time zone.
+    // A picked day and time ("YYYY-MM-DDTHH:mm") in the user's time zone; a day alone means its end.
     // Clamped a minute inside the organisation's limit, which counts from "now".
-    let end = customDate ? new Date(`${customDate}T23:59:59`) : null;
+    let end = customDate ? new Date(customDate.includes("T") ? customDate : `${customDate}T23:59:59`) : null;
     if (end && maxDate && end.getTime() > maxDate.getTime() - 60_000) end = new Date(maxDate.getTime() - 60_000);
     return { expiresAt: end ? end.toISOString() : null };
   }

@@ -30,6 +30,7 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
   const [customDate, setCustomDate] = useState<string | null>(null);
   const [dateError, setDateError] = useState<string | undefined>();
   const [result, setResult] = useState<TokenWithSecret | null>(null);
+  const [askingToClose, setAskingToClose] = useState(false);
 
   const needsExpiry = token?.status === "expired";
 
@@ -37,6 +38,7 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
 
   const reset = () => {
     setResult(null);
+    setAskingToClose(false);
     setGrace("0");
     setExpiry(policy.initial);
     setCustomDate(null);
@@ -72,13 +74,21 @@ export function RegenerateDialog({ token, onClose }: { token: TokenView | null; 
   return (
     <Dialog
       opened={token !== null}
-      onClose={close}
+      onClose={result ? () => setAskingToClose(true) : close}
       title={result ? t("secret.regeneratedTitle") : t("tokens.regenerate.title")}
       closeOnClickOutside={!result}
       onExitTransitionEnd={reset}
       size="lg"
     >
-      {token && result && <SecretReveal token={result.token} secret={result.secret} onDone={close} />}
+      {token && result && (
+        <SecretReveal
+          token={result.token}
+          secret={result.secret}
+          onDone={close}
+          askingToClose={askingToClose}
+          onKeepOpen={() => setAskingToClose(false)}
+        />
+      )}
       {token && !result && (
         <Stack>
           <Text size="sm">{t("tokens.regenerate.intro", { name: token.name })}</Text>

@@ -1,7 +1,8 @@
-import { ActionIcon, Menu } from "@mantine/core";
+import { ActionIcon } from "@mantine/core";
 import {
   IconDots,
   IconEye,
+  IconPencil,
   IconPlayerPause,
   IconPlayerPlay,
   IconPower,
@@ -10,15 +11,28 @@ import {
 } from "@tabler/icons-react";
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router-dom";
 import type { TokenTransition, TokenView } from "../../api/types";
+import { ActionMenu } from "../../components/action-menu";
 import { useErrorMessage } from "../../components/error-alert";
+import { lazyDialog } from "../../components/lazy-dialog";
 import { notifyError, notifySuccess } from "../../components/notify";
 import { can, legalActions, type RowAction, revokeNeedsSuspension } from "../../lib/permissions";
 import { useCurrentOrg } from "../orgs/org-context";
 import { useTokenTransition } from "./api";
-import { RegenerateDialog } from "./regenerate-dialog";
-import { RevokeDialog } from "./revoke-dialog";
+
+const RegenerateDialog = lazyDialog(
+  () => import("./regenerate-dialog").then((m) => m.RegenerateDialog),
+  (p) => p.token !== null,
+);
+
+const RevokeDialog = lazyDialog(
+  () => import("./revoke-dialog").then((m) => m.RevokeDialog),
+  (p) => p.token !== null,
+);
+const EditTokenDialog = lazyDialog(
+  () => import("./edit-token-dialog").then((m) => m.EditTokenDialog),
+  (p) => p.token !== null,
+);
 
 const ICONS: Record<RowAction, ReactNode> = {
   regenerate: <IconRefresh size={14} />,
@@ -41,6 +55,7 @@ export function useTokenActions() {
   const message = useErrorMessage();
   const [regenerating, setRegenerating] = useState<TokenView | null>(null);
   const [revoking, setRevoking] = useState<TokenView | null>(null);
+  const [editing, setEditing] = useState<TokenView | null>(null);
 
   const run = (token: TokenView, action: RowAction) => {
     if (action === "regenerate") return setRegenerating(token);
@@ -61,8 +76,8 @@ export function useTokenActions() {
     if (actions.length === 0 && !options.showDetails) return null;
     const blockedRevoke = revokeNeedsSuspension(token, org.settings);
     return (
-      <Menu position="bottom-end" withinPortal shadow="md">
-        <Menu.Target>
+      <ActionMenu
+        trigger={
           <ActionIcon
             variant="subtle"
             color="gray"
@@ -71,31 +86,28 @@ export function useTokenActions() {
           >
             <IconDots size={18} />
           </ActionIcon>
-        </Menu.Target>
-        <Menu.Dropdown>
-          {options.showDetails && (
-            <Menu.Item component={Link} to={base} leftSection={<IconEye size={14} />}>
-              {t("tokens.actions.view")}
-            </Menu.Item>
-          )}
-          {actions.map((action) =>
-            action === "revoke" && blockedRevoke ? (
-              <Menu.Item key={action} disabled leftSection={ICONS.revoke} color="red">
-                {t("tokens.actions.revokeSuspendFirst")}
-              </Menu.Item>
-            ) : (
-              <Menu.Item
-                key={action}
-                leftSection={ICONS[action]}
-                color={action === "revoke" ? "red" : undefined}
-                onClick={() => run(token, action)}
-              >
-                {t(`tokens.actions.${action}`)}
-              </Menu.Item>
-            ),
-          )}
-        </Menu.Dropdown>
-      </Menu>
+        }
+        items={[
+          ...(options.showDetails
+            ? [{ key: "view", label: t("tokens.actions.view"), icon: <IconEye size={14} />, to: base }]
+            : []),
+          ...(can.edit(token)
+            ? [{ key: "edit", label: t("tokens.actions.edit"), icon: <IconPencil size={14} />, onClick: () => setEditing(token) }]
+            : []),
+          ...actions.map((action) =>
+            action === "revoke" && blockedRevoke
+              ? { key: action, label: t("tokens.actions.revokeSuspendFirst"), icon: ICONS.revoke, color: "red.9", disabled: true }
+              : {
+                  key: action,
+                  label: t(`tokens.actions.${action}`),
+                  icon: ICONS[action],
+                  // red.9: red on the hovered item's tint must still read at 4.5:1.
+                  color: action === "revoke" ? "red.9" : undefined,
+                  onClick: () => run(token, action),
+                },
+          ),
+        ]}
+      />
     );
   };
 
@@ -103,8 +115,9 @@ export function useTokenActions() {
     <>
       <RegenerateDialog token={regenerating} onClose={() => setRegenerating(null)} />
       <RevokeDialog token={revoking} onClose={() => setRevoking(null)} />
+      <EditTokenDialog token={editing} onClose={() => setEditing(null)} />
     </>
   );
 
-  return { menu, dialogs, run };
+  return { menu, dialogs, run, edit: (token: TokenView) => setEditing(token) };
 }

@@ -1,5 +1,6 @@
-import { Anchor, Badge, Breadcrumbs, Code, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
-import type { ReactNode } from "react";
+import { Anchor, Badge, Breadcrumbs, Button, Code, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { IconPencil } from "@tabler/icons-react";
+import { lazy, type ReactNode, Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 import { ApiError } from "../../api/client";
@@ -16,11 +17,14 @@ import { Forbidden } from "../orgs/org-layout";
 import { useToken } from "./api";
 import { useTokenActions } from "./token-actions";
 import { EXPIRY_WARNING_DAYS } from "./tokens-table";
-import { UsageChart } from "./usage-chart";
+import { RecentRequests } from "./recent-requests";
+
+// Recharts is only in the chart's chunk, loaded after the rest of the page.
+const UsageChart = lazy(() => import("./usage-chart").then((m) => ({ default: m.UsageChart })));
 
 export function TokenDetailPage() {
-  const { role } = useCurrentOrg();
-  if (!can.seeTokens(role)) return <Forbidden />;
+  const { org, role } = useCurrentOrg();
+  if (!can.seeTokens(role, org.settings)) return <Forbidden />;
   return <TokenDetail />;
 }
 
@@ -82,7 +86,14 @@ function TokenDetail() {
           </Group>
           {tk.description && <Text c="dimmed">{tk.description}</Text>}
         </Stack>
-        {actions.menu(tk)}
+        <Group gap="xs">
+          {can.edit(tk) && (
+            <Button variant="default" leftSection={<IconPencil size={16} />} onClick={() => actions.edit(tk)}>
+              {t("tokens.actions.edit")}
+            </Button>
+          )}
+          {actions.menu(tk)}
+        </Group>
       </Group>
 
       <Paper withBorder p="md" radius="md">
@@ -112,7 +123,7 @@ function TokenDetail() {
           <Field label={t("tokens.fields.usage")}>{format.number(tk.usageCount)}</Field>
           <Field label={t("tokens.fields.regenerated")}>
             {tk.regeneratedAt ? format.dateTime(tk.regeneratedAt) : none}
-            {tk.previousSecretExpiresAt && new Date(tk.previousSecretExpiresAt).getTime() > Date.now()
+            {tk.status !== "revoked" && tk.previousSecretExpiresAt && new Date(tk.previousSecretExpiresAt).getTime() > Date.now()
               ? ` · ${t("tokens.previousSecretUntil", { date: format.dateTime(tk.previousSecretExpiresAt) })}`
               : ""}
           </Field>
@@ -160,7 +171,13 @@ function TokenDetail() {
       </Paper>
 
       <Paper withBorder p="md" radius="md">
-        <UsageChart orgId={org.id} tokenId={tk.id} />
+        <Suspense fallback={<PageLoader />}>
+          <UsageChart orgId={org.id} tokenId={tk.id} />
+        </Suspense>
+      </Paper>
+
+      <Paper withBorder p="md" radius="md">
+        <RecentRequests orgId={org.id} tokenId={tk.id} />
       </Paper>
 
       <Paper withBorder p="md" radius="md">

@@ -1,23 +1,33 @@
 import { Alert, Button, Center, Group, NativeSelect, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconChevronLeft, IconChevronRight, IconPlus, IconSearch } from "@tabler/icons-react";
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { TOKEN_STATUSES, type TokenKind, type TokenStatus } from "../../api/types";
+import { TOKEN_STATUSES, type TokenKind, type TokenStatus, type TokenView } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";
+import { lazyDialog } from "../../components/lazy-dialog";
 import { PageLoader } from "../../components/loading";
 import { can } from "../../lib/permissions";
 import { useCurrentOrg } from "../orgs/org-context";
 import { Forbidden } from "../orgs/org-layout";
-import { type TokenFilters, useTokens } from "./api";
-import { CreateTokenDialog } from "./create-token-dialog";
+import { useMembers } from "../members/api";
+import { TOKEN_SORTS, type TokenFilters, type TokenSort, useTokens } from "./api";
+import { BulkActionBar } from "./bulk-actions";
 import { useTokenActions } from "./token-actions";
-import { TokensTable } from "./tokens-table";
+import { type TableSelection, TokensTable } from "./tokens-table";
+
+/** Choices of the "not used for" filter, in days. */
+const STALE_DAYS = [7, 30, 90, 180, 365] as const;
+
+const CreateTokenDialog = lazyDialog(
+  () => import("./create-token-dialog").then((m) => m.CreateTokenDialog),
+  (p) => p.opened,
+);
 
 /** Settings → API tokens. */
 export function TokensPage() {
-  const { role } = useCurrentOrg();
-  if (!can.seeTokens(role)) return <Forbidden />;
+  const { org, role } = useCurrentOrg();
+  if (!can.seeTokens(role, org.settings)) return <Forbidden />;
   return <TokensScreen />;
 }
 
@@ -28,6 +38,14 @@ function TokensScreen() {
   const [debouncedQuery] = useDebouncedValue(query.trim(), 300);
   const [status, setStatus] = useState<TokenStatus | null>(null);
   const [kind, setKind] = useState<TokenKind | null>(null);
+  const [creator, setCreator] = useState<string | null>(null);
+  const [unusedForDays, setUnusedForDays] = useState<number | null>(null);
+  const [sort, setSort] = useState<TokenSort>("createdAt");
+  const [order, setOrder] = useState<"asc" | "desc">("desc");
+  // Selected rows, kept with their view so the bulk bar can name them and offer what applies.
+  const [selected, setSelected] = useState<Map<string, TokenView>>(new Map());
+  const seeAll = can.seeAllTokens(role);
+  const members = useMembers(org.id, seeAll);
   // Cursor pagination: the cursors of the pages before the current one.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
@@ -38,15 +56,45 @@ function TokensScreen() {
     ...(debouncedQuery ? { q: debouncedQuery } : {}),
     ...(status ? { status } : {}),
     ...(kind ? { kind } : {}),
+    ...(creator ? { createdById: creator } : {}),
+    ...(unusedForDays ? { unusedForDays } : {}),
+    ...(sort !== "createdAt" ? { sort } : {}),
+    ...(order !== "desc" ? { order } : {}),
   };
   const tokens = useTokens(org.id, filters, cursor);
 
   // Any filter change starts again from the first page.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset on filter change only
-  useEffect(() => setCursors([null]), [debouncedQuery, status, kind, org.id]);
+  useEffect(() => {
+    setCursors([null]);
+    setSelected(new Map());
+  }, [debouncedQuery, status, kind, creator, unusedForDays, sort, order, org.id]);
+
+  const selection: TableSelection = useMemo(
+    () => ({
+      selected: new Set(selected.keys()),
+      toggle: (token) =>
+        setSelected((current) => {
+          const next = new Map(current);
+          if (next.has(token.id)) next.delete(token.id);
+          else next.set(token.id, token);
+          return next;
+        }),
+      toggleAll: (tokens, on) =>
+        setSelected((current) => {
+          const next = new Map(current);
+          for (const token of tokens) {
+            if (on) next.set(token.id, token);
+            else next.delete(token.id);
+          }
+          return next;
+        }),
+    }),
+    [selected],
+  );
 
   const mayCreate = can.createTokens(role, org.settings);
-  const filtered = Boolean(debouncedQuery || status || kind);
+  const filtered = Boolean(debouncedQuery || status || kind || creator || unusedForDays);
 
   return (
     <Stack gap="lg">
@@ -80,11 +128,11 @@ function TokensScreen() {
           <Group align="flex-end" gap="sm">
             <TextInput
               label={t("tokens.filters.name")}
-              placeholder={t("tokens.filters.namePlaceholder")}
+              placeholder={t("tokens.filters.searchPlaceholder")}
               leftSection={<IconSearch size={16} />}
               value={query}
               onChange={(e) => setQuery(e.currentTarget.value)}
-              w={260}
+              w={240}
               type="search"
             />
             <NativeSelect
@@ -95,9 +143,9 @@ function TokensScreen() {
               ]}
               value={status ?? ""}
               onChange={(e) => setStatus((e.currentTarget.value || null) as TokenStatus | null)}
-              w={180}
+              w={150}
             />
-            {can.seeAllTokens(role) && (
+            {seeAll && (
               <NativeSelect
                 label={t("tokens.filters.kind")}
                 data={[
@@ -106,10 +154,51 @@ function TokensScreen() {
                 ]}
                 value={kind ?? ""}
                 onChange={(e) => setKind((e.currentTarget.value || null) as TokenKind | null)}
+                w={150}
+              />
+            )}
+            {seeAll && (
+              <NativeSelect
+                label={t("tokens.filters.creator")}
+                data={[
+                  { value: "", label: t("tokens.filters.anyone") },
+                  ...(members.data ?? []).map((m) => ({ value: m.userId, label: m.name })),
+                ]}
+                value={creator ?? ""}
+                onChange={(e) => setCreator(e.currentTarget.value || null)}
                 w={180}
               />
             )}
+            <NativeSelect
+              label={t("tokens.filters.unused")}
+              data={[
+                { value: "", label: t("tokens.filters.any") },
+                ...STALE_DAYS.map((d) => ({ value: String(d), label: t("tokens.filters.unusedDays", { count: d }) })),
+              ]}
+              value={unusedForDays ? String(unusedForDays) : ""}
+              onChange={(e) => setUnusedForDays(Number(e.currentTarget.value) || null)}
+              w={170}
+            />
+            <NativeSelect
+              label={t("tokens.filters.sort")}
+              data={TOKEN_SORTS.map((s) => ({ value: s, label: t(`tokens.sort.${s}`) }))}
+              value={sort}
+              onChange={(e) => setSort(e.currentTarget.value as TokenSort)}
+              w={170}
+            />
+            <NativeSelect
+              label={t("tokens.filters.order")}
+              data={[
+                { value: "desc", label: t("tokens.sort.desc") },
+                { value: "asc", label: t("tokens.sort.asc") },
+              ]}
+              value={order}
+              onChange={(e) => setOrder(e.currentTarget.value === "asc" ? "asc" : "desc")}
+              w={150}
+            />
           </Group>
+
+          <BulkActionBar orgId={org.id} tokens={[...selected.values()]} onClear={() => setSelected(new Map())} />
 
           {tokens.isPending ? (
             <PageLoader />
@@ -128,7 +217,12 @@ function TokensScreen() {
             </Center>
           ) : (
             <div aria-busy={tokens.isFetching}>
-              <TokensTable orgId={org.id} tokens={tokens.data.items} menu={(token) => actions.menu(token, { showDetails: true })} />
+              <TokensTable
+                orgId={org.id}
+                tokens={tokens.data.items}
+                menu={(token) => actions.menu(token, { showDetails: true })}
+                selection={selection}
+              />
             </div>
           )}
 

@@ -1,4 +1,5 @@
-import { Anchor, Badge, Group, Stack, Table, Text, Tooltip } from "@mantine/core";
+import { Anchor, Badge, Checkbox, Group, Stack, Text } from "@mantine/core";
+import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 import type { TokenView } from "../../api/types";
@@ -10,48 +11,83 @@ import { isWithinDays, useFormat } from "../../lib/format";
 export const EXPIRY_WARNING_DAYS = 7;
 const MAX_SCOPE_BADGES = 3;
 
+/** Row selection for the bulk actions; revoked tokens cannot be selected (nothing applies to them). */
+export interface TableSelection {
+  selected: ReadonlySet<string>;
+  toggle: (token: TokenView) => void;
+  toggleAll: (tokens: TokenView[], on: boolean) => void;
+}
+
 interface Props {
   orgId: string;
   tokens: TokenView[];
-  menu: (token: TokenView) => React.ReactNode;
+  menu: (token: TokenView) => ReactNode;
+  selection?: TableSelection;
 }
 
-export function TokensTable({ orgId, tokens, menu }: Props) {
+/**
+ * The tokens table: a native table styled in styles.css (Mantine's Table brings ScrollArea and
+ * floating-ui, 19 KB gzip'd, into the first screen). It scrolls sideways inside its card when the window is narrow (1024 px with the
+ * navigation), with the selection and name columns and the row actions kept in view (sticky).
+ */
+export function TokensTable({ orgId, tokens, menu, selection }: Props) {
   const { t } = useTranslation();
   const format = useFormat();
+  const selectable = tokens.filter((tk) => tk.status !== "revoked");
+  const selectedHere = selectable.filter((tk) => selection?.selected.has(tk.id)).length;
 
   return (
-    <Table.ScrollContainer minWidth={1000}>
-      <Table verticalSpacing="sm" highlightOnHover className="tokens-table" aria-label={t("tokens.tableLabel")}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t("tokens.fields.name")}</Table.Th>
-            <Table.Th>{t("tokens.fields.prefix")}</Table.Th>
-            <Table.Th>{t("tokens.fields.scopes")}</Table.Th>
-            <Table.Th>{t("tokens.fields.created")}</Table.Th>
-            <Table.Th>{t("tokens.fields.lastUsed")}</Table.Th>
-            <Table.Th>{t("tokens.fields.expires")}</Table.Th>
-            <Table.Th ta="right">{t("tokens.fields.usage")}</Table.Th>
-            <Table.Th>{t("tokens.fields.status")}</Table.Th>
-            <Table.Th>
+    <div className="table-scroll">
+      <table className="tokens-table" aria-label={t("tokens.tableLabel")}>
+        <thead>
+          <tr>
+            {selection && (
+              <th className="sticky-start">
+                <Checkbox
+                  aria-label={t("tokens.bulk.selectAll")}
+                  checked={selectable.length > 0 && selectedHere === selectable.length}
+                  indeterminate={selectedHere > 0 && selectedHere < selectable.length}
+                  disabled={selectable.length === 0}
+                  onChange={(e) => selection.toggleAll(selectable, e.currentTarget.checked)}
+                />
+              </th>
+            )}
+            <th>{t("tokens.fields.name")}</th>
+            <th>{t("tokens.fields.prefix")}</th>
+            <th>{t("tokens.fields.scopes")}</th>
+            <th>{t("tokens.fields.created")}</th>
+            <th>{t("tokens.fields.lastUsed")}</th>
+            <th>{t("tokens.fields.expires")}</th>
+            <th className="numeric">{t("tokens.fields.usage")}</th>
+            <th>{t("tokens.fields.status")}</th>
+            <th className="sticky-end">
               <span className="visually-hidden">{t("tokens.actions.label")}</span>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
           {tokens.map((token) => {
             const revoked = token.status === "revoked";
             const expiringSoon = !revoked && isWithinDays(token.expiresAt, EXPIRY_WARNING_DAYS);
-            const hiddenScopes = token.scopes.length - MAX_SCOPE_BADGES;
+            const hiddenScopes = token.scopes.slice(MAX_SCOPE_BADGES);
             return (
-              <Table.Tr key={token.id} className={revoked ? "token-row-revoked" : undefined}>
-                <Table.Td>
+              <tr key={token.id} className={revoked ? "token-row-revoked" : undefined}>
+                {selection && (
+                  <td className="sticky-start">
+                    <Checkbox
+                      aria-label={t("tokens.bulk.select", { name: token.name })}
+                      checked={selection.selected.has(token.id)}
+                      disabled={revoked}
+                      onChange={() => selection.toggle(token)}
+                    />
+                  </td>
+                )}
+                <td>
                   <Stack gap={2}>
                     <Anchor
                       component={Link}
                       to={`/orgs/${encodeURIComponent(orgId)}/tokens/${encodeURIComponent(token.id)}`}
                       fw={600}
-                      className="nowrap"
                     >
                       {token.name}
                     </Anchor>
@@ -71,54 +107,56 @@ export function TokensTable({ orgId, tokens, menu }: Props) {
                       )}
                     </Group>
                   </Stack>
-                </Table.Td>
-                <Table.Td>
+                </td>
+                <td>
                   <Group gap={4} wrap="nowrap">
                     <span className="mono">{token.prefix}</span>
                     <CopyIconButton value={token.prefix} label={t("tokens.copyPrefix", { name: token.name })} />
                   </Group>
-                </Table.Td>
-                <Table.Td>
+                </td>
+                <td>
                   {token.scopes.length === 0 ? (
                     <Text size="sm" c="dimmed">
                       {t("tokens.noScopes")}
                     </Text>
                   ) : (
-                    <Group gap={4} maw={260}>
+                    <Group gap={4} maw={220}>
                       {token.scopes.slice(0, MAX_SCOPE_BADGES).map((scope) => (
                         <Badge key={scope} size="sm" variant="light" color="gray" tt="none">
                           {scope}
                         </Badge>
                       ))}
-                      {hiddenScopes > 0 && (
-                        <Tooltip label={token.scopes.slice(MAX_SCOPE_BADGES).join(", ")} multiline maw={300}>
-                          <Badge size="sm" variant="transparent" color="gray" tt="none" tabIndex={0}>
-                            {t("tokens.moreScopes", { count: hiddenScopes })}
-                          </Badge>
-                        </Tooltip>
+                      {hiddenScopes.length > 0 && (
+                        <Badge size="sm" variant="transparent" color="gray" tt="none" title={hiddenScopes.join(", ")}>
+                          {t("tokens.moreScopes", { count: hiddenScopes.length })}
+                          <span className="visually-hidden">: {hiddenScopes.join(", ")}</span>
+                        </Badge>
                       )}
                     </Group>
                   )}
-                </Table.Td>
-                <Table.Td>
+                </td>
+                <td>
                   <Text size="sm" className="nowrap">
-                    {format.date(token.createdAt)}
+                    {format.dateTime(token.createdAt)}
                   </Text>
                   <Text size="xs" c="dimmed">
                     {t("tokens.createdBy", { name: token.createdBy?.name ?? t("common.unknown") })}
                   </Text>
-                </Table.Td>
-                <Table.Td>
-                  <Tooltip label={token.lastUsedAt ? format.dateTime(token.lastUsedAt) : t("common.never")} withArrow>
-                    <Text size="sm" tabIndex={0} w="fit-content" className="nowrap">
-                      {format.relative(token.lastUsedAt)}
+                </td>
+                <td>
+                  <Text size="sm" className="nowrap">
+                    {format.relative(token.lastUsedAt)}
+                  </Text>
+                  {token.lastUsedAt && (
+                    <Text size="xs" c="dimmed" className="nowrap">
+                      {format.dateTime(token.lastUsedAt)}
                     </Text>
-                  </Tooltip>
-                </Table.Td>
-                <Table.Td>
+                  )}
+                </td>
+                <td>
                   <Stack gap={2} align="flex-start">
                     <Text size="sm" className="nowrap">
-                      {token.expiresAt ? format.date(token.expiresAt) : t("common.never")}
+                      {token.expiresAt ? format.dateTime(token.expiresAt) : t("common.never")}
                     </Text>
                     {expiringSoon && (
                       <Badge size="xs" color="orange" variant="filled">
@@ -126,11 +164,11 @@ export function TokensTable({ orgId, tokens, menu }: Props) {
                       </Badge>
                     )}
                   </Stack>
-                </Table.Td>
-                <Table.Td ta="right">
+                </td>
+                <td className="numeric">
                   <Text size="sm">{format.number(token.usageCount)}</Text>
-                </Table.Td>
-                <Table.Td>
+                </td>
+                <td>
                   <Stack gap={2} align="flex-start">
                     <StatusBadge status={token.status} />
                     {revoked && token.revokedAt && (
@@ -141,13 +179,13 @@ export function TokensTable({ orgId, tokens, menu }: Props) {
                       </Text>
                     )}
                   </Stack>
-                </Table.Td>
-                <Table.Td>{menu(token)}</Table.Td>
-              </Table.Tr>
+                </td>
+                <td className="sticky-end">{menu(token)}</td>
+              </tr>
             );
           })}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+        </tbody>
+      </table>
+    </div>
   );
 }
