@@ -3,9 +3,9 @@ import * as initial from "./2026-11-23T12-00-initial.js";
 import * as rootTokenScopes from "./2026-12-02T10-00-root-token-scopes.js";
 import * as invitations from "./2026-12-02T11-00-invitations.js";
 import * as retentionIndexes from "./2026-12-02T12-00-retention-indexes.js";
+import * as embed from "./2026-12-03T11-00-embed.js";
 import * as oidcIdentities from "./2026-12-03T11-30-oidc-identities.js";
 import * as governance from "./2026-12-03T12-00-governance.js";
-import * as embed from "./2026-12-03T11-00-embed.js";
 
 /**
  * Migrations are code, named by timestamp, listed here so that they work from the compiled package
@@ -16,9 +16,9 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026-12-02T10-00-root-token-scopes": rootTokenScopes,
   "2026-12-02T11-00-invitations": invitations,
   "2026-12-02T12-00-retention-indexes": retentionIndexes,
+  "2026-12-03T11-00-embed": embed,
   "2026-12-03T11-30-oidc-identities": oidcIdentities,
   "2026-12-03T12-00-governance": governance,
-  "2026-12-03T11-00-embed": embed,
 };
 
 export const migrationProvider: MigrationProvider = {
