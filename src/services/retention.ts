@@ -1,4 +1,5 @@
 import type { Db, Store } from "../store/database.js";
+import { deleteStaleEmbedSessions } from "../store/embed-repository.js";
 import {
   deleteAuditEvents,
   deleteExpiredSessionsChunk,
@@ -48,6 +49,8 @@ export interface SweepResult {
   usageBuckets: number;
   /** Rows of tokens' request histories (older than 30 days, or beyond a token's last 10,000). */
   tokenRequests: number;
+  /** Embed sessions (SPEC §9) whose handoff and bearer have both expired. */
+  embedSessions: number;
   instanceAuditEvents: number;
   orgAuditEvents: number;
   skipped: boolean;
@@ -113,6 +116,7 @@ export class RetentionJob {
       sessions: 0,
       usageBuckets: 0,
       tokenRequests: 0,
+      embedSessions: 0,
       instanceAuditEvents: 0,
       orgAuditEvents: 0,
       skipped: false,
@@ -122,6 +126,7 @@ export class RetentionJob {
       ["sessions", (trx) => deleteExpiredSessionsChunk(trx, now, CHUNK)],
       ["usageBuckets", (trx) => deleteUsageBeforeChunk(trx, now - usageRetentionDays * DAY_MS, CHUNK)],
       ["tokenRequests", (trx) => deleteTokenRequestsBeforeChunk(trx, now - REQUEST_HISTORY_DAYS * DAY_MS, CHUNK)],
+      ["embedSessions", (trx) => deleteStaleEmbedSessions(trx, now, CHUNK)],
       ["instanceAuditEvents", (trx) => this.#pruneAudit(trx, null, now - instanceAuditRetentionDays * DAY_MS)],
     ];
     for (const [key, step] of steps) {

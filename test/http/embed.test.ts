@@ -439,6 +439,30 @@ describe.each(await dialects())("embed sessions on %s", (dialect) => {
     expect(script.statusCode).toBe(200);
     expect(script.headers["content-type"]).toContain("javascript");
   });
+
+  it("the retention job deletes sessions whose handoff and bearer have both expired, and no others", async () => {
+    const count = async () =>
+      Number(
+        (
+          await t.tessera.store.db
+            .selectFrom("embed_sessions")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    // Earlier tests left some sessions already stale (expired handoffs): cleared first.
+    await t.tessera.retention.sweep(Date.now());
+    const live = await count();
+    const minted = await mint({ bearer: root }, body(uniq("u"), uniq("acme"), "member"));
+    expect(minted.status, minted.raw).toBe(201);
+    expect(await count()).toBe(live + 1);
+    // Now the new session's handoff is live: nothing to delete.
+    expect((await t.tessera.retention.sweep(Date.now())).embedSessions).toBe(0);
+    expect(await count()).toBe(live + 1);
+    // A day later every one of them is stale.
+    expect((await t.tessera.retention.sweep(Date.now() + 24 * 3600 * 1000)).embedSessions).toBe(live + 1);
+    expect(await count()).toBe(0);
+  });
 });
 
 describe("embed framing without TESSERA_EMBED_ORIGINS", () => {

@@ -459,7 +459,9 @@ function wellFormed(res: Call, what: string): void {
   if (res.status >= 500) throw new Error(`5xx: ${context}`);
   if (STACK.test(res.raw) || /"stack"\s*:/.test(res.raw)) throw new Error(`stack trace in the body: ${context}`);
   if (res.status < 400) {
-    if (res.raw !== "") expect(res.headers["content-type"], context).toMatch(/^application\/json/);
+    // The audit export streams the format it was asked for; every other success is JSON.
+    const expected = /\/audit\/export\?/.test(what) ? /^(?:text\/csv|application\/x-ndjson)/ : /^application\/json/;
+    if (res.raw !== "") expect(res.headers["content-type"], context).toMatch(expected);
     return;
   }
   expect(res.headers["content-type"], context).toMatch(/^application\/problem\+json/);

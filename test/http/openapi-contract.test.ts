@@ -357,6 +357,35 @@ describe("every answer of a full flow matches the document", () => {
       403,
     );
 
+    // Governance: a bulk action, request history, the audit export in both formats.
+    const bulk = await create({});
+    const batch = await send("POST", `${tokens}/batch`, { creds: owner, body: { action: "suspend", ids: [bulk.token.id] } });
+    expect(batch.json.results).toMatchObject([{ id: bulk.token.id, ok: true, status: "suspended" }]);
+    expect(
+      (await send("POST", `${tokens}/batch`, { creds: owner, body: { action: "explode", ids: [bulk.token.id] } })).status,
+    ).toBe(400);
+    expect((await send("GET", `${tokens}/${id}/requests?limit=10`, { creds: owner })).status).toBe(200);
+    expect((await send("GET", `${tokens}/${id}/requests?nope=1`, { creds: owner })).status).toBe(400);
+    for (const format of ["csv", "ndjson"]) {
+      expect((await send("GET", `/v1/orgs/${orgId}/audit/export?format=${format}`, { creds: owner })).status).toBe(200);
+    }
+    expect((await send("GET", `/v1/orgs/${orgId}/audit/export?format=xml`, { creds: owner })).status).toBe(400);
+
+    // Embedding: the host mints a session with the root token; the page exchanges the handoff once.
+    const minted = await send("POST", "/v1/embed/sessions", {
+      creds: root,
+      body: {
+        user: { externalId: "host-user-1", email: "host-user@flow.test", name: "Host User" },
+        organization: { externalId: "host-org-1", name: "Host Org" },
+        role: "admin",
+      },
+    });
+    expect(minted.status).toBe(201);
+    const handoff = /#handoff=([A-Za-z0-9_-]+)$/.exec(minted.json.url)![1]!;
+    expect((await send("POST", "/v1/embed/exchange", { body: { handoff } })).status).toBe(200);
+    expect((await send("POST", "/v1/embed/exchange", { body: { handoff } })).status).toBe(401);
+    expect((await send("POST", "/v1/embed/sessions", { creds: owner, body: {} })).status).toBe(400);
+
     // Passwords and sessions (Ada's: the owner's session stays for the rest).
     expect((await send("POST", "/v1/auth/password-reset", { body: { email: "ada@flow.test" } })).status).toBe(202);
     expect(

@@ -106,7 +106,11 @@ export class ResponseValidator {
     }
     if (!content[contentType].schema) return exchange;
     let body: unknown = res.body;
-    if (contentType.endsWith("json")) {
+    if (contentType === "application/x-ndjson") {
+      // One JSON value a line; the document describes the stream as a string.
+      const lines = res.body.split("\n").filter((line) => line !== "");
+      if (lines.some((line) => !isJson(line))) mismatches.push("a line of the NDJSON body is not JSON");
+    } else if (/^application\/(?:[\w.-]+\+)?json$/.test(contentType)) {
       try {
         body = JSON.parse(res.body);
       } catch {
@@ -129,5 +133,14 @@ export class ResponseValidator {
   /** Every mismatch, one line each: `POST /v1/verify → 200: body/code must be …`. */
   mismatches(): string[] {
     return this.exchanges.flatMap((x) => x.mismatches.map((m) => `${x.method} ${x.url} → ${x.status}: ${m}`));
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
