@@ -118,6 +118,28 @@ describe.skipIf(!shouldRun)("console weight and caching", () => {
     expect(total).toBeLessThanOrEqual(FIRST_SCREEN_BUDGET);
   }, 60_000);
 
+  test("the embedded tokens screen (/embed, SPEC §9) loads at most 200 KB of gzip'd JavaScript", async () => {
+    const root = server.cli(["root-token", "create", "--name", "weight"]).trim();
+    const minted = await fetch(`${server.baseUrl}/v1/embed/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${root}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        user: { externalId: "weight-user", email: "weight-user@host.test", name: "Weight" },
+        organization: { externalId: "weight-org", name: "Weight Org" },
+        role: "owner",
+      }),
+    });
+    expect(minted.status).toBe(201);
+    const url = new URL(((await minted.json()) as { url: string }).url);
+    const scripts = await firstLoad(`${url.pathname}${url.hash}`, false, async (page) => {
+      await page.getByRole("heading", { name: "API tokens" }).waitFor({ timeout: 30_000 });
+    });
+    expect([...scripts.keys()].some((u) => /usage-chart/.test(u))).toBe(false);
+    const total = await gzipTotal(scripts.keys());
+    console.log(`first screen (embedded tokens): ${scripts.size} scripts, ${(total / 1000).toFixed(1)} KB gzip'd`);
+    expect(total).toBeLessThanOrEqual(FIRST_SCREEN_BUDGET);
+  }, 60_000);
+
   test("the chart library loads with the token detail page only", async () => {
     const scripts = await firstLoad(`/orgs/${orgId}/tokens/${tokenId}`, true, async (page) => {
       // The chart arrives after the rest of the page (its own chunk); the machine may be busy.
