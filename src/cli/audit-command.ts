@@ -6,6 +6,7 @@ import { loadConfig } from "../config.js";
 import { type ChainLink, ChainVerifier } from "../core/audit-chain.js";
 import { csvHeader, csvLine, linkFromCsv, linkFromNdjson, ndjsonLine, parseCsv } from "../core/audit-export.js";
 import type { ChainReport } from "../services/audit-chain-service.js";
+import { auditGroup } from "./support.js";
 
 /**
  * `tessera audit verify` and `tessera audit export` (SPEC §6, §8). Verify exits 0 when the chain holds,
@@ -13,7 +14,7 @@ import type { ChainReport } from "../services/audit-chain-service.js";
  */
 export function registerAuditCommands(program: Command): void {
   // Another command file may have made the group already (e.g. `audit replay-revocations`).
-  const audit = program.commands.find((c) => c.name() === "audit") ?? program.command("audit").description("The audit log");
+  const audit = auditGroup(program);
 
   audit
     .command("verify")

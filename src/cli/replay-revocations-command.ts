@@ -4,6 +4,7 @@ import { loadConfig } from "../config.js";
 import { TesseraError } from "../core/errors.js";
 import { systemMeta } from "../services/request-meta.js";
 import type { RecordedTokenChange } from "../store/backup.js";
+import { auditGroup } from "./support.js";
 
 const invalid = (field: string, message: string) =>
   new TesseraError("validation_failed", `${field}: ${message}`, { fields: [{ field, message }] });
@@ -60,7 +61,7 @@ function parseExport(file: string, text: string, since: number): RecordedTokenCh
  * this database's own audit log), as the system actor. Only ever takes authority away.
  */
 export function registerReplayRevocationsCommand(program: Command): void {
-  const audit = program.commands.find((c) => c.name() === "audit") ?? program.command("audit").description("The audit log");
+  const audit = auditGroup(program);
   audit
     .command("replay-revocations")
     .description("Re-apply token revocations and suspensions recorded since a time (after restoring a backup)")

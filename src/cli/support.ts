@@ -10,6 +10,11 @@ import type { Tessera } from "../tessera.js";
 /** A command's registration: `program` gets one more command (or group). */
 export type Register = (program: Command) => void;
 
+/** The `audit` command group, shared by the commands that live under it (whichever registers first makes it). */
+export function auditGroup(program: Command): Command {
+  return program.commands.find((c) => c.name() === "audit") ?? program.command("audit").description("The audit log");
+}
+
 /** Exit statuses, as documented in `tessera --help` and the README. */
 export const EXIT = {
   ok: 0,
