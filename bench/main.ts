@@ -4,8 +4,10 @@
  *
  * Environment knobs:
  *   BENCH_QUICK=1          smoke run (~2 min): fewer/shorter rounds, smaller data sets; figures indicative only
- *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i and j alone need no bench dependencies;
- *                          l = token list at 1M tokens, x = audit export memory, both also in the default set)
+ *   BENCH_ONLY=a,c,e       run only these scenarios (a and b always run together; i, j and s alone need no bench dependencies;
+ *                          l = token list at 1M tokens, x = audit export memory, s = tessera scan MB/s, all in the default set;
+ *                          g and h = limits and credits in Redis, two servers, always run together, need redis-server;
+ *                          w = webhook deliveries/s and a 100,000-event backlog vs API p99, also in the default set)
  *   BENCH_F_POSTGRES=0     skip the PostgreSQL half of scenario f (loading a million rows takes a while)
  *   BENCH_PG_URL=…         admin URL for throw-away databases (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_CPU_PROF=<dir>   every Tessera server writes a V8 CPU profile into <dir> (node --cpu-prof)
@@ -23,7 +25,7 @@ import { REPO_ROOT } from "./lib/tessera-server.js";
 
 const quick = process.env.BENCH_QUICK === "1" || process.env.BENCH_QUICK === "true";
 const only = new Set(
-  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,i,j,l,x")
+  (process.env.BENCH_ONLY ?? "a,b,c,d,e,f,g,h,i,j,l,x,s,w")
     .split(",")
     .map((x) => x.trim().toLowerCase())
     .filter(Boolean),
@@ -103,6 +105,10 @@ async function main(): Promise<void> {
       const { coldScenario } = await import("./scenarios/cold.js");
       sections.push(...(await attempt("d", "d. Cold verify", () => coldScenario(ctx))));
     }
+    if (only.has("g") || only.has("h")) {
+      const { limitsScenario } = await import("./scenarios/limits.js");
+      sections.push(...(await attempt("g", "g/h. Limits and credits in Redis (two servers)", () => limitsScenario(ctx))));
+    }
     if (only.has("e")) {
       const { revocationScenario } = await import("./scenarios/revocation.js");
       sections.push(...(await attempt("e", "e. Cross-instance revocation delay", () => revocationScenario(ctx))));
@@ -119,6 +125,14 @@ async function main(): Promise<void> {
     if (only.has("x")) {
       const { auditExportScenario } = await import("./scenarios/audit-export.js");
       sections.push(...(await attempt("x", "x. Audit export memory", () => auditExportScenario(ctx))));
+    }
+    if (only.has("s")) {
+      const { scanScenario } = await import("./scenarios/scan.js");
+      sections.push(...(await attempt("s", "s. tessera scan throughput", () => scanScenario(ctx))));
+    }
+    if (only.has("w")) {
+      const { webhooksScenario } = await import("./scenarios/webhooks.js");
+      sections.push(...(await attempt("w", "w. Webhook delivery", () => webhooksScenario(ctx))));
     }
     if (only.has("j")) {
       const { embedScenario } = await import("./scenarios/embed.js");

@@ -23,9 +23,9 @@ function step(title: string, args: string[]): void {
   }
 }
 
-// Scenarios i and j use only node:http and Tessera's build, none of the bench package's dependencies.
+// Scenarios i, j and s use only node and Tessera's build, none of the bench package's dependencies.
 const selected = (process.env.BENCH_ONLY ?? "").replace(/\s/g, "").toLowerCase().split(",").filter(Boolean);
-const onlyI = selected.length > 0 && selected.every((id) => id === "i" || id === "j");
+const onlyI = selected.length > 0 && selected.every((id) => id === "i" || id === "j" || id === "s");
 if (!onlyI && !existsSync(`${benchDir}node_modules`)) {
   step("bench dependencies are missing", ["--prefix", "bench", "install", "--no-audit", "--no-fund"]);
 }

@@ -4,6 +4,7 @@ import { type EmbedConfig, parseEmbedConfig } from "./config-embed.js";
 import { parseCidr } from "./core/ip.js";
 import { forbiddenNameCharacter } from "./core/names.js";
 import { DEFAULT_QUOTAS, QUOTA_CEILING, QUOTA_ENV, QUOTA_NAMES, type Quotas } from "./core/quotas.js";
+import { DEFAULT_RETRY_SCHEDULE_MS } from "./core/webhook-retry.js";
 
 /**
  * `TESSERA_TRUST_PROXY` as parsed: false (no proxy: the socket's address is the client), a hop count (that
@@ -25,8 +26,23 @@ export interface Config extends EmbedConfig {
    * statement; past it the request answers 503 and the connection is dropped.
    */
   dbTimeoutMs: number;
-  /** `TESSERA_REDIS_URL`: cluster-wide rate limits and invalidation (when set). */
+  /** `TESSERA_REDIS_URL`: cluster-wide rate limits and credits (when set). */
   redisUrl: string | undefined;
+  /** `TESSERA_REDIS_PREFIX` (default `tessera:`): every key Tessera writes to Redis starts with it. */
+  redisPrefix: string;
+  /**
+   * `TESSERA_REDIS_TIMEOUT_MS` (default 100, 5–1000): the longest a verification waits on Redis; past
+   * it Redis counts as down until a background probe answers (per `limitsOnRedisDown`). A larger value
+   * trades that latency bound for fewer fallbacks on a host whose Redis is often slow to be scheduled.
+   */
+  redisTimeoutMs: number;
+  /**
+   * `TESSERA_LIMITS_ON_REDIS_DOWN`: `open` (default: per-instance limits in memory, `/readyz` degraded) or
+   * `closed` (verifications of tokens with limits or credits answer `RATE_LIMITED`).
+   */
+  limitsOnRedisDown: "open" | "closed";
+  /** `TESSERA_CREDITS_FLUSH_MS` (default 1000): how often live credit balances are written behind to storage. */
+  creditsFlushMs: number;
   host: string;
   port: number;
   /** PEM contents read from `TESSERA_TLS_CERT` / `TESSERA_TLS_KEY` (paths). */
@@ -93,6 +109,13 @@ export interface Config extends EmbedConfig {
   publicUrl: string;
   /** Quotas and retention (issue 16), parsed by `limitsConfig`. */
   quotas: Quotas;
+  /** How often the notice scheduler runs (`TESSERA_NOTICE_INTERVAL_SECONDS`, default 300; SPEC §10). */
+  noticeIntervalMs: number;
+  /**
+   * `TESSERA_GITHUB_KEYS_URL`: GitHub's secret scanning public keys (SPEC §11), default
+   * `https://api.github.com/meta/public_keys/secret_scanning`.
+   */
+  githubKeysUrl: string;
   /** How often the retention job sweeps (`TESSERA_RETENTION_INTERVAL_SECONDS`, default 3600). */
   retentionIntervalMs: number;
   /** Hourly usage buckets older than this are pruned (`TESSERA_USAGE_RETENTION_DAYS`, default 400). */
@@ -101,6 +124,26 @@ export interface Config extends EmbedConfig {
   instanceAuditRetentionDays: number;
   /** OpenID Connect sign-in for the console (`TESSERA_OIDC_*`, SPEC §9); undefined when not configured. */
   oidc: OidcConfig | undefined;
+  /** Webhook delivery (SPEC §10, docs/webhooks.md), parsed by `webhookConfig`. */
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** `TESSERA_WEBHOOK_ALLOW_PRIVATE=true`: loopback and private targets are allowed (default false). */
+  allowPrivate: boolean;
+  /** `TESSERA_WEBHOOK_TIMEOUT_MS` (default 10000): longest one delivery attempt may take. */
+  timeoutMs: number;
+  /** `TESSERA_WEBHOOK_CONCURRENCY` (default 32): most deliveries in flight per instance. */
+  concurrency: number;
+  /** `TESSERA_WEBHOOK_POLL_MS` (default 250): how often an idle dispatcher looks for due deliveries. */
+  pollMs: number;
+  /**
+   * `TESSERA_WEBHOOK_RETRY_SCHEDULE_MS` (comma-separated ms; default 5 s, 30 s, 2 min, 10 min, 30 min, 1 h,
+   * 2 h, 4 h, 8 h, 8 h, 8 h: over 24 h): the delays between attempts; past the last, a delivery is given up.
+   */
+  retryScheduleMs: readonly number[];
+  /** `TESSERA_WEBHOOK_RETENTION_DAYS` (default 30): finished deliveries older than this are pruned. */
+  retentionDays: number;
 }
 
 /**
@@ -232,6 +275,17 @@ function mailConfig(env: NodeJS.ProcessEnv): Pick<Config, "smtpUrl" | "mailFrom"
   return { smtpUrl, mailFrom, publicUrl };
 }
 
+export const GITHUB_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning";
+
+function redisPrefix(env: NodeJS.ProcessEnv): string {
+  const raw = env.TESSERA_REDIS_PREFIX;
+  if (raw === undefined || raw === "") return "tessera:";
+  if (!/^[A-Za-z0-9:_.{}-]{1,64}$/.test(raw)) {
+    throw invalid("TESSERA_REDIS_PREFIX", raw, "must be 1 to 64 letters, digits or : _ . - { }");
+  }
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const certPath = env.TESSERA_TLS_CERT;
   const keyPath = env.TESSERA_TLS_KEY;
@@ -242,6 +296,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: resolve(env.TESSERA_DATA_DIR || "./tessera-data"),
     databaseUrl: serviceUrl(env, "TESSERA_DATABASE_URL", ["postgres:", "postgresql:"]),
     redisUrl: serviceUrl(env, "TESSERA_REDIS_URL", ["redis:", "rediss:"]),
+    redisPrefix: redisPrefix(env),
+    redisTimeoutMs: int(env, "TESSERA_REDIS_TIMEOUT_MS", 100, 5, 1000),
+    limitsOnRedisDown: oneOf(env, "TESSERA_LIMITS_ON_REDIS_DOWN", ["open", "closed"] as const, "open"),
+    creditsFlushMs: int(env, "TESSERA_CREDITS_FLUSH_MS", 1000, 50, 60_000),
     dbTimeoutMs: int(env, "TESSERA_DB_TIMEOUT_MS", 2000, 100, 600_000),
     host: env.TESSERA_HOST || "127.0.0.1",
     // 0 asks the system for a free port (tests); the listening line says which.
@@ -266,7 +324,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bearerFailuresPerMinute: int(env, "TESSERA_BEARER_FAILURES_PER_MINUTE", 120, 1, 10_000_000),
     ...mailConfig(env),
     ...limitsConfig(env),
+    noticeIntervalMs: int(env, "TESSERA_NOTICE_INTERVAL_SECONDS", 300, 1, 86_400) * 1000,
+    githubKeysUrl: serviceUrl(env, "TESSERA_GITHUB_KEYS_URL", ["https:", "http:"]) ?? GITHUB_KEYS_URL,
     oidc: oidcConfig(env),
+    webhooks: webhookConfig(env),
     ...parseEmbedConfig(env, (message) => {
       throw new ConfigError(message);
     }),
@@ -287,6 +348,32 @@ function limitsConfig(
     // 400 days: a year of usage graphs plus a month to compare against.
     usageRetentionDays: int(env, "TESSERA_USAGE_RETENTION_DAYS", 400, 1, 36_500),
     instanceAuditRetentionDays: int(env, "TESSERA_INSTANCE_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
+  };
+}
+
+function webhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
+  const allow = env.TESSERA_WEBHOOK_ALLOW_PRIVATE?.trim() ?? "";
+  if (!["", "true", "false"].includes(allow)) {
+    throw new ConfigError(`TESSERA_WEBHOOK_ALLOW_PRIVATE must be true or false (got ${allow})`);
+  }
+  const scheduleRaw = env.TESSERA_WEBHOOK_RETRY_SCHEDULE_MS?.trim();
+  let retryScheduleMs: readonly number[] = DEFAULT_RETRY_SCHEDULE_MS;
+  if (scheduleRaw) {
+    const parts = scheduleRaw.split(",").map((p) => p.trim());
+    if (parts.length > 50 || parts.some((p) => !/^[1-9]\d{0,9}$/.test(p))) {
+      throw new ConfigError(
+        `TESSERA_WEBHOOK_RETRY_SCHEDULE_MS must be up to 50 comma-separated positive integers (ms) (got ${scheduleRaw})`,
+      );
+    }
+    retryScheduleMs = parts.map(Number);
+  }
+  return {
+    allowPrivate: allow === "true",
+    timeoutMs: int(env, "TESSERA_WEBHOOK_TIMEOUT_MS", 10_000, 100, 120_000),
+    concurrency: int(env, "TESSERA_WEBHOOK_CONCURRENCY", 32, 1, 1_000),
+    pollMs: int(env, "TESSERA_WEBHOOK_POLL_MS", 250, 10, 60_000),
+    retryScheduleMs,
+    retentionDays: int(env, "TESSERA_WEBHOOK_RETENTION_DAYS", 30, 1, 36_500),
   };
 }
 

@@ -21,7 +21,7 @@ export {
 } from "./sdk/embed-session.js";
 export { tesseraExpress } from "./sdk/express.js";
 export { requireToken } from "./sdk/fastify.js";
-export { tesseraFetch, tesseraHono } from "./sdk/fetch.js";
+export { tesseraFetch, tesseraFetchWithHeaders, tesseraHono } from "./sdk/fetch.js";
 export { type GuardOptions, type GuardResult, guard } from "./sdk/guard.js";
 export { inProcessVerifier, remoteVerifier, type TokenVerifier, type VerifyInput } from "./sdk/verifier-client.js";
 export { startServer } from "./server.js";

@@ -101,8 +101,39 @@ const NO_CACHE: CacheTallies = { hits: 0, misses: 0, refreshes: 0, size: 0 };
 export function createMetrics(
   verificationOutcomes: () => Record<string, number>,
   cacheTallies: () => CacheTallies = () => NO_CACHE,
+  limitTallies: () => { fallbacks: number; redisErrors: number; redisUp: boolean } = () => ({
+    fallbacks: 0,
+    redisErrors: 0,
+    redisUp: false,
+  }),
 ): Metrics {
   const registry = new Registry();
+  for (const [name, help, key] of [
+    [
+      "tessera_limits_fallbacks_total",
+      "Limit checks answered without Redis because it was down (per-instance fallback, or refused when closed)",
+      "fallbacks",
+    ],
+    ["tessera_limits_redis_errors_total", "Redis commands of the limiter that failed or timed out", "redisErrors"],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(limitTallies()[key]);
+      },
+    });
+  }
+  new Gauge({
+    name: "tessera_limits_redis_up",
+    help: "1 while the limiter's Redis answers (0 without Redis or while it is down)",
+    registers: [registry],
+    collect() {
+      this.set(limitTallies().redisUp ? 1 : 0);
+    },
+  });
   for (const [name, help, key] of [
     ["tessera_verifier_cache_hits_total", "Verifications answered from the cache", "hits"],
     ["tessera_verifier_cache_misses_total", "Verifications that read storage (token not cached, or its entry stale)", "misses"],

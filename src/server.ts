@@ -13,7 +13,7 @@ export interface RunningServer {
 
 /** Starts Tessera: storage, migrations, the HTTP app, listening. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const tessera = await createTessera(config);
+  const tessera = await createTessera(config, { warnLimits: true });
   let app: FastifyInstance;
   try {
     app = await buildApp(tessera);

@@ -93,6 +93,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 export interface BareServer {
   /** http://127.0.0.1:<port> */
   url: string;
+  /** The child process's id, when the server runs in one. */
+  pid?: number | undefined;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function spawnBareVerifyServer(tokens: readonly string[], port = 0)
     });
     return {
       url,
+      pid: child.pid,
       close: async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
         await exited;

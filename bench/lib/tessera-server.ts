@@ -28,6 +28,8 @@ export interface TesseraServerOptions {
   cpuProfileDir?: string | undefined;
   /** Working directory of the server. */
   cwd?: string;
+  /** Further `TESSERA_*` settings for this server (e.g. `TESSERA_REDIS_URL`, the webhook dispatcher's). */
+  env?: Record<string, string>;
 }
 
 export interface TesseraServer {
@@ -65,6 +67,7 @@ export async function startTesseraServer(opts: TesseraServerOptions): Promise<Te
   if (opts.databaseUrl) env.TESSERA_DATABASE_URL = opts.databaseUrl;
   if (opts.cacheSize !== undefined) env.TESSERA_CACHE_SIZE = String(opts.cacheSize);
   if (opts.cacheTtlMs !== undefined) env.TESSERA_CACHE_TTL_MS = String(opts.cacheTtlMs);
+  Object.assign(env, opts.env ?? {});
 
   const nodeArgs = [...(opts.nodeArgs ?? [])];
   if (opts.cpuProfileDir) {

@@ -23,12 +23,15 @@ export interface OpenOptions {
   databaseUrl?: string | undefined;
   /** `TESSERA_CACHE_SIZE` (0 disables the verifier cache). */
   cacheSize?: number;
+  /** `TESSERA_DB_TIMEOUT_MS`: bulk loads of a million rows in one statement need longer than the default 2 s. */
+  dbTimeoutMs?: number;
 }
 
 /** A Tessera instance in this process (migrations applied); closed by the cleanup registry at the latest. */
 export async function openTessera(opts: OpenOptions): Promise<Tessera & { dispose(): Promise<void> }> {
   const env: NodeJS.ProcessEnv = { TESSERA_DATA_DIR: opts.dataDir, TESSERA_LOG_LEVEL: "silent" };
   if (opts.cacheSize !== undefined) env.TESSERA_CACHE_SIZE = String(opts.cacheSize);
+  if (opts.dbTimeoutMs !== undefined) env.TESSERA_DB_TIMEOUT_MS = String(opts.dbTimeoutMs);
   const tessera = await createTessera(loadConfig(env, { databaseUrl: opts.databaseUrl }));
   const dispose = onCleanup("in-process tessera", () => tessera.close());
   return Object.assign(tessera, { dispose });

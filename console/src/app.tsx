@@ -23,6 +23,7 @@ const TokensPage = page(() => import("./features/tokens/tokens-page"), "TokensPa
 const TokenDetailPage = page(() => import("./features/tokens/token-detail-page"), "TokenDetailPage");
 const MembersPage = page(() => import("./features/members/members-page"), "MembersPage");
 const AuditPage = page(() => import("./features/audit/audit-page"), "AuditPage");
+const WebhooksPage = page(() => import("./features/webhooks/webhooks-page"), "WebhooksPage");
 const SettingsPage = page(() => import("./features/orgs/settings-page"), "SettingsPage");
 const AcceptInvitationPage = page(() => import("./features/invitations/accept-invitation-page"), "AcceptInvitationPage");
 const ResetPasswordPage = page(() => import("./features/session/reset-password-page"), "ResetPasswordPage");
@@ -96,6 +97,7 @@ function SignedIn({ me }: { me: Me }) {
         <Route path="tokens/:tokenId" element={<Lazy page={TokenDetailPage} />} />
         <Route path="members" element={<Lazy page={MembersPage} />} />
         <Route path="audit" element={<Lazy page={AuditPage} />} />
+        <Route path="webhooks" element={<Lazy page={WebhooksPage} />} />
         <Route path="settings" element={<Lazy page={SettingsPage} />} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -45,7 +45,7 @@ export function registerAuditCommands(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const tessera = await (await import("../tessera.js")).createTessera(loadConfig());
+      const tessera = await (await import("../tessera.js")).createTessera(loadConfig(), { dispatch: false });
       try {
         const access = await (await import("../services/actor.js")).resolveOrgAccess(tessera.store.db, { type: "system" }, o.org);
         if (o.format === "csv") await write(csvHeader());
@@ -64,7 +64,7 @@ function write(text: string): Promise<void> {
 }
 
 async function verifyDatabase(orgId: string | null): Promise<ChainReport> {
-  const tessera = await (await import("../tessera.js")).createTessera(loadConfig());
+  const tessera = await (await import("../tessera.js")).createTessera(loadConfig(), { dispatch: false });
   try {
     return await tessera.audit.verify(orgId);
   } finally {

@@ -82,7 +82,7 @@ export function registerReplayRevocationsCommand(program: Command): void {
           ? tokenChangesInSqliteFile(o.from, since)
           : parseExport(o.from, readFileSync(o.from, "utf8"), since);
       }
-      const tessera = await (await import("../tessera.js")).createTessera(loadConfig());
+      const tessera = await (await import("../tessera.js")).createTessera(loadConfig(), { dispatch: false });
       try {
         const events = recorded ?? (await tokenChangesSince(tessera.store.db, since));
         const outcomes = await replayRevocations(tessera, events, systemMeta());

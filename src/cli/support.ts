@@ -47,7 +47,7 @@ export async function loadCliConfig(): Promise<Config> {
 export async function withTessera<T>(run: (tessera: Tessera) => Promise<T>, options: OptionNames = {}): Promise<T> {
   const config = await loadCliConfig();
   const { createTessera } = await import("../tessera.js");
-  const tessera = await createTessera(config);
+  const tessera = await createTessera(config, { dispatch: false });
   try {
     return await run(tessera);
   } catch (error) {
@@ -111,12 +111,37 @@ export function jsonObject(option: string): (value: string) => Record<string, un
   };
 }
 
-/** `--rate-limit 100/60`: at most 100 verifications per 60 seconds; `none` removes the limit. */
-export function rateLimit(value: string): { limit: number | string; windowSeconds: number | string } | null {
+type CliLimit = { name: string; limit: number | string; windowSeconds: number | string };
+const WINDOW_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * `--rate-limit [NAME:]LIMIT/WINDOW`, repeatable: at most LIMIT verifications (units of cost) per
+ * WINDOW seconds (or `30s`, `5m`, `1h`, `1d`); without a name the limit is `default`. `none` (alone)
+ * removes every limit.
+ */
+export function rateLimit(value: string, previous: CliLimit[] | null | undefined): CliLimit[] | null {
   if (value === "none") return null;
-  const match = /^([^/]+)\/([^/]+)$/.exec(value);
-  if (!match) throw new CliError(`--rate-limit: must be LIMIT/SECONDS, e.g. 100/60 (or none), got ${JSON.stringify(value)}`);
-  return { limit: integer(match[1]!), windowSeconds: integer(match[2]!) };
+  const match = /^(?:([^:/]+):)?([^/:]+)\/(\d+)([smhd]?)$/.exec(value);
+  if (!match) {
+    throw new CliError(
+      `--rate-limit: must be [NAME:]LIMIT/WINDOW, e.g. 100/60, burst:10/1s or daily:10000/1d (or none), got ${JSON.stringify(value)}`,
+    );
+  }
+  const seconds = integer(match[3]!);
+  const windowSeconds = typeof seconds === "number" ? seconds * WINDOW_UNITS[match[4] ?? ""]! : seconds;
+  return [...(previous ?? []), { name: match[1] ?? "default", limit: integer(match[2]!), windowSeconds }];
+}
+
+/** `--credits N` (uses left) or `none` (unlimited). */
+export function credits(value: string): number | string | null {
+  return value === "none" ? null : integer(value);
+}
+
+/** `--refill AMOUNT/day|month`: the balance is set to AMOUNT at the first use of each UTC day or month. */
+export function refill(value: string): { amount: number | string; interval: string } {
+  const match = /^([^/]+)\/(day|month)$/.exec(value);
+  if (!match) throw new CliError(`--refill: must be AMOUNT/day or AMOUNT/month, e.g. 1000/day, got ${JSON.stringify(value)}`);
+  return { amount: integer(match[1]!), interval: match[2]! };
 }
 
 export async function readStdin(): Promise<string> {

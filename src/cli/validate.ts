@@ -1,9 +1,27 @@
 import type { ErrorObject } from "ajv";
-import type { Static, TSchema } from "typebox";
+import type { Static } from "typebox";
+import type { SetupBody } from "../http/routes/auth-routes.js";
+import type { InviteBody } from "../http/routes/invitation-routes.js";
+import type { CatalogueBody } from "../http/routes/org-routes.js";
+import type { CreateTokenBody, Email, RevokeBody, TokenListQuery, UpdateTokenBody, VerifyBody } from "../http/schemas.js";
+import type { InputName } from "./input-schemas.js";
 import { CliError, type OptionNames, optionFor } from "./support.js";
 
 /** Fields whose value is never repeated in an error. */
 const SECRET_FIELDS = new Set(["password", "token"]);
+
+/** What each input is once valid: the static type of the route schema it was generated from (types only: no TypeBox at run time). */
+export interface Inputs extends Record<InputName, unknown> {
+  CatalogueBody: Static<typeof CatalogueBody>;
+  CreateTokenBody: Static<typeof CreateTokenBody>;
+  Email: Static<typeof Email>;
+  InviteBody: Static<typeof InviteBody>;
+  RevokeBody: Static<typeof RevokeBody>;
+  SetupBody: Static<typeof SetupBody>;
+  TokenListQuery: Static<typeof TokenListQuery>;
+  UpdateTokenBody: Static<typeof UpdateTokenBody>;
+  VerifyBody: Static<typeof VerifyBody>;
+}
 
 type SchemaNode = {
   type?: string | string[];
@@ -16,14 +34,19 @@ type SchemaNode = {
 };
 
 /**
- * Checks a command's input against the API's own route schema (src/http/schemas.ts and the route files),
- * with the API's Ajv settings, so the CLI and the API refuse the same things. The first error is reported
- * by the option that set the field: `--env: must be one of live, test (got "staging")`.
+ * Checks a command's input against the API's own route schema (src/http/schemas.ts and the route files,
+ * as generated into src/cli/input-schemas.ts), with the API's Ajv settings, so the CLI and the API refuse
+ * the same things. The first error is reported by the option that set the field:
+ * `--env: must be one of live, test (got "staging")`.
  */
-export async function validateInput<S extends TSchema>(schema: S, value: unknown, options: OptionNames = {}): Promise<Static<S>> {
-  const { makeAjv } = await import("../http/validation.js");
-  const validate = makeAjv(false, false).compile(schema as object);
-  if (validate(value)) return value as Static<S>;
+export async function validateInput<K extends InputName>(name: K, value: unknown, options: OptionNames = {}): Promise<Inputs[K]> {
+  const [{ createAjv }, { INPUT_COMPONENTS, INPUT_SCHEMAS }] = await Promise.all([
+    import("../http/ajv.js"),
+    import("./input-schemas.js"),
+  ]);
+  const schema = INPUT_SCHEMAS[name];
+  const validate = createAjv(false, false, INPUT_COMPONENTS, false).compile(schema);
+  if (validate(value)) return value as Inputs[K];
   throw new CliError(describe(validate.errors?.[0], schema as SchemaNode, value, options));
 }
 

@@ -24,6 +24,8 @@ export type AuditAction = AuditEvent["action"];
 export type AuditPage = Schemas["AuditPage"];
 export type UsageBucket = Schemas["UsageBucket"];
 export type User = Schemas["User"];
+/** `GET /v1/me`: a person (`user` set), or a service or root token (`user: null`, `token` set). */
+export type Me = Schemas["Me"];
 export type Membership = Schemas["Membership"];
 export type Organization = Schemas["Organization"];
 export type OrganizationSettings = Schemas["OrganizationSettings"];

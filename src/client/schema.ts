@@ -29,7 +29,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when storage answers; 503 when it does not, or when the server is under pressure (then a problem), so that a load balancer sends traffic elsewhere.
+         * @description 200 when storage answers; 503 when it does not, or when the server is under pressure (then a problem), so that a load balancer sends traffic elsewhere. `status: degraded` (still 200: every instance shares the same Redis, so sending traffic elsewhere would not help) when Redis, configured for limits, does not answer; `degraded` says what that means per TESSERA_LIMITS_ON_REDIS_DOWN.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -460,6 +460,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/locale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the language of your mail
+         * @description The language (`en` or `it`) of the notices Tessera mails you: expiring, expired, stale, deactivated and leaked tokens. The console sets it when you switch language (console session only; a bearer token is refused with 403).
+         */
+        put: operations["setMyLocale"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/sessions": {
         parameters: {
             query?: never;
@@ -796,6 +816,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs/{orgId}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description The organisation's endpoints, oldest first. Owners and admins (webhooks:read); secrets are never listed.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Adds an endpoint that receives the organisation's events (all types, or those in `eventTypes`), signed per Standard Webhooks with the `whsec_…` secret returned here once. Loopback and private addresses are refused (400) unless the instance allows them. 409 quota_exceeded past webhooksPerOrganization.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Deletes the endpoint and its delivery log; events not yet delivered to it are dropped.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes the URL, description, event types, or enables/disables it. A disabled endpoint is sent nothing and queues nothing new; its pending deliveries wait until it is enabled again.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An endpoint's delivery log
+         * @description Its deliveries, newest first, with the last attempt's HTTP status, duration and error, the number of attempts and when the next one is due. Paged by `cursor` (the previous page's nextCursor); filter by `state`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/webhooks/deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Queues the delivery to be sent at once, with a fresh retry schedule, whatever its state (a replay of a delivered event too). It leaves its target's order: newer events are not held back behind it. 409 while it is being sent.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Queues a `webhook.test` event to this endpoint only (whatever its event types), signed like any other. Follow it in the delivery log.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/verify": {
         parameters: {
             query?: never;
@@ -896,6 +1024,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/secret-scanning/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive a GitHub secret scanning alert
+         * @description GitHub's secret scanning partner program endpoint. The body is signed with ECDSA P-256 / SHA-256 (`Github-Public-Key-Signature`, base64 DER) by the key `Github-Public-Key-Identifier` names among those at `TESSERA_GITHUB_KEYS_URL`; a missing or bad signature is 401 and nothing happens. Each token is looked up by hash: one of this instance's is marked `leakedAt`, audited (`token.leaked`) and handled by its organisation's `onLeak` (revoke, suspend or notify), and answered `true_positive`; anything else `false_positive`. Reporting a token again changes nothing.
+         */
+        post: operations["githubSecretScanningAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -936,6 +1084,28 @@ export interface components {
             orgName: string;
             role: "owner" | "admin" | "member" | "viewer";
         };
+        /** @description The caller: a person (console session or their token) with their memberships, or a service or root token without a user */
+        Me: {
+            user: components["schemas"]["User"];
+            memberships: components["schemas"]["Membership"][];
+            token?: {
+                id: string;
+                name: string;
+                kind: string;
+                orgId: string | null;
+                scopes: string[];
+            };
+        } | {
+            user: null;
+            memberships: components["schemas"]["Membership"][];
+            token: {
+                id: string;
+                name: string;
+                kind: string;
+                orgId: string | null;
+                scopes: string[];
+            };
+        };
         /** @description An organisation's token policy */
         OrganizationSettings: {
             tokenPrefix: string;
@@ -946,6 +1116,17 @@ export interface components {
             revokeRequiresSuspension: boolean;
             membersCanSeeTokens: boolean;
             auditRetentionDays: number | null;
+            /** @description Days before expiry at which `token.expiring` is sent (default [7, 1]) */
+            expiryNoticeDays: number[];
+            staleAfterDays: number | null;
+            autoDeactivateUnusedDays: number | null;
+            onLeak: "revoke" | "suspend" | "notify";
+            /** @description Limits shared by all the organisation's tokens, answered as `org:<name>` at verification */
+            rateLimits: {
+                name: string;
+                limit: number;
+                windowSeconds: number;
+            }[];
         };
         /** @description An organisation, your role in it and its settings (also flattened at the top level) */
         Organization: {
@@ -965,6 +1146,17 @@ export interface components {
             revokeRequiresSuspension: boolean;
             membersCanSeeTokens: boolean;
             auditRetentionDays: number | null;
+            /** @description Days before expiry at which `token.expiring` is sent (default [7, 1]) */
+            expiryNoticeDays: number[];
+            staleAfterDays: number | null;
+            autoDeactivateUnusedDays: number | null;
+            onLeak: "revoke" | "suspend" | "notify";
+            /** @description Limits shared by all the organisation's tokens, answered as `org:<name>` at verification */
+            rateLimits: {
+                name: string;
+                limit: number;
+                windowSeconds: number;
+            }[];
         };
         /** @description A page of organisations */
         OrganizationList: {
@@ -991,6 +1183,32 @@ export interface components {
             description: string;
             kind: "management" | "product";
         }[];
+        /** @description At most `limit` units of cost per fixed window of `windowSeconds` (aligned to the epoch) */
+        RateLimit: {
+            /** @description Unique per token (or organisation); the legacy single limit is `default` */
+            name: string;
+            limit: number;
+            windowSeconds: number;
+        };
+        /** @description Uses a token has left: each verification takes its `cost` (default 1); at 0 it answers USAGE_EXCEEDED */
+        CreditsInput: {
+            remaining: number;
+            refill?: {
+                amount: number;
+                /** @description At the first verification of each new UTC day (month) the balance is set to `amount` */
+                interval: "day" | "month";
+            } | null;
+        };
+        /** @description A token's credits: the balance (written behind from the live counter, at most a few seconds old), its refill and when it last refilled */
+        Credits: {
+            remaining: number;
+            refill: {
+                amount: number;
+                interval: "day" | "month";
+            } | null;
+            /** Format: date-time */
+            refilledAt: string | null;
+        };
         /** @description A token as everyone but its holder sees it: never the secret */
         Token: {
             id: string;
@@ -1030,10 +1248,13 @@ export interface components {
             } | null;
             revokeReason: string | null;
             allowedIps: string[];
+            /** @description Older clients: the limit named `default`, if any */
             rateLimit: {
                 limit: number;
                 windowSeconds: number;
             } | null;
+            rateLimits: components["schemas"]["RateLimit"][];
+            credits: components["schemas"]["Credits"] | null;
             metadata: {
                 [key: string]: unknown;
             };
@@ -1041,6 +1262,10 @@ export interface components {
             regeneratedAt: string | null;
             /** Format: date-time */
             previousSecretExpiresAt: string | null;
+            /** Format: date-time */
+            leakedAt: string | null;
+            /** @description Where a secret scanner found the token (with `leakedAt`) */
+            leakUrl: string | null;
             orgId: string | null;
             /** Format: date-time */
             updatedAt: string;
@@ -1076,7 +1301,7 @@ export interface components {
             at: string;
             orgId: string | null;
             /** @enum {string} */
-            action: "instance.setup" | "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.bearer_throttled" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.password_change_failed" | "auth.session_ended" | "auth.sessions_ended" | "org.created" | "org.updated" | "org.settings_changed" | "org.scopes_changed" | "member.added" | "member.role_changed" | "member.removed" | "member.left" | "user.provisioned" | "user.updated" | "invitation.created" | "invitation.revoked" | "token.created" | "token.updated" | "token.scopes_changed" | "token.regenerated" | "token.deactivated" | "token.activated" | "token.suspended" | "token.resumed" | "token.revoked";
+            action: "instance.setup" | "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.bearer_throttled" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.password_change_failed" | "auth.session_ended" | "auth.sessions_ended" | "org.created" | "org.updated" | "org.settings_changed" | "org.scopes_changed" | "member.added" | "member.role_changed" | "member.removed" | "member.left" | "user.provisioned" | "user.updated" | "invitation.created" | "invitation.revoked" | "token.created" | "token.updated" | "token.scopes_changed" | "token.regenerated" | "token.deactivated" | "token.activated" | "token.suspended" | "token.resumed" | "token.revoked" | "token.expiring" | "token.expired" | "token.stale" | "token.leaked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.failing";
             actor: {
                 type: string;
                 id: string | null;
@@ -1103,7 +1328,7 @@ export interface components {
         VerifyResult: {
             valid: boolean;
             /** @enum {string} */
-            code: "VALID" | "MALFORMED" | "NOT_FOUND" | "EXPIRED" | "INACTIVE" | "SUSPENDED" | "REVOKED" | "OWNER_DISABLED" | "INSUFFICIENT_SCOPE" | "IP_NOT_ALLOWED" | "RATE_LIMITED";
+            code: "VALID" | "MALFORMED" | "NOT_FOUND" | "EXPIRED" | "INACTIVE" | "SUSPENDED" | "REVOKED" | "OWNER_DISABLED" | "INSUFFICIENT_SCOPE" | "IP_NOT_ALLOWED" | "RATE_LIMITED" | "USAGE_EXCEEDED";
             token?: {
                 id: string;
                 orgId: string | null;
@@ -1118,12 +1343,25 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            /** @description The first of `ratelimits`, for older clients */
             ratelimit?: {
                 limit: number;
                 remaining: number;
                 /** Format: date-time */
                 resetAt: string;
             } | null;
+            /** @description Every limit that applied: the token's by name, then its organisation's as `org:<name>` */
+            ratelimits?: {
+                name: string;
+                limit: number;
+                remaining: number;
+                /** Format: date-time */
+                resetAt: string;
+            }[];
+            /** @description Present when the token has credits */
+            credits?: {
+                remaining: number;
+            };
         };
         /** @description An invitation to join an organisation with a role */
         Invitation: {
@@ -1178,6 +1416,74 @@ export interface components {
         InvitationList: {
             items: components["schemas"]["Invitation"][];
         };
+        /** @description A webhook endpoint (its secret is shown once, at creation) */
+        Webhook: {
+            id: string;
+            orgId: string;
+            url: string;
+            description: string | null;
+            /** @description The types sent to this endpoint; empty = every type */
+            eventTypes: ("token.created" | "token.updated" | "token.regenerated" | "token.activated" | "token.deactivated" | "token.suspended" | "token.resumed" | "token.revoked" | "token.expiring" | "token.expired" | "token.stale" | "token.leaked" | "member.added" | "member.removed" | "member.role_changed")[];
+            enabled: boolean;
+            /**
+             * @description failing: a delivery was given up after the retry schedule; active again at the next success
+             * @enum {string}
+             */
+            status: "active" | "failing";
+            /** Format: date-time */
+            failingSince: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description An organisation's webhook endpoints */
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+        };
+        /** @description A new endpoint and its signing secret, shown this once */
+        WebhookWithSecret: {
+            webhook: components["schemas"]["Webhook"];
+            /** @description whsec_…: the Standard Webhooks signing secret; never shown again */
+            secret: string;
+        };
+        /** @description One event for one endpoint, with its last attempt */
+        WebhookDelivery: {
+            id: string;
+            webhookId: string;
+            /** @description The webhook-id header: the same on every attempt */
+            eventId: string;
+            type: string;
+            /**
+             * @description failed: given up after the retry schedule
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+            attempts: number;
+            /** Format: date-time */
+            lastAttemptAt: string | null;
+            /** @description The endpoint's HTTP status; null when none came */
+            lastStatus: number | null;
+            lastDurationMs: number | null;
+            lastError: string | null;
+            /** Format: date-time */
+            nextAttemptAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            deliveredAt: string | null;
+        };
+        /** @description An endpoint's deliveries, newest first */
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+            nextCursor: string | null;
+        };
+        /** @description Per reported match, in order: whether it is a live-or-dead Tessera token of this instance */
+        GitHubSecretAlertFeedback: {
+            token_raw: string;
+            token_type: string;
+            label: "true_positive" | "false_positive";
+        }[];
     };
     responses: {
         /** @description validation_failed: the request is invalid; `errors` names the fields */
@@ -1358,7 +1664,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Ready */
+            /** @description Ready (or degraded) */
             200: {
                 headers: {
                     "x-trace-id": components["headers"]["TraceId"];
@@ -1366,7 +1672,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description `ready` or `degraded` */
                         status: string;
+                        /** @description What is degraded, and how */
+                        degraded?: string[];
                     };
                 };
             };
@@ -1556,17 +1865,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        user: components["schemas"]["User"] | null;
-                        memberships: components["schemas"]["Membership"][];
-                        token?: {
-                            id: string;
-                            name: string;
-                            kind: string;
-                            orgId: string | null;
-                            scopes: string[];
-                        };
-                    };
+                    "application/json": components["schemas"]["Me"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -1809,6 +2108,17 @@ export interface operations {
                         revokeRequiresSuspension?: boolean;
                         membersCanSeeTokens?: boolean;
                         auditRetentionDays?: number | null;
+                        /** @description Days before expiry at which `token.expiring` is sent (default [7, 1]) */
+                        expiryNoticeDays?: number[];
+                        staleAfterDays?: number | null;
+                        autoDeactivateUnusedDays?: number | null;
+                        onLeak?: "revoke" | "suspend" | "notify";
+                        /** @description Limits shared by all the organisation's tokens, answered as `org:<name>` at verification */
+                        rateLimits?: {
+                            name: string;
+                            limit: number;
+                            windowSeconds: number;
+                        }[];
                     };
                     tokenPrefix?: string;
                     defaultExpiryDays?: number | null;
@@ -1818,6 +2128,17 @@ export interface operations {
                     revokeRequiresSuspension?: boolean;
                     membersCanSeeTokens?: boolean;
                     auditRetentionDays?: number | null;
+                    /** @description Days before expiry at which `token.expiring` is sent (default [7, 1]) */
+                    expiryNoticeDays?: number[];
+                    staleAfterDays?: number | null;
+                    autoDeactivateUnusedDays?: number | null;
+                    onLeak?: "revoke" | "suspend" | "notify";
+                    /** @description Limits shared by all the organisation's tokens, answered as `org:<name>` at verification */
+                    rateLimits?: {
+                        name: string;
+                        limit: number;
+                        windowSeconds: number;
+                    }[];
                 };
             };
         };
@@ -2341,6 +2662,44 @@ export interface operations {
             503: components["responses"]["Problem503"];
         };
     };
+    setMyLocale: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    locale: "en" | "it";
+                };
+            };
+        };
+        responses: {
+            /** @description Saved */
+            204: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
     listSessions: {
         parameters: {
             query?: never;
@@ -2515,6 +2874,8 @@ export interface operations {
                         limit: number;
                         windowSeconds: number;
                     } | null;
+                    rateLimits?: components["schemas"]["RateLimit"][];
+                    credits?: components["schemas"]["CreditsInput"] | null;
                     metadata?: {
                         [key: string]: unknown;
                     };
@@ -2638,10 +2999,14 @@ export interface operations {
                     description?: string | null;
                     scopes?: string[];
                     allowedIps?: string[];
+                    /** @description Older clients: the limit named `default` (null removes it); the others are kept */
                     rateLimit?: {
                         limit: number;
                         windowSeconds: number;
                     } | null;
+                    /** @description Replaces every named limit ([] removes them all) */
+                    rateLimits?: components["schemas"]["RateLimit"][];
+                    credits?: components["schemas"]["CreditsInput"] | null;
                     metadata?: {
                         [key: string]: unknown;
                     };
@@ -3211,6 +3576,287 @@ export interface operations {
             503: components["responses"]["Problem503"];
         };
     };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoints */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path: {
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description http:// or https://; loopback and private addresses are refused (TESSERA_WEBHOOK_ALLOW_PRIVATE) */
+                    url: string;
+                    description?: string | null;
+                    /** @description The types sent to this endpoint; empty = every type */
+                    eventTypes?: ("token.created" | "token.updated" | "token.regenerated" | "token.activated" | "token.deactivated" | "token.suspended" | "token.resumed" | "token.revoked" | "token.expiring" | "token.expired" | "token.stale" | "token.leaked" | "member.added" | "member.removed" | "member.role_changed")[];
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Created, with its secret */
+            201: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path: {
+                orgId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path: {
+                orgId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description http:// or https://; loopback and private addresses are refused (TESSERA_WEBHOOK_ALLOW_PRIVATE) */
+                    url?: string;
+                    description?: string | null;
+                    /** @description The types sent to this endpoint; empty = every type */
+                    eventTypes?: ("token.created" | "token.updated" | "token.regenerated" | "token.activated" | "token.deactivated" | "token.suspended" | "token.resumed" | "token.revoked" | "token.expiring" | "token.expired" | "token.stale" | "token.leaked" | "member.added" | "member.removed" | "member.role_changed")[];
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                state?: "pending" | "delivered" | "failed";
+            };
+            header?: never;
+            path: {
+                orgId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path: {
+                orgId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With a cookie session (not a bearer token): the value of the tessera_csrf cookie; without it the request is refused with 403 csrf_failed */
+                "x-csrf-token"?: components["parameters"]["CsrfToken"];
+            };
+            path: {
+                orgId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
     verifyToken: {
         parameters: {
             query?: never;
@@ -3229,6 +3875,8 @@ export interface operations {
                     ip?: ((string | unknown | unknown) | null) | unknown | unknown;
                     /** @description The end client's User-Agent, kept in the token's request history */
                     userAgent?: string | null;
+                    /** @description Units this verification takes from every rate limit and from the credits (default 1; 0 checks without taking) */
+                    cost?: number;
                 };
             };
         };
@@ -3449,6 +4097,51 @@ export interface operations {
             415: components["responses"]["Problem415"];
             426: components["responses"]["Problem426"];
             429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    githubSecretScanningAlert: {
+        parameters: {
+            query?: never;
+            header?: {
+                "github-public-key-identifier"?: string;
+                "github-public-key-signature"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The string GitHub matched */
+                    token: string;
+                    /** @description The secret type registered with GitHub */
+                    type: string;
+                    /** @description Where GitHub found it */
+                    url: string;
+                    /** @description content, commit, issue, npm, … */
+                    source: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description One label per reported match */
+            200: {
+                headers: {
+                    "x-trace-id": components["headers"]["TraceId"];
+                    "cache-control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubSecretAlertFeedback"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            426: components["responses"]["Problem426"];
             500: components["responses"]["Problem500"];
             503: components["responses"]["Problem503"];
         };

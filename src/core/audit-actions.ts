@@ -36,6 +36,14 @@ export const AUDIT_ACTIONS = [
   "token.suspended",
   "token.resumed",
   "token.revoked",
+  "token.expiring",
+  "token.expired",
+  "token.stale",
+  "token.leaked",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.failing",
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -9,6 +9,9 @@ export const ID_PREFIX = {
   session: "ses",
   invitation: "inv",
   request: "req",
+  mail: "eml",
+  webhook: "whk",
+  delivery: "dlv",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;
@@ -30,7 +33,7 @@ export function newId<K extends IdKind>(kind: K): `${(typeof ID_PREFIX)[K]}_${st
   return `${ID_PREFIX[kind]}_${encodeBase62(Date.now(), 8)}${encodeBase62(sequence, 3)}${randomBase62(11)}`;
 }
 
-const ID_RE = /^(tok|org|usr|evt|ses|inv|req)_[0-9A-Za-z]{22}$/;
+const ID_RE = /^(tok|org|usr|evt|ses|inv|req|eml|whk|dlv)_[0-9A-Za-z]{22}$/;
 
 /** Whether `value` has the shape of an id of that kind (used to answer 404 early on garbage ids). */
 export function isId(kind: IdKind, value: string): boolean {

@@ -14,6 +14,7 @@ import {
   decideTokenAction,
   decideTransition,
   decideVerifyCaller,
+  decideWebhooks,
   type PolicyActor,
   type PolicyToken,
 } from "./policy.js";
@@ -377,5 +378,38 @@ describe("policy properties", () => {
       }),
       params,
     );
+  });
+});
+
+describe("webhooks (SPEC §10)", () => {
+  it.each([
+    ["owner", OWNER, "allow", "allow"],
+    ["admin", ADMIN, "allow", "allow"],
+    ["member", MEMBER, "forbidden", "forbidden"],
+    ["viewer", VIEWER, "forbidden", "forbidden"],
+    ["root", ROOT, "allow", "allow"],
+    ["service token with webhooks:read only", service(["webhooks:read"]), "allow", "forbidden"],
+    ["service token with webhooks:write only", service(["webhooks:write"]), "forbidden", "forbidden"],
+    [
+      "service token with webhooks:write, tokens:read, members:read",
+      service(["webhooks:write", "tokens:read", "members:read"]),
+      "forbidden",
+      "allow",
+    ],
+    [
+      "owner's token without webhook scopes",
+      person("usr_owner", "owner", ["tokens:read", "members:read"]),
+      "forbidden",
+      "forbidden",
+    ],
+    [
+      "member's token claiming webhook scopes",
+      person("usr_member", "member", ["webhooks:read", "webhooks:write"]),
+      "forbidden",
+      "forbidden",
+    ],
+  ] as const)("%s: read %s, write %s", (_, actor, read, write) => {
+    expect(outcome(decideWebhooks(actor, "read"))).toBe(read);
+    expect(outcome(decideWebhooks(actor, "write"))).toBe(write);
   });
 });

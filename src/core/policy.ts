@@ -259,6 +259,27 @@ export function decideTokenEdit(actor: PolicyActor, token: PolicyToken): Decisio
   return decideTouch(actor, token);
 }
 
+/**
+ * Changing a token's limits or credits: whoever may edit the token may tighten them (lower credits, a
+ * smaller or slower limit, a new limit); loosening (more credits, a larger refill, a limit removed,
+ * raised or over a shorter window, credits removed) gives the token more use than it had, which a
+ * member could otherwise do to the budget an owner or admin set on their own token: only owners,
+ * admins and organisation-level callers (service and root tokens, the CLI) may loosen.
+ */
+export function decideLimitsChange(
+  actor: PolicyActor,
+  token: PolicyToken,
+  loosens: { rateLimits: boolean; credits: boolean },
+): Decision {
+  const touch = decideTouch(actor, token);
+  if (!touch.allowed) return touch;
+  if (actor.kind === "person" && actor.role !== "owner" && actor.role !== "admin") {
+    if (loosens.credits) return forbid("Only owners and admins may give a token more credits (or remove them)");
+    if (loosens.rateLimits) return forbid("Only owners and admins may raise or remove a token's rate limits");
+  }
+  return ALLOW;
+}
+
 /** Deactivate, activate, suspend, resume, revoke: whoever sees the token and holds tokens:write. */
 export function decideTransition(actor: PolicyActor, token: PolicyToken, _transition: Transition): Decision {
   return decideTouch(actor, token);
@@ -459,4 +480,19 @@ export function decideProvisionProfile(actor: PolicyActor, membershipsElsewhere:
   return forbid(
     "This person belongs to other organisations too; only a root token with orgs:provision can change their email or name",
   );
+}
+
+/**
+ * Webhook endpoints (SPEC §10). Reading needs `webhooks:read`; creating, changing, testing, deleting and
+ * retrying need `webhooks:write`. An endpoint receives every token and member event of the organisation,
+ * so managing one also needs what those events reveal (authority never grows): seeing every token
+ * (`tokens:read` as an owner, admin or organisation-level token) and `members:read`. Members and
+ * viewers are refused either way.
+ */
+export function decideWebhooks(actor: PolicyActor, access: "read" | "write"): Decision {
+  const scope = requirePermission(actor, access === "read" ? "webhooks:read" : "webhooks:write");
+  if (!scope.allowed) return scope;
+  if (access === "read") return actor.seesAllTokens ? ALLOW : forbid("Webhooks are managed by owners and admins");
+  if (!actor.seesAllTokens) return forbid("Webhooks are managed by owners and admins");
+  return requirePermission(actor, firstMissing(actor.permissions, ["tokens:read", "members:read"]) ?? "webhooks:write");
 }

@@ -16,6 +16,8 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: "audit:read", description: "Read the audit log" },
   { name: "org:read", description: "Read the organisation and its settings" },
   { name: "org:write", description: "Change the organisation's settings and scope catalogue" },
+  { name: "webhooks:read", description: "List webhook endpoints and their deliveries" },
+  { name: "webhooks:write", description: "Create, change, test and delete webhook endpoints; retry deliveries" },
 ];
 
 export const MANAGEMENT_SCOPE_NAMES: readonly string[] = MANAGEMENT_SCOPES.map((s) => s.name);

@@ -1,3 +1,4 @@
+import type { NamedRateLimit, TokenCredits } from "./limits.js";
 import type { Environment } from "./token-format.js";
 
 export const TOKEN_KINDS = ["personal", "service", "root"] as const;
@@ -38,10 +39,17 @@ export interface TokenRecord {
   revokedByName: string | null;
   revokeReason: string | null;
   allowedIps: string[];
-  rateLimit: RateLimit | null;
+  /** Named limits (the legacy single `rateLimit` is the one named `default`); empty: none. */
+  rateLimits: NamedRateLimit[];
+  /** Null: unlimited uses. */
+  credits: TokenCredits | null;
   metadata: Record<string, unknown>;
   regeneratedAt: number | null;
   previousSecretExpiresAt: number | null;
+  /** When a secret scanner reported the token's secret as public (SPEC §11); null = never. */
+  leakedAt: number | null;
+  /** Where it was found (the alert's `url`), when `leakedAt` is set. */
+  leakUrl: string | null;
   lastUsedAt: number | null;
   lastUsedIp: string | null;
   usageCount: number;
@@ -73,10 +81,13 @@ export function blankToken(now: number): TokenRecord {
     revokedByName: null,
     revokeReason: null,
     allowedIps: [],
-    rateLimit: null,
+    rateLimits: [],
+    credits: null,
     metadata: {},
     regeneratedAt: null,
     previousSecretExpiresAt: null,
+    leakedAt: null,
+    leakUrl: null,
     lastUsedAt: null,
     lastUsedIp: null,
     usageCount: 0,

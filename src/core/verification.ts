@@ -1,4 +1,5 @@
 import { compileAllowlist, type IpAllowlist } from "./ip.js";
+import { type CreditSpec, type LimitSpec, limitSpecs, type NamedRateLimit } from "./limits.js";
 import { type Role, rolePermissions } from "./roles.js";
 import { effectiveScopes, GRANTS_NOTHING, intersect, MANAGEMENT_SCOPE_NAMES, type PermissionSet, scopeSet } from "./scopes.js";
 import { deriveStatus } from "./status.js";
@@ -17,6 +18,7 @@ export const VERIFY_CODES = [
   "INSUFFICIENT_SCOPE",
   "IP_NOT_ALLOWED",
   "RATE_LIMITED",
+  "USAGE_EXCEEDED",
 ] as const;
 export type VerifyCode = (typeof VERIFY_CODES)[number];
 
@@ -37,9 +39,16 @@ export interface PreparedToken {
   /** The scopes the token may use now (personal tokens: ∩ the owner's current role). */
   scopes: string[];
   allowlist: IpAllowlist;
+  /** The token's limits and its organisation's (empty: none). */
+  limits: LimitSpec[];
+  credits: CreditSpec | null;
 }
 
-export function prepareToken(token: TokenRecord, owner: OwnerState | null): PreparedToken {
+export function prepareToken(
+  token: TokenRecord,
+  owner: OwnerState | null,
+  orgLimits: readonly NamedRateLimit[] = [],
+): PreparedToken {
   const permissions = tokenPermissions(token, owner);
   return {
     token,
@@ -47,10 +56,11 @@ export function prepareToken(token: TokenRecord, owner: OwnerState | null): Prep
     permissions,
     scopes: effectiveScopes(token.scopes, permissions, MANAGEMENT_SCOPE_NAMES),
     allowlist: compileAllowlist(token.allowedIps),
+    ...limitSpecs(token, orgLimits),
   };
 }
 
-export type EvaluationCode = Exclude<VerifyCode, "MALFORMED" | "RATE_LIMITED">;
+export type EvaluationCode = Exclude<VerifyCode, "MALFORMED" | "RATE_LIMITED" | "USAGE_EXCEEDED">;
 
 /** The permissions a token carries now: its scopes, and for personal tokens ∩ its owner's current role. */
 export function tokenPermissions(token: TokenRecord, owner: OwnerState | null): PermissionSet {

@@ -37,8 +37,10 @@ import { invitationRoutes } from "./routes/invitation-routes.js";
 import { oidcRoutes } from "./routes/oidc-routes.js";
 import { orgRoutes } from "./routes/org-routes.js";
 import { rootTokenRoutes } from "./routes/root-token-routes.js";
+import { secretScanningRoutes } from "./routes/secret-scanning-routes.js";
 import { tokenRoutes } from "./routes/token-routes.js";
 import { verifyRoutes } from "./routes/verify-routes.js";
+import { webhookRoutes } from "./routes/webhook-routes.js";
 import { trustFunction } from "./trust-proxy.js";
 import { createValidatorCompiler, parseJsonBody } from "./validation.js";
 import { createVerifyFastLane } from "./verify-fast-lane.js";
@@ -115,6 +117,7 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
     // Our own server, so that `POST /v1/verify` can take its fast lane before Fastify's pipeline.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
       const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+        tessera.traffic.requests++;
         const call = fastLane.take(req);
         if (call) fastLane.handle(req, res, call);
         else handler(req, res);
@@ -270,9 +273,11 @@ export async function buildApp(tessera: Tessera, options: AppOptions = {}): Prom
   await app.register(accountRoutes);
   await app.register(tokenRoutes);
   await app.register(governanceRoutes);
+  await app.register(webhookRoutes);
   await app.register(verifyRoutes);
   await app.register(rootTokenRoutes);
   await app.register(embedRoutes);
+  await app.register(secretScanningRoutes);
 
   app.get("/v1/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   await app.register(fastifySwaggerUi, {

@@ -148,14 +148,23 @@ function throttled(wait: number): TesseraError {
  * answered as usual; any other answer stays the address's 429, uncounted (nothing was looked up).
  */
 function warmActorOf(tessera: Tessera, result: VerifyResult, meta: RequestMeta, wait: number): Actor | Promise<Actor> {
-  if (result.valid || result.code === "RATE_LIMITED" || result.code === "IP_NOT_ALLOWED") return actorOf(tessera, result, meta);
+  if (result.valid || result.code === "RATE_LIMITED" || result.code === "USAGE_EXCEEDED" || result.code === "IP_NOT_ALLOWED")
+    return actorOf(tessera, result, meta);
   throw throttled(wait);
 }
 
 function actorOf(tessera: Tessera, result: VerifyResult, meta: RequestMeta): Actor | Promise<Actor> {
-  if (result.code === "RATE_LIMITED") {
-    const reset = result.ratelimit ? Math.ceil((result.ratelimit.resetAt - Date.now()) / 1000) : 1;
-    throw new TesseraError("rate_limited", "The bearer token's rate limit is exhausted", { retryAfterSeconds: reset });
+  if (result.code === "RATE_LIMITED" || result.code === "USAGE_EXCEEDED") {
+    const resetAt = Math.max(
+      Date.now() + 1000,
+      ...(result.ratelimits ?? []).filter((l) => l.remaining === 0).map((l) => l.resetAt),
+    );
+    const reset = Math.ceil((resetAt - Date.now()) / 1000);
+    throw new TesseraError(
+      "rate_limited",
+      result.code === "RATE_LIMITED" ? "The bearer token's rate limit is exhausted" : "The bearer token's credits are used up",
+      { retryAfterSeconds: reset },
+    );
   }
   if (result.code === "IP_NOT_ALLOWED") throw new TesseraError("forbidden", "The bearer token may not be used from this address");
   if (!result.valid || !result.token) {

@@ -88,7 +88,9 @@ const TAGS = [
   { name: "scopes", description: "The scope catalogue tokens draw from" },
   { name: "auth", description: "Console sign-in, sessions and passwords" },
   { name: "root tokens", description: "Instance tokens (created with the CLI)" },
+  { name: "webhooks", description: "Signed event deliveries to the organisation's endpoints (SPEC §10)" },
   { name: "operations", description: "Health, readiness and metrics for the operator" },
+  { name: "leak response", description: "Secret scanning alerts: leaked tokens are marked and handled (SPEC §11)" },
 ];
 
 interface RouteShape {

@@ -1,11 +1,13 @@
 import { type Static, type TSchema, type TUnsafe, Type } from "typebox";
 import { AUDIT_ACTIONS } from "../core/audit-actions.js";
 import { ERROR_CODES } from "../core/errors.js";
+import { LIMIT_NAME_PATTERN, MAX_CREDITS, MAX_LIMIT, MAX_RATE_LIMITS, MAX_WINDOW_SECONDS } from "../core/limits.js";
 import { FREE_TEXT_PATTERN, NAME_PATTERN } from "../core/names.js";
-import { MAX_AUDIT_RETENTION_DAYS, MAX_EXPIRY_DAYS } from "../core/settings.js";
+import { MAX_AUDIT_RETENTION_DAYS, MAX_EXPIRY_DAYS, MAX_EXPIRY_NOTICES } from "../core/settings.js";
 import { MAX_GRACE_SECONDS } from "../core/status.js";
 import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH } from "../core/tokens.js";
 import { VERIFY_CODES } from "../core/verification.js";
+import { WEBHOOK_EVENT_TYPES } from "../core/webhook-events.js";
 import { MAX_PASSWORD_LENGTH } from "../services/passwords.js";
 
 /**
@@ -95,6 +97,27 @@ export const MembershipSchema = component(
   "An organisation a person belongs to, with their role",
   Type.Object({ orgId: Type.String(), orgName: Type.String(), role: Role }),
 );
+/** The token a bearer caller is using (`GET /v1/me`). */
+const CallerToken = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  orgId: nullable(Type.String()),
+  scopes: Type.Array(Type.String()),
+});
+/**
+ * `GET /v1/me`: a person always has a user (their console session, or their personal or embed token);
+ * only a service or root token has none, and then the token is always there. Two shapes, so that a
+ * client holding a person's session gets a non-null user from the document rather than by assertion.
+ */
+export const MeSchema = component(
+  "Me",
+  "The caller: a person (console session or their token) with their memberships, or a service or root token without a user",
+  Type.Union([
+    Type.Object({ user: UserSchema, memberships: Type.Array(MembershipSchema), token: Type.Optional(CallerToken) }),
+    Type.Object({ user: Type.Null(), memberships: Type.Array(MembershipSchema), token: CallerToken }),
+  ]),
+);
 
 const SettingsProperties = {
   tokenPrefix: Type.String({ pattern: "^[a-z]{2,8}$" }),
@@ -105,6 +128,28 @@ const SettingsProperties = {
   revokeRequiresSuspension: Type.Boolean(),
   membersCanSeeTokens: Type.Boolean(),
   auditRetentionDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_AUDIT_RETENTION_DAYS })),
+  expiryNoticeDays: Type.Array(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS }), {
+    maxItems: MAX_EXPIRY_NOTICES,
+    uniqueItems: true,
+    description: "Days before expiry at which `token.expiring` is sent (default [7, 1])",
+  }),
+  staleAfterDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS })),
+  autoDeactivateUnusedDays: nullable(Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_DAYS })),
+  onLeak: Type.Union([Type.Literal("revoke"), Type.Literal("suspend"), Type.Literal("notify")]),
+  rateLimits: Type.Array(
+    Type.Object(
+      {
+        name: Type.String({ pattern: LIMIT_NAME_PATTERN }),
+        limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT }),
+        windowSeconds: Type.Integer({ minimum: 1, maximum: MAX_WINDOW_SECONDS }),
+      },
+      strict,
+    ),
+    {
+      maxItems: MAX_RATE_LIMITS,
+      description: "Limits shared by all the organisation's tokens, answered as `org:<name>` at verification",
+    },
+  ),
 };
 export const SettingsSchema = component(
   "OrganizationSettings",
@@ -166,8 +211,53 @@ export const ScopeCatalogue = component(
 );
 
 export const RateLimitSchema = Type.Object(
-  { limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) },
+  {
+    limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT }),
+    windowSeconds: Type.Integer({ minimum: 1, maximum: MAX_WINDOW_SECONDS }),
+  },
   strict,
+);
+export const NamedRateLimitSchema = component(
+  "RateLimit",
+  "At most `limit` units of cost per fixed window of `windowSeconds` (aligned to the epoch)",
+  Type.Object(
+    {
+      name: Type.String({
+        pattern: LIMIT_NAME_PATTERN,
+        description: "Unique per token (or organisation); the legacy single limit is `default`",
+      }),
+      limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT }),
+      windowSeconds: Type.Integer({ minimum: 1, maximum: MAX_WINDOW_SECONDS }),
+    },
+    strict,
+  ),
+);
+const RateLimits = Type.Array(NamedRateLimitSchema, { maxItems: MAX_RATE_LIMITS });
+const CreditRefillSchema = Type.Object(
+  {
+    amount: Type.Integer({ minimum: 1, maximum: MAX_CREDITS }),
+    interval: Type.Union([Type.Literal("day"), Type.Literal("month")], {
+      description: "At the first verification of each new UTC day (month) the balance is set to `amount`",
+    }),
+  },
+  strict,
+);
+export const CreditsInputSchema = component(
+  "CreditsInput",
+  "Uses a token has left: each verification takes its `cost` (default 1); at 0 it answers USAGE_EXCEEDED",
+  Type.Object(
+    { remaining: Type.Integer({ minimum: 0, maximum: MAX_CREDITS }), refill: Type.Optional(nullable(CreditRefillSchema)) },
+    strict,
+  ),
+);
+export const CreditsSchema = component(
+  "Credits",
+  "A token's credits: the balance (written behind from the live counter, at most a few seconds old), its refill and when it last refilled",
+  Type.Object({
+    remaining: Type.Integer(),
+    refill: nullable(Type.Object({ amount: Type.Integer(), interval: Type.Union([Type.Literal("day"), Type.Literal("month")]) })),
+    refilledAt: NullableDateTime,
+  }),
 );
 /**
  * A JSON object with any keys. Not `Type.Record(Type.String(), …)`: that becomes
@@ -203,6 +293,8 @@ export const CreateTokenBody = Type.Object(
     environment: Type.Optional(Environment),
     allowedIps: Type.Optional(AllowedIps),
     rateLimit: Type.Optional(nullable(RateLimitSchema)),
+    rateLimits: Type.Optional(RateLimits),
+    credits: Type.Optional(nullable(CreditsInputSchema)),
     metadata: Type.Optional(Metadata),
   },
   strict,
@@ -215,7 +307,16 @@ export const UpdateTokenBody = Type.Object(
     description: Type.Optional(Description),
     scopes: Type.Optional(Scopes),
     allowedIps: Type.Optional(AllowedIps),
-    rateLimit: Type.Optional(nullable(RateLimitSchema)),
+    rateLimit: Type.Optional(
+      Type.Unsafe<{ limit: number; windowSeconds: number } | null>({
+        ...nullable(RateLimitSchema),
+        description: "Older clients: the limit named `default` (null removes it); the others are kept",
+      }),
+    ),
+    rateLimits: Type.Optional(
+      Type.Unsafe<Static<typeof RateLimits>>({ ...RateLimits, description: "Replaces every named limit ([] removes them all)" }),
+    ),
+    credits: Type.Optional(nullable(CreditsInputSchema)),
     metadata: Type.Optional(Metadata),
     expiresAt: Type.Optional(
       Type.Unsafe<string | null>({
@@ -272,10 +373,19 @@ export const TokenViewSchema = component(
     revokedBy: nullable(ActorRef),
     revokeReason: nullable(Type.String()),
     allowedIps: Type.Array(Type.String()),
-    rateLimit: nullable(Type.Object({ limit: Type.Integer(), windowSeconds: Type.Integer() })),
+    rateLimit: nullable(
+      Type.Object(
+        { limit: Type.Integer(), windowSeconds: Type.Integer() },
+        { description: "Older clients: the limit named `default`, if any" },
+      ),
+    ),
+    rateLimits: Type.Array(NamedRateLimitSchema),
+    credits: nullable(CreditsSchema),
     metadata: AnyObject(),
     regeneratedAt: NullableDateTime,
     previousSecretExpiresAt: NullableDateTime,
+    leakedAt: NullableDateTime,
+    leakUrl: nullable(Type.String({ description: "Where a secret scanner found the token (with `leakedAt`)" })),
     orgId: nullable(Type.String()),
     updatedAt: DateTime,
   }),
@@ -426,6 +536,14 @@ export const VerifyBody = Type.Object(
     userAgent: Type.Optional(
       nullable(Type.String({ maxLength: 512, description: "The end client's User-Agent, kept in the token's request history" })),
     ),
+    cost: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_LIMIT,
+        description:
+          "Units this verification takes from every rate limit and from the credits (default 1; 0 checks without taking)",
+      }),
+    ),
   },
   strict,
 );
@@ -449,7 +567,20 @@ export const VerifyResponse = component(
         metadata: AnyObject(),
       }),
     ),
-    ratelimit: Type.Optional(nullable(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime }))),
+    ratelimit: Type.Optional(
+      nullable(
+        Type.Object(
+          { limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime },
+          { description: "The first of `ratelimits`, for older clients" },
+        ),
+      ),
+    ),
+    ratelimits: Type.Optional(
+      Type.Array(Type.Object({ name: Type.String(), limit: Type.Integer(), remaining: Type.Integer(), resetAt: DateTime }), {
+        description: "Every limit that applied: the token's by name, then its organisation's as `org:<name>`",
+      }),
+    ),
+    credits: Type.Optional(Type.Object({ remaining: Type.Integer() }, { description: "Present when the token has credits" })),
   }),
 );
 
@@ -515,4 +646,105 @@ export const InvitationList = component(
   "InvitationList",
   "An organisation's invitations: pending first, newest first",
   Type.Object({ items: Type.Array(InvitationSchema) }),
+);
+
+/** A webhook event type that an endpoint may subscribe to (`webhook.test` is sent by test sends only). */
+const WebhookEventType = StringEnum(
+  WEBHOOK_EVENT_TYPES.filter((t) => t !== "webhook.test"),
+  { description: "An event type (SPEC §10)" },
+);
+const WebhookUrl = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  pattern: PRINTABLE,
+  description: "http:// or https://; loopback and private addresses are refused (TESSERA_WEBHOOK_ALLOW_PRIVATE)",
+});
+const WebhookEventTypes = Type.Array(WebhookEventType, {
+  maxItems: WEBHOOK_EVENT_TYPES.length,
+  description: "The types sent to this endpoint; empty = every type",
+});
+
+export const WebhookParams = Type.Object({ orgId: Id, id: Id });
+export const DeliveryParams = Type.Object({ orgId: Id, id: Id });
+
+export const WebhookSchema = component(
+  "Webhook",
+  "A webhook endpoint (its secret is shown once, at creation)",
+  Type.Object({
+    id: Type.String(),
+    orgId: Type.String(),
+    url: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    eventTypes: WebhookEventTypes,
+    enabled: Type.Boolean(),
+    status: StringEnum(["active", "failing"] as const, {
+      description: "failing: a delivery was given up after the retry schedule; active again at the next success",
+    }),
+    failingSince: NullableDateTime,
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  }),
+);
+export const WebhookList = component(
+  "WebhookList",
+  "An organisation's webhook endpoints",
+  Type.Object({ items: Type.Array(WebhookSchema) }),
+);
+export const WebhookWithSecret = component(
+  "WebhookWithSecret",
+  "A new endpoint and its signing secret, shown this once",
+  Type.Object({
+    webhook: WebhookSchema,
+    secret: Type.String({ description: "whsec_…: the Standard Webhooks signing secret; never shown again" }),
+  }),
+);
+export const CreateWebhookBody = Type.Object(
+  {
+    url: WebhookUrl,
+    description: Type.Optional(Description),
+    eventTypes: Type.Optional(WebhookEventTypes),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+export const UpdateWebhookBody = Type.Object(
+  {
+    url: Type.Optional(WebhookUrl),
+    description: Type.Optional(Description),
+    eventTypes: Type.Optional(WebhookEventTypes),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+export const DeliverySchema = component(
+  "WebhookDelivery",
+  "One event for one endpoint, with its last attempt",
+  Type.Object({
+    id: Type.String(),
+    webhookId: Type.String(),
+    eventId: Type.String({ description: "The webhook-id header: the same on every attempt" }),
+    type: Type.String(),
+    state: StringEnum(["pending", "delivered", "failed"] as const, { description: "failed: given up after the retry schedule" }),
+    attempts: Type.Integer(),
+    lastAttemptAt: NullableDateTime,
+    lastStatus: Type.Union([Type.Integer(), Type.Null()], { description: "The endpoint's HTTP status; null when none came" }),
+    lastDurationMs: Type.Union([Type.Integer(), Type.Null()]),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    nextAttemptAt: NullableDateTime,
+    createdAt: DateTime,
+    deliveredAt: NullableDateTime,
+  }),
+);
+export const DeliveryList = component(
+  "WebhookDeliveryList",
+  "An endpoint's deliveries, newest first",
+  Type.Object({ items: Type.Array(DeliverySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+);
+export const DeliveryQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    cursor: Type.Optional(Type.String({ pattern: "^dlv_[0-9A-Za-z]{22}$", description: "nextCursor of the previous page" })),
+    state: Type.Optional(StringEnum(["pending", "delivered", "failed"] as const)),
+  },
+  strict,
 );

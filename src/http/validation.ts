@@ -1,36 +1,13 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import type { FastifySchemaCompiler } from "fastify";
 import secureJson from "secure-json-parse";
 import { TesseraError } from "../core/errors.js";
+import { createAjv } from "./ajv.js";
 import { COMPONENT_SCHEMAS, ProblemSchema } from "./schemas.js";
 
-// ajv-formats is CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-/** The Ajv the routes use (also the CLI's, so both refuse the same input). */
+/** The Ajv the routes use (the CLI builds the same one from src/cli/input-schemas.ts: both refuse the same input). */
 export function makeAjv(coerceTypes: boolean | "array", removeAdditional: boolean): Ajv {
-  const ajv = new Ajv({
-    coerceTypes,
-    useDefaults: true,
-    removeAdditional,
-    // Stop at the first error: with allErrors a hostile body (100,000 wrong array items, 100,000 unknown
-    // keys) made Ajv build one error object per item, seconds of CPU and hundreds of MiB per request.
-    allErrors: false,
-    strict: false,
-  });
-  addFormats(ajv);
-  // A named component (`$ref: "Token#"`) means the same in a request schema as in a response.
-  for (const schema of [ProblemSchema, ...COMPONENT_SCHEMAS]) ajv.addSchema(schema);
-  // RFC 3339 allows a leap second (`23:59:60Z`) but Date.parse answers NaN for it, which would reach
-  // storage as a bound (PostgreSQL: 500; SQLite: silently empty results). Only dates JS can read pass.
-  const rfc3339 = ajv.formats["date-time"] as { validate: (value: string) => boolean; compare?: unknown };
-  ajv.addFormat("date-time", {
-    type: "string",
-    validate: (value: string) => rfc3339.validate(value) && !Number.isNaN(Date.parse(value)),
-    ...(rfc3339.compare ? { compare: rfc3339.compare as (a: string, b: string) => number } : {}),
-  });
-  return ajv;
+  return createAjv(coerceTypes, removeAdditional, [ProblemSchema, ...COMPONENT_SCHEMAS]);
 }
 
 /**

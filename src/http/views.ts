@@ -1,5 +1,6 @@
 import type { Static } from "typebox";
 import type { AuditAction } from "../core/audit-actions.js";
+import { DEFAULT_LIMIT_NAME } from "../core/limits.js";
 import type { Role } from "../core/roles.js";
 import { deriveStatus } from "../core/status.js";
 import { maskToken } from "../core/token-format.js";
@@ -39,11 +40,23 @@ export function tokenView(t: TokenRecord, now = Date.now()) {
     revokedBy: t.revokedAt !== null ? { id: t.revokedById, name: t.revokedByName } : null,
     revokeReason: t.revokeReason,
     allowedIps: t.allowedIps,
-    rateLimit: t.rateLimit,
+    rateLimit: legacyRateLimit(t),
+    rateLimits: t.rateLimits,
+    credits: t.credits
+      ? { remaining: t.credits.remaining, refill: t.credits.refill, refilledAt: iso(t.credits.refilledAt) }
+      : null,
     metadata: t.metadata,
     regeneratedAt: iso(t.regeneratedAt),
     previousSecretExpiresAt: iso(t.previousSecretExpiresAt),
+    leakedAt: iso(t.leakedAt),
+    leakUrl: t.leakUrl,
   };
+}
+
+/** `rateLimit` for older clients: the limit named `default` (the legacy single limit), if any. */
+function legacyRateLimit(t: TokenRecord): { limit: number; windowSeconds: number } | null {
+  const legacy = t.rateLimits.find((l) => l.name === DEFAULT_LIMIT_NAME);
+  return legacy ? { limit: legacy.limit, windowSeconds: legacy.windowSeconds } : null;
 }
 
 export function orgView(org: OrgRecord, role: Role | null = null) {

@@ -26,6 +26,7 @@ export function tesseraExpress(options: GuardOptions) {
         res.status(result.denial.status).set(result.denial.headers).send(JSON.stringify(result.denial.body));
         return;
       }
+      if (Object.keys(result.headers).length > 0) res.set(result.headers);
       req.tesseraToken = result.token;
       res.locals.tesseraToken = result.token;
       next();

@@ -19,6 +19,7 @@ export function requireToken(options: GuardOptions): preHandlerAsyncHookHandler 
     if (!result.ok) {
       return reply.code(result.denial.status).headers(result.denial.headers).send(result.denial.body);
     }
+    if (Object.keys(result.headers).length > 0) reply.headers(result.headers);
     request.tesseraToken = result.token;
   };
 }

@@ -1,4 +1,4 @@
-import type { VerifiedToken } from "../services/verification-view.js";
+import { rateLimitHeaders, type VerifiedToken } from "../services/verification-view.js";
 import type { TokenVerifier } from "./verifier-client.js";
 
 /** What a protected route needs: a verifier and the scopes every request must hold. */
@@ -32,7 +32,11 @@ export interface Denial {
   body: { type: string; title: string; status: number; detail: string; code: string };
 }
 
-export type GuardResult = { ok: true; token: VerifiedToken } | { ok: false; denial: Denial };
+/**
+ * `headers`: `RateLimit-Limit`, `-Remaining`, `-Reset` (IETF draft, seconds) when the token has limits:
+ * the middleware sets them on the response either way.
+ */
+export type GuardResult = { ok: true; token: VerifiedToken; headers: Record<string, string> } | { ok: false; denial: Denial };
 
 function deny(
   status: Denial["status"],
@@ -56,7 +60,9 @@ const BEARER_RE = /^Bearer +(\S+) *$/i;
 /**
  * The framework-neutral core of every middleware: reads `Authorization: Bearer`, verifies, and answers
  * per RFC 6750: 401 `invalid_token` for missing/bad tokens, 403 `insufficient_scope`, 429 with
- * Retry-After when the token's rate limit is exhausted, 503 when Tessera cannot be reached.
+ * Retry-After when the token's rate limit is exhausted (`rate_limited`) or its credits are
+ * (`usage_exceeded`, no Retry-After), 503 when Tessera cannot be reached. Every answer for a token with
+ * limits carries the `RateLimit-*` fields.
  */
 export async function guard(
   options: GuardOptions,
@@ -83,7 +89,8 @@ export async function guard(
       "retry-after": "5",
     });
   }
-  if (result.valid && result.token) return { ok: true, token: result.token };
+  const limitHeaders = rateLimitHeaders(result);
+  if (result.valid && result.token) return { ok: true, token: result.token, headers: limitHeaders };
   switch (result.code) {
     case "INSUFFICIENT_SCOPE": {
       const scope = (options.scopes ?? []).join(" ");
@@ -95,12 +102,14 @@ export async function guard(
       return deny(403, "forbidden", "Not allowed", "This token may not be used from this address", {
         "www-authenticate": 'Bearer error="insufficient_scope"',
       });
-    case "RATE_LIMITED": {
-      const reset = result.ratelimit ? Date.parse(result.ratelimit.resetAt) : Date.now() + 1000;
+    case "RATE_LIMITED":
       return deny(429, "rate_limited", "Too many requests", "The token's rate limit is exhausted", {
-        "retry-after": String(Math.max(1, Math.ceil((reset - Date.now()) / 1000))),
+        "retry-after": "1",
+        ...limitHeaders,
       });
-    }
+    case "USAGE_EXCEEDED":
+      // Credits are spent until an operator adds more or the next refill: retrying soon will not help.
+      return deny(429, "usage_exceeded", "Usage exceeded", "The token's credits are used up", limitHeaders);
     default:
       return deny(401, "unauthorized", "Authentication required", `The token is not valid (${result.code})`, {
         "www-authenticate": 'Bearer error="invalid_token"',

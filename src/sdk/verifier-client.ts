@@ -8,6 +8,8 @@ export interface VerifyInput {
   scopes?: readonly string[];
   /** The client's address, for tokens with an IP allowlist. */
   ip?: string | null;
+  /** Units taken from the token's limits and credits (integer ≥ 0, default 1). */
+  cost?: number;
 }
 
 /** Verifies tokens, in-process or against a Tessera server; both answer the `/v1/verify` wire form. */
@@ -23,7 +25,9 @@ export function inProcessVerifier(source: Tessera | Verifier): TokenVerifier {
   const verifier = "verifier" in source ? source.verifier : source;
   return {
     async verify(input) {
-      return verificationResponse(await verifier.verify({ token: input.token, scopes: input.scopes, ip: input.ip ?? null }));
+      return verificationResponse(
+        await verifier.verify({ token: input.token, scopes: input.scopes, ip: input.ip ?? null, cost: input.cost }),
+      );
     },
   };
 }
@@ -69,7 +73,7 @@ export function remoteVerifier(options: RemoteVerifierOptions): TokenVerifier {
       const res = await doFetch(endpoint, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${options.token}` },
-        body: JSON.stringify({ token: input.token, scopes: input.scopes, ip: input.ip ?? undefined }),
+        body: JSON.stringify({ token: input.token, scopes: input.scopes, ip: input.ip ?? undefined, cost: input.cost }),
         signal: AbortSignal.timeout(options.timeoutMs ?? 2000),
       });
       if (res.status !== 200) {

@@ -31,6 +31,7 @@ import {
   findUserById,
   findUserWithHashById,
   insertUser,
+  setUserLocale,
   type UserRecord,
   updatePasswordHash,
 } from "../store/users-repository.js";
@@ -407,6 +408,13 @@ export class AccountService {
         auditEvent(meta, { type: "user", user }, null, "auth.password_reset", userTarget(user), { endedSessions: ended }, now),
       ]);
     });
+  }
+
+  /**
+   * The language of one's own notice mail (SPEC §10). A preference, not a grant: it is not audited.
+   */
+  async setLocale(user: UserRecord, locale: MailLocale): Promise<void> {
+    await setUserLocale(this.#store.db, user.id, locale);
   }
 
   /**

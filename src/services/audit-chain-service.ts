@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers/promises";
 import {
   type ChainProblem,
   ChainVerifier,
@@ -13,6 +14,7 @@ import {
   chainPage,
   exportPage,
   findChainHead,
+  fromRow,
   insertCheckpoint,
   latestCheckpoint,
 } from "../store/audit-repository.js";
@@ -148,10 +150,14 @@ export class AuditChainService {
     };
     let after = 0;
     for (;;) {
-      const page = await exportPage(this.#store.db, filter, after, PAGE);
-      yield* page;
-      if (page.length < PAGE) return;
-      after = page[page.length - 1]!.seq;
+      const rows = await exportPage(this.#store.db, filter, after, PAGE);
+      for (const row of rows) yield fromRow(row);
+      if (rows.length < PAGE) return;
+      after = Number(rows[rows.length - 1]!.seq);
+      // better-sqlite3 answers synchronously and a fast reader drains the socket synchronously too: without
+      // this, a million-event export ran start to end in microtasks, the event loop never turning (every
+      // other request, timer and the pressure guard's probe waited for the whole export, 20-60 s).
+      await setImmediate();
     }
   }
 }

@@ -32,7 +32,7 @@ import {
 } from "../store/embed-repository.js";
 import { countOwners, findMember, insertMembership, updateRole } from "../store/memberships-repository.js";
 import { findOrg, lockOrg, type OrgRecord } from "../store/orgs-repository.js";
-import { findUserByEmail, findUserById, type UserRecord } from "../store/users-repository.js";
+import { findUserByEmail, findUserById, setUserLocale, type UserRecord } from "../store/users-repository.js";
 import type { Actor } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import { normalizeEmail } from "./auth-service.js";
@@ -200,6 +200,8 @@ export class EmbedService {
       }
       if (user.disabledAt !== null) throw new TesseraError("invalid_state", "This person's account is disabled");
 
+      // The host says which language the person reads: their notice mail (SPEC §10) follows it.
+      if (input.locale !== undefined) await setUserLocale(trx, user.id, input.locale);
       const userTarget = { type: "user", id: user.id, name: userName };
       const member = await findMember(trx, orgId, user.id);
       let roleChanged = false;

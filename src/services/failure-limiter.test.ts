@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BackoffLimiter, FailureLimiter } from "./failure-limiter.js";
+import { MemoryLimits } from "./limits.js";
 import { LruMap } from "./lru-map.js";
-import { MemoryRateLimiter } from "./rate-limiter.js";
 
 /** Median time (ms) of `fn` over `rounds` rounds of `perRound` calls. */
 function medianRound(fn: (i: number) => void, start: number, rounds: number, perRound: number): number {
@@ -126,19 +126,26 @@ describe("limiters under a flood of unique keys (issue 16 finding 4)", () => {
   it("cost the same per new key at 200,000 keys as at the start, and stay bounded", () => {
     const failures = new FailureLimiter(120, 60_000);
     const backoff = new BackoffLimiter({ freeFailures: 5, baseDelayMs: 1000, maxDelayMs: 900_000, forgetAfterMs: 3_600_000 });
-    const rates = new MemoryRateLimiter();
-    const limit = { limit: 10, windowSeconds: 60 };
+    const rates = new MemoryLimits(
+      { read: async () => null, write: async () => false, writeMany: async () => new Set<string>() },
+      { persist: false },
+    );
     const step = (i: number) => {
       failures.fail(`198.${i}`, 1000);
       backoff.fail(`a@b|198.${i}`, 1000);
-      rates.consume(`tok_${i}`, limit, 1000);
+      rates.check({
+        limits: [{ key: `t:tok_${i}:default`, name: "default", limit: 10, windowSeconds: 60 }],
+        credits: null,
+        cost: 1,
+        now: 1000,
+      });
     };
     const first = medianRound(step, 0, 10, 1000);
     medianRound(step, 10_000, 180, 1000);
     const last = medianRound(step, 190_000, 10, 1000);
     expect(failures.size).toBe(100_000);
     expect(backoff.size).toBe(100_000);
-    expect(rates.size).toBe(100_000);
+    expect(rates.windowCount).toBe(100_000);
     // The old full scan past 100k keys made each new key ~40× dearer.
     expect(last).toBeLessThan(Math.max(first, 0.5) * 3);
   });

@@ -42,6 +42,11 @@ export class LruMap<V> {
     this.#map.delete(key);
   }
 
+  clear(): void {
+    this.#map.clear();
+    this.#oldest = this.#map.keys();
+  }
+
   #evictOldest(): void {
     let next = this.#oldest.next();
     if (next.done) {

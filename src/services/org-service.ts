@@ -4,7 +4,7 @@ import { decideRoleChange, decideRootInOrg } from "../core/policy.js";
 import { DEFAULT_QUOTAS } from "../core/quotas.js";
 import { isRole, type Role } from "../core/roles.js";
 import { isManagementScope, isWildcard, MANAGEMENT_SCOPE_NAMES, MANAGEMENT_SCOPES, SCOPE_RE } from "../core/scopes.js";
-import { DEFAULT_ORG_SETTINGS, type OrgSettings, validateSettings } from "../core/settings.js";
+import { DEFAULT_ORG_SETTINGS, normaliseSettings, type OrgSettings, validateSettings } from "../core/settings.js";
 import { insertEvents } from "../store/audit-repository.js";
 import type { Store } from "../store/database.js";
 import {
@@ -131,7 +131,7 @@ export class OrgService {
   async update(access: OrgAccess, patch: OrgPatch, meta: RequestMeta): Promise<OrgRecord> {
     requireScope(access, "org:write");
     const before = access.org;
-    const settings: OrgSettings = { ...before.settings, ...stripUndefined(patch.settings ?? {}) };
+    const settings: OrgSettings = normaliseSettings({ ...before.settings, ...stripUndefined(patch.settings ?? {}) });
     const errors = validateSettings(settings);
     if (errors.length > 0)
       throw new TesseraError("validation_failed", errors.map((e) => `${e.field}: ${e.message}`).join("; "), { fields: errors });
@@ -140,7 +140,8 @@ export class OrgService {
     const changes: Record<string, { from: unknown; to: unknown }> = {};
     if (after.name !== before.name) changes.name = { from: before.name, to: after.name };
     for (const key of Object.keys(settings) as (keyof OrgSettings)[]) {
-      if (settings[key] !== before.settings[key]) changes[key] = { from: before.settings[key], to: settings[key] };
+      if (JSON.stringify(settings[key]) !== JSON.stringify(before.settings[key]))
+        changes[key] = { from: before.settings[key], to: settings[key] };
     }
     await this.#store.db.transaction().execute(async (trx) => {
       await updateOrg(trx, after);

@@ -9,7 +9,7 @@ import {
   lockUserForQuota,
 } from "../store/quotas-repository.js";
 
-/** The quotas counted from storage (the catalogue is a size; webhooks do not exist yet). */
+/** The quotas counted here (the catalogue is a size; webhooks are counted by their own use case, `refusal`). */
 export type CountedQuota = Exclude<QuotaName, "scopesPerCatalogue" | "webhooksPerOrganization">;
 
 /** What a quota is counted for: the organisation, the person, or a person within an organisation. */
@@ -38,8 +38,8 @@ export class QuotaGuard {
    * - `membersPerOrganization` `{orgId}`: before adding one member (invitation acceptance, direct add).
    * - `tokensPerOrganization` `{orgId}`: before creating a token in the organisation.
    * - `tokensPerMember` `{orgId, userId}`: before creating a personal token for that person.
-   * `scopesPerCatalogue` is a size, not a count: use `assertSize`. `webhooksPerOrganization` has nothing
-   * to count until webhooks exist.
+   * `scopesPerCatalogue` is a size, not a count: use `assertSize`. `webhooksPerOrganization` is counted by
+   * the webhook service after it locks the organisation (`refusal`).
    */
   async assert(trx: Db, name: CountedQuota, subject: QuotaSubject, adding = 1): Promise<void> {
     const max = this.limits[name];
@@ -55,6 +55,14 @@ export class QuotaGuard {
   async assertNewToken(trx: Db, orgId: string, ownerId: string | null): Promise<void> {
     await this.assert(trx, "tokensPerOrganization", { orgId });
     if (ownerId !== null) await this.assert(trx, "tokensPerMember", { orgId, userId: ownerId });
+  }
+
+  /**
+   * The refusal for a quota counted by its own use case (webhooks: counted by the webhooks repository
+   * after the organisation is locked), or null when one more fits.
+   */
+  refusal(name: "webhooksPerOrganization", current: number): ReturnType<typeof quotaRefusal> {
+    return quotaRefusal(name, this.limits[name], current);
   }
 
   /** For quotas on the size of something replaced whole (the scope catalogue). */

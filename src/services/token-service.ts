@@ -5,8 +5,20 @@ import { newId } from "../core/ids.js";
 import { INSTANCE_SCOPE_NAMES, unknownInstanceScopes } from "../core/instance-scopes.js";
 import { MAX_ALLOWED_IPS, parseCidr } from "../core/ip.js";
 import {
+  type CreditsInput,
+  DEFAULT_LIMIT_NAME,
+  loosensLimits,
+  type NamedRateLimit,
+  normaliseRateLimits,
+  refillPeriodStart,
+  type TokenCredits,
+  validateCredits,
+  validateRateLimits,
+} from "../core/limits.js";
+import {
   decideCreateToken,
   decideExpiryChange,
+  decideLimitsChange,
   decideManageRootTokens,
   decideRegenerate,
   decideSeeToken,
@@ -27,7 +39,7 @@ import {
 import { type Environment, generateToken, hashToken } from "../core/token-format.js";
 import { blankToken, MAX_METADATA_BYTES, type RateLimit, type TokenKind, type TokenRecord } from "../core/tokens.js";
 import { type AuditEvent, insertEvents, listEvents } from "../store/audit-repository.js";
-import type { Store } from "../store/database.js";
+import type { Db, Store } from "../store/database.js";
 import {
   findTokenById,
   findTokenForUpdate,
@@ -39,11 +51,12 @@ import {
   type TokenSort,
   updateToken,
 } from "../store/tokens-repository.js";
-import { listTokenRequests, listUsage, type TokenRequestRow } from "../store/usage-repository.js";
+import { listTokenRequests, listUsage, type RequestPosition, type TokenRequestRow } from "../store/usage-repository.js";
 import { type Actor, actorRef, instanceCaller, type OrgAccess, policyActor, requireScope } from "./actor.js";
 import { auditEvent } from "./audit.js";
 import { catalogueNames, enforce } from "./authority.js";
 import type { ChangeBus } from "./change-bus.js";
+import type { Limits } from "./limits.js";
 import { QuotaGuard } from "./quotas.js";
 import type { RequestMeta } from "./request-meta.js";
 
@@ -57,12 +70,20 @@ export interface CreateTokenInput {
   expiresInDays?: number | null | undefined;
   environment?: Environment | undefined;
   allowedIps?: string[] | undefined;
+  /** Older clients' single limit: becomes the limit named `default`. */
   rateLimit?: RateLimit | null | undefined;
+  /** Up to five named limits (besides a legacy `rateLimit`, whose name `default` they may then not use). */
+  rateLimits?: NamedRateLimit[] | undefined;
+  /** Null or absent: unlimited uses. */
+  credits?: CreditsInput | null | undefined;
   metadata?: Record<string, unknown> | undefined;
 }
 
 export type UpdateTokenInput = Partial<
-  Pick<CreateTokenInput, "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "metadata" | "expiresAt">
+  Pick<
+    CreateTokenInput,
+    "name" | "description" | "scopes" | "allowedIps" | "rateLimit" | "rateLimits" | "credits" | "metadata" | "expiresAt"
+  >
 >;
 
 export interface RegenerateInput {
@@ -167,6 +188,33 @@ function checkMetadata(metadata: Record<string, unknown>): Record<string, unknow
   return metadata;
 }
 
+function checkRateLimits(limits: NamedRateLimit[]): NamedRateLimit[] {
+  const errors = validateRateLimits(limits, "rateLimits");
+  if (errors.length > 0)
+    throw new TesseraError("validation_failed", errors.map((e) => `${e.field}: ${e.message}`).join("; "), { fields: errors });
+  return limits;
+}
+
+/** Credits as a create or an explicit set stores them: a new generation, the refill period starting now. */
+function newCredits(input: CreditsInput, gen: number, now: number): TokenCredits {
+  const errors = validateCredits(input, "credits");
+  if (errors.length > 0)
+    throw new TesseraError("validation_failed", errors.map((e) => `${e.field}: ${e.message}`).join("; "), { fields: errors });
+  const refill = input.refill ?? null;
+  return {
+    remaining: input.remaining,
+    refill,
+    refilledAt: refill ? refillPeriodStart(refill.interval, now) : null,
+    gen,
+    seq: 0,
+  };
+}
+
+/** How credits are shown in an audit event's changes. */
+function creditsAudit(c: TokenCredits | null): { remaining: number; refill: TokenCredits["refill"] } | null {
+  return c ? { remaining: c.remaining, refill: c.refill } : null;
+}
+
 function isPerson(access: OrgAccess): boolean {
   return access.userId !== null;
 }
@@ -176,12 +224,25 @@ export class TokenService {
   readonly #bus: ChangeBus;
   readonly #pepper: string | undefined;
   readonly #quotas: QuotaGuard;
+  readonly #limits: Pick<Limits, "forget"> | undefined;
 
-  constructor(store: Store, bus: ChangeBus, pepper: string | undefined, quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect)) {
+  readonly #now: () => number;
+
+  constructor(
+    store: Store,
+    bus: ChangeBus,
+    pepper: string | undefined,
+    quotas = new QuotaGuard(DEFAULT_QUOTAS, store.dialect),
+    /** The live limiter: told when credits are set explicitly, so its balance is re-seeded from storage. */
+    limits?: Pick<Limits, "forget">,
+    now: () => number = Date.now,
+  ) {
+    this.#now = now;
     this.#store = store;
     this.#bus = bus;
     this.#pepper = pepper;
     this.#quotas = quotas;
+    this.#limits = limits;
   }
 
   async create(access: OrgAccess, input: CreateTokenInput, meta: RequestMeta): Promise<{ token: TokenRecord; secret: string }> {
@@ -198,6 +259,8 @@ export class TokenService {
     if (!expiry.ok) throw validationError(expiry.error.field, expiry.error.message);
     const allowedIps = checkAllowedIps(input.allowedIps ?? []);
     const metadata = checkMetadata(input.metadata ?? {});
+    const rateLimits = checkRateLimits(normaliseRateLimits(input.rateLimit, input.rateLimits) ?? []);
+    const credits = input.credits ? newCredits(input.credits, 1, now) : null;
     const environment = input.environment ?? "live";
     const generated = generateToken(org.settings.tokenPrefix, environment);
     const creator = actorRef(access.actor);
@@ -218,7 +281,8 @@ export class TokenService {
       scopes,
       expiresAt: expiry.expiresAt,
       allowedIps,
-      rateLimit: input.rateLimit ?? null,
+      rateLimits,
+      credits,
       metadata,
     };
     await this.#store.db.transaction().execute(async (trx) => {
@@ -237,6 +301,8 @@ export class TokenService {
             environment,
             expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
             prefix: token.prefix,
+            ...(rateLimits.length > 0 ? { rateLimits } : {}),
+            ...(credits ? { credits: creditsAudit(credits) } : {}),
           },
           now,
         ),
@@ -371,6 +437,9 @@ export class TokenService {
     const allowedIps = input.allowedIps === undefined ? undefined : checkAllowedIps(input.allowedIps);
     if (input.metadata !== undefined) checkMetadata(input.metadata);
     const name = input.name === undefined ? undefined : checkName(input.name);
+    if (input.rateLimits !== undefined) checkRateLimits(input.rateLimits);
+    if (input.credits) newCredits(input.credits, 0, 0);
+    let creditsSet = false;
     let requestedExpiry: number | null | undefined;
     if (input.expiresAt !== undefined) {
       requestedExpiry = input.expiresAt === null ? null : Date.parse(input.expiresAt);
@@ -395,14 +464,30 @@ export class TokenService {
       if (input.description !== undefined)
         set("description", "description", token.description, input.description?.trim() || null);
       if (allowedIps !== undefined) set("allowedIps", "allowed_ips", token.allowedIps, allowedIps, JSON.stringify(allowedIps));
-      if (input.rateLimit !== undefined)
-        set(
-          "rateLimit",
-          "rate_limit",
-          token.rateLimit,
-          input.rateLimit,
-          input.rateLimit ? JSON.stringify(input.rateLimit) : null,
-        );
+      let rateLimits: NamedRateLimit[] | undefined = input.rateLimits;
+      if (input.rateLimit !== undefined) {
+        // Older clients: the legacy single limit is the one named `default`; the other named limits stay.
+        const others = (rateLimits ?? token.rateLimits).filter((l) => l.name !== DEFAULT_LIMIT_NAME);
+        rateLimits = checkRateLimits([...(normaliseRateLimits(input.rateLimit, undefined) ?? []), ...others]);
+      }
+      enforce(decideLimitsChange(actor, token, loosensLimits(token, { rateLimits, credits: input.credits })));
+      if (rateLimits !== undefined)
+        set("rateLimits", "rate_limits", token.rateLimits, rateLimits, rateLimits.length > 0 ? JSON.stringify(rateLimits) : null);
+      if (input.credits !== undefined) {
+        const before = creditsAudit(token.credits);
+        const after = input.credits ? { remaining: input.credits.remaining, refill: input.credits.refill ?? null } : null;
+        if (JSON.stringify(before) !== JSON.stringify(after) || input.credits !== null) {
+          // An explicit set, even of the same figures: the live balance (which may have moved) is replaced.
+          const next = input.credits ? newCredits(input.credits, (token.credits?.gen ?? 0) + 1, now) : null;
+          changes.credits = { from: before, to: after };
+          patch.credits_remaining = next?.remaining ?? null;
+          patch.credits_refill = next?.refill ? JSON.stringify(next.refill) : null;
+          patch.credits_refilled_at = next?.refilledAt ?? null;
+          patch.credits_gen = next?.gen ?? (token.credits?.gen ?? 0) + 1;
+          patch.credits_seq = 0;
+          creditsSet = true;
+        }
+      }
       if (input.metadata !== undefined)
         set("metadata", "metadata", token.metadata, input.metadata, JSON.stringify(input.metadata));
       if (requestedExpiry !== undefined)
@@ -432,6 +517,7 @@ export class TokenService {
       }
       return { patch: events.length > 0 ? patch : null, events };
     });
+    if (creditsSet) await this.#limits?.forget(tokenId);
     return this.#reload(tokenId);
   }
 
@@ -442,22 +528,39 @@ export class TokenService {
     reason: string | undefined,
     meta: RequestMeta,
   ): Promise<TokenRecord> {
-    const actor = policyActor(access);
-    await this.#mutate(access, tokenId, async (token, now) => {
-      enforce(decideTransition(actor, token, transition));
-      const result = applyTransition(token, transition, now, access.org.settings);
-      if (!result.ok) throw new TesseraError("invalid_state", `Cannot ${transition}: ${result.reason}`);
-      const patch: Record<string, unknown> =
-        "revokedAt" in result.patch ? revocationPatch(access.actor, reason, now) : { updated_at: now };
-      if ("suspendedAt" in result.patch) patch.suspended_at = result.patch.suspendedAt;
-      if ("deactivatedAt" in result.patch) patch.deactivated_at = result.patch.deactivatedAt;
-      const details = transition === "revoke" && reason ? { reason: reason.trim() } : {};
-      return {
-        patch,
-        events: [auditEvent(meta, access.actor, token.orgId, TRANSITION_ACTION[transition], targetOf(token), details, now)],
-      };
-    });
+    await this.#mutate(access, tokenId, async (token, now) =>
+      transitionStep(
+        access,
+        token,
+        transition,
+        reason,
+        meta,
+        now,
+        transition === "revoke" && reason ? { reason: reason.trim() } : {},
+      ),
+    );
     return this.#reload(tokenId);
+  }
+
+  /**
+   * A change the system makes to one token on its own (the notice scheduler, the leak response): the same
+   * lock, visibility and transaction as a person's change, with the system as actor. `change` may write
+   * more in the transaction (a notice claim, a mail) and returns null to write nothing at all (the claim
+   * was another instance's). Build transitions with {@link transitionStep}, so they pass the same policy.
+   * True when something was written; the token's cached state is dropped everywhere when it was changed.
+   */
+  async systemChange(
+    access: OrgAccess,
+    tokenId: string,
+    change: (token: TokenRecord, now: number, trx: Db) => Promise<TokenChange | null>,
+  ): Promise<boolean> {
+    let written = false;
+    await this.#mutate(access, tokenId, async (token, now, trx) => {
+      const result = await change(token, now, trx);
+      written = result !== null;
+      return result ?? { patch: null, events: [] };
+    });
+    return written;
   }
 
   /** A new secret; the old one dies now or after a grace period of at most 7 days. */
@@ -552,16 +655,20 @@ export class TokenService {
   ): Promise<{ items: TokenRequestRow[]; nextCursor: string | null }> {
     const token = await this.get(access, tokenId);
     const limit = query.limit ?? 50;
-    let after: { at: number; id: string } | undefined;
+    let after: RequestPosition | undefined;
     if (query.cursor !== undefined) {
-      const match = /^(\d{1,16})\.(req_[0-9A-Za-z]{22})$/.exec(query.cursor);
+      // The last item's position: its batch's time and id, and its index in the batch.
+      const match = /^(\d{1,16})\.(req_[0-9A-Za-z]{22})\.(\d{1,6})$/.exec(query.cursor);
       if (!match) throw validationError("query.cursor", "is not a cursor of this list");
-      after = { at: Number(match[1]), id: match[2]! };
+      after = { at: Number(match[1]), batchId: match[2]!, index: Number(match[3]) };
     }
     const rows = await listTokenRequests(this.#store.db, token.id, after, limit + 1);
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? `${last.at}.${last.id}` : null };
+    return {
+      items,
+      nextCursor: rows.length > limit && last ? `${last.position.at}.${last.position.batchId}.${last.position.index}` : null,
+    };
   }
 
   async usage(access: OrgAccess, tokenId: string, from: number, to: number, interval: "hour" | "day") {
@@ -614,12 +721,9 @@ export class TokenService {
   async #mutate(
     access: OrgAccess,
     tokenId: string,
-    change: (
-      token: TokenRecord,
-      now: number,
-      trx: Parameters<typeof updateToken>[0],
-    ) => Promise<{ patch: Record<string, unknown> | null; events: AuditEvent[] }>,
+    change: (token: TokenRecord, now: number, trx: Parameters<typeof updateToken>[0]) => Promise<TokenChange>,
   ): Promise<void> {
+    let changed = false;
     // tokens:write before looking (403 before 404, as for every token change); the use case's own
     // decision, inside `change`, repeats it with the rest of its rules against the locked row.
     requireScope(access, "tokens:write");
@@ -628,11 +732,12 @@ export class TokenService {
       const token = await findTokenForUpdate(trx, tokenId, this.#store.dialect);
       if (!token || token.orgId !== access.org.id) throw tokenNotFound();
       enforce(decideSeeToken(policyActor(access), token));
-      const { patch, events } = await change(token, Date.now(), trx);
+      const { patch, events } = await change(token, this.#now(), trx);
       if (patch) await updateToken(trx, tokenId, patch);
       await insertEvents(trx, events);
+      changed = patch !== null;
     });
-    this.#bus.publish({ type: "token", tokenId });
+    if (changed) this.#bus.publish({ type: "token", tokenId });
   }
 
   async #reload(tokenId: string): Promise<TokenRecord> {
@@ -657,6 +762,39 @@ export function revocationPatch(by: Actor, reason: string | null | undefined, no
 
 function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** What one change to a token writes: the row's new columns (null: none) and its audit events. */
+export interface TokenChange {
+  patch: Record<string, unknown> | null;
+  events: AuditEvent[];
+}
+
+/**
+ * A status transition of a locked token as the policy allows it (`decideTransition`, `applyTransition`):
+ * the patch and its audit event (`details` added to it). Throws `forbidden` / `invalid_state` as the
+ * transition endpoints answer.
+ */
+export function transitionStep(
+  access: OrgAccess,
+  token: TokenRecord,
+  transition: Transition,
+  reason: string | null | undefined,
+  meta: RequestMeta,
+  now: number,
+  details: Record<string, unknown> = {},
+): TokenChange {
+  enforce(decideTransition(policyActor(access), token, transition));
+  const result = applyTransition(token, transition, now, access.org.settings);
+  if (!result.ok) throw new TesseraError("invalid_state", `Cannot ${transition}: ${result.reason}`);
+  const patch: Record<string, unknown> =
+    "revokedAt" in result.patch ? revocationPatch(access.actor, reason, now) : { updated_at: now };
+  if ("suspendedAt" in result.patch) patch.suspended_at = result.patch.suspendedAt;
+  if ("deactivatedAt" in result.patch) patch.deactivated_at = result.patch.deactivatedAt;
+  return {
+    patch,
+    events: [auditEvent(meta, access.actor, token.orgId, TRANSITION_ACTION[transition], targetOf(token), details, now)],
+  };
 }
 
 export function targetOf(token: TokenRecord) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UsageCounter } from "./usage-recorder.js";
+import { REQUEST_SLOTS } from "../store/usage-repository.js";
+import { REQUESTS_PER_FLUSH, UsageCounter } from "./usage-recorder.js";
 
 const HOUR = 3600_000;
 const T = 100 * HOUR; // the start of an hour
@@ -47,5 +48,35 @@ describe("UsageCounter", () => {
 
   it("an unused counter has no buckets", () => {
     expect(new UsageCounter("tok_1").buckets.size).toBe(0);
+  });
+});
+
+describe("UsageCounter's history", () => {
+  const ats = (flat: readonly unknown[]) => flat.filter((_, i) => i % REQUEST_SLOTS === 0);
+
+  it("keeps the newest REQUESTS_PER_FLUSH, oldest first, also once the ring has wrapped", () => {
+    const c = new UsageCounter("tok_1");
+    for (let i = 0; i < REQUESTS_PER_FLUSH + 7; i++) c.request(T + i, "VALID", null, null, undefined);
+    const kept = ats(c.requests);
+    expect(kept).toHaveLength(REQUESTS_PER_FLUSH);
+    expect(kept[0]).toBe(T + 7);
+    expect(kept.at(-1)).toBe(T + REQUESTS_PER_FLUSH + 6);
+    expect(kept).toEqual([...kept].sort((a, b) => (a as number) - (b as number)));
+    expect(c.rows).toBe(2 + 1 + REQUESTS_PER_FLUSH / 50);
+  });
+
+  it("a failed flush's requests go before the current ones, the newest kept", () => {
+    const failed = new UsageCounter("tok_1");
+    for (let i = 0; i < 600; i++) failed.request(T + i, "VALID", null, null, ["tokens:read"]);
+    const c = new UsageCounter("tok_1");
+    for (let i = 600; i < 1000 + 600 - 100; i++) c.request(T + i, "DENIED", null, null, undefined);
+    c.prependRequests(failed.requests);
+    const kept = ats(c.requests);
+    expect(kept).toHaveLength(REQUESTS_PER_FLUSH);
+    expect(kept[0]).toBe(T + 500);
+    expect(kept).toEqual([...kept].sort((a, b) => (a as number) - (b as number)));
+    c.request(T + 5000, "VALID", null, null, undefined);
+    expect(ats(c.requests).at(-1)).toBe(T + 5000);
+    expect(ats(c.requests)[0]).toBe(T + 501);
   });
 });

@@ -1,9 +1,21 @@
-import type { Store } from "../store/database.js";
-import { applyUsage, type RequestRecord, type UsageDelta } from "../store/usage-repository.js";
+import { newId } from "../core/ids.js";
+import { SQLITE_BUSY_TIMEOUT_MS, type Store } from "../store/database.js";
+import { SqliteUsageWriter, type UsageMessage } from "../store/sqlite-usage-writer.js";
+import { applyUsage, REQUEST_SLOTS, type UsageDelta } from "../store/usage-repository.js";
 
 const HOUR_MS = 3600 * 1000;
-/** Tokens per flush transaction: about a millisecond of SQLite work, so no request waits long behind it. */
-const FLUSH_CHUNK = 100;
+/**
+ * Rows per flush transaction (a token's update and usage bucket count one each, its history batch one
+ * plus one per HISTORY_ENTRIES_PER_ROW requests): a few milliseconds of SQLite work, so neither the
+ * event loop (PostgreSQL's statements are built on it) nor a write waiting for SQLite's lock waits long
+ * behind it. Counted in rows, not tokens: a busy token's history batch is tens of kilobytes.
+ */
+const FLUSH_ROWS = 250;
+/**
+ * History requests that weigh as much as a row in a flush: a request is one slot of a batch's JSON
+ * (about 60 bytes, one `JSON.stringify` step), not an insert into three b-trees.
+ */
+const HISTORY_ENTRIES_PER_ROW = 50;
 
 type HourCounts = { ok: number; denied: number };
 
@@ -13,7 +25,7 @@ type HourCounts = { ok: number; denied: number };
  * the history samples the newest of each interval rather than let one hot token write without bound.
  */
 export const REQUESTS_PER_FLUSH = 1000;
-const SLOTS = 5;
+const SLOTS = REQUEST_SLOTS;
 
 /**
  * One token's usage since the last flush. The verifier keeps it beside the token's cache entry and adds
@@ -58,20 +70,48 @@ export class UsageCounter implements UsageDelta {
     this.#ringNext = (i + SLOTS) % (REQUESTS_PER_FLUSH * SLOTS);
   }
 
-  /** This interval's requests as the flush writes them. */
-  get requests(): RequestRecord[] {
+  /** Rows a flush writes for this counter: the token's update, its hour buckets and its history batch (weighted). */
+  get rows(): number {
+    const requests = this.#requests.length / SLOTS;
+    const history = requests === 0 ? 0 : 1 + Math.floor(requests / HISTORY_ENTRIES_PER_ROW);
+    return 2 + (this.#otherHours?.size ?? 0) + history;
+  }
+
+  /**
+   * The usage as the SQLite usage writer takes it: the requests flat, in verification order, and the id
+   * of the history batch the worker writes (made here: ids are made on the main thread only).
+   */
+  get message(): UsageMessage {
+    const buckets: number[] = [];
+    for (const [start, counts] of this.buckets) buckets.push(start, counts.ok, counts.denied);
+    const requests = this.requests;
+    return {
+      tokenId: this.tokenId,
+      ok: this.ok,
+      lastUsedAt: this.lastUsedAt,
+      lastUsedIp: this.lastUsedIp,
+      buckets,
+      requests,
+      historyId: requests.length > 0 ? newId("request") : null,
+    };
+  }
+
+  /**
+   * This interval's requests, flat, oldest first (in verification order): as kept until the ring
+   * wraps, then rotated so that the oldest kept comes first.
+   */
+  get requests(): readonly unknown[] {
     const r = this.#requests;
-    const out: RequestRecord[] = [];
-    for (let i = 0; i < r.length; i += SLOTS) {
-      out.push({
-        at: r[i] as number,
-        code: r[i + 1] as string,
-        ip: r[i + 2] as string | null,
-        userAgent: r[i + 3] as string | null,
-        scopes: (r[i + 4] as readonly string[] | undefined) ?? [],
-      });
-    }
-    return out;
+    if (this.#ringNext === 0) return r;
+    return r.slice(this.#ringNext).concat(r.slice(0, this.#ringNext));
+  }
+
+  /** Puts a failed flush's requests (older than this counter's) before this counter's, newest kept. */
+  prependRequests(older: readonly unknown[]): void {
+    if (older.length === 0) return;
+    const all = older.concat(this.requests);
+    this.#requests = all.length > REQUESTS_PER_FLUSH * SLOTS ? all.slice(all.length - REQUESTS_PER_FLUSH * SLOTS) : all;
+    this.#ringNext = 0;
   }
 
   add(ok: boolean, ip: string | null, now: number): void {
@@ -122,12 +162,20 @@ export class UsageCounter implements UsageDelta {
  */
 export class UsageRecorder {
   #pending = new Map<string, UsageCounter>();
-  readonly #store: Store;
+  readonly #write: (chunk: UsageCounter[]) => Promise<void>;
+  readonly #sqlite: SqliteUsageWriter | undefined;
   readonly #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(store: Store, intervalMs: number) {
-    this.#store = store;
+    if (store.dialect === "sqlite" && store.sqliteFile !== undefined) {
+      // SQLite writes synchronously: off the event loop, in a worker with its own connection.
+      const sqlite = new SqliteUsageWriter(store.sqliteFile, SQLITE_BUSY_TIMEOUT_MS, store.sqliteWriting);
+      this.#sqlite = sqlite;
+      this.#write = (chunk) => sqlite.apply(chunk.map((c) => c.message));
+    } else {
+      this.#write = (chunk) => store.db.transaction().execute((trx) => applyUsage(trx, chunk));
+    }
     if (intervalMs > 0) {
       this.#timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
       this.#timer.unref();
@@ -144,32 +192,43 @@ export class UsageRecorder {
     return counter;
   }
 
-  /** Writes what has gathered so far; concurrent calls are serialised. */
+  /**
+   * Writes what has gathered so far; concurrent calls are serialised. Each call tries again after a
+   * failed one (chained on the previous flush's outcome, not its success: once one had failed, every
+   * later flush answered that failure without writing, and usage piled up in memory until restart).
+   */
   flush(): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#flushOnce());
+    const after = () => this.#flushOnce();
+    this.#flushing = this.#flushing.then(after, after);
     return this.#flushing;
   }
 
   /**
-   * Writes the gathered usage in chunks of FLUSH_CHUNK tokens, one transaction each, yielding to the
-   * event loop between chunks: SQLite statements run synchronously, and one big flush would hold every
-   * request for tens of milliseconds. Usage is additive, so a flush committed in parts is still exact;
-   * a chunk that fails goes back, with the chunks after it, to be retried on the next flush.
+   * Writes the gathered usage in chunks of about FLUSH_ROWS rows, one transaction each, yielding to the
+   * event loop between chunks. On SQLite the chunks go to the usage worker, and a chunk is how long it
+   * holds the file's write lock (which a write of the main thread may have to wait for). Usage is
+   * additive, so a flush committed in parts is still exact; a chunk that fails goes back, with the
+   * chunks after it, to be retried on the next flush.
    */
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
     const deltas = [...this.#pending.values()];
     this.#pending = new Map();
     for (const counter of deltas) counter.closed = true;
-    for (let i = 0; i < deltas.length; i += FLUSH_CHUNK) {
-      const chunk = deltas.slice(i, i + FLUSH_CHUNK);
+    for (let i = 0; i < deltas.length; ) {
+      let end = i;
+      for (let rows = 0; end < deltas.length && (end === i || rows + deltas[end]!.rows <= FLUSH_ROWS); end++) {
+        rows += deltas[end]!.rows;
+      }
+      const chunk = deltas.slice(i, end);
       try {
-        await this.#store.db.transaction().execute((trx) => applyUsage(trx, chunk));
+        await this.#write(chunk);
       } catch (error) {
         this.#merge(new Map(deltas.slice(i).map((d) => [d.tokenId, d])));
         throw error;
       }
-      if (i + FLUSH_CHUNK < deltas.length) await new Promise((resolve) => setImmediate(resolve));
+      i = end;
+      if (i < deltas.length) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -187,12 +246,16 @@ export class UsageRecorder {
         current.lastUsedIp = old.lastUsedIp;
       }
       for (const [start, counts] of old.buckets) current.addToHour(start, counts.ok, counts.denied);
-      for (const r of old.requests) current.request(r.at, r.code, r.ip, r.userAgent, r.scopes);
+      current.prependRequests(old.requests);
     }
   }
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      await this.#sqlite?.close();
+    }
   }
 }

@@ -8,7 +8,12 @@ export interface VerificationResponse {
   valid: boolean;
   code: VerifyCode;
   token?: VerifiedToken;
+  /** The first limit, for older clients (null when the token has none). */
   ratelimit?: { limit: number; remaining: number; resetAt: string } | null;
+  /** Every limit that applied: the token's by name, its organisation's as `org:<name>`. */
+  ratelimits?: { name: string; limit: number; remaining: number; resetAt: string }[];
+  /** The token's credits after this verification (absent when it has none). */
+  credits?: { remaining: number };
 }
 
 export interface VerifiedToken {
@@ -46,9 +51,17 @@ export function verificationResponse(r: VerifyResult): VerificationResponse {
     };
   }
   if (r.token) {
-    body.ratelimit = r.ratelimit
-      ? { limit: r.ratelimit.limit, remaining: r.ratelimit.remaining, resetAt: iso(r.ratelimit.resetAt)! }
-      : null;
+    const first = r.ratelimits?.[0];
+    body.ratelimit = first ? { limit: first.limit, remaining: first.remaining, resetAt: iso(first.resetAt)! } : null;
+    if (r.ratelimits && r.ratelimits.length > 0) {
+      body.ratelimits = r.ratelimits.map((l) => ({
+        name: l.name,
+        limit: l.limit,
+        remaining: l.remaining,
+        resetAt: iso(l.resetAt)!,
+      }));
+    }
+    if (r.credits) body.credits = { remaining: r.credits.remaining };
   }
   return body;
 }
@@ -79,4 +92,30 @@ export function verificationBody(r: VerifyResult): SerialisedBody {
     serialised.set(r, body);
   }
   return body;
+}
+
+/**
+ * The IETF `RateLimit-*` header fields (draft-ietf-httpapi-ratelimit-headers, delta seconds) for a
+ * verification: of the limits that applied, the one closest to refusing (fewest remaining); and
+ * `Retry-After` when it refused. Empty when the token has no limits.
+ */
+export function rateLimitHeaders(r: Pick<VerificationResponse, "ratelimits" | "code">, now = Date.now()): Record<string, string> {
+  const limits = r.ratelimits;
+  if (!limits || limits.length === 0) return {};
+  let closest = limits[0]!;
+  for (const l of limits) if (l.remaining < closest.remaining) closest = l;
+  const reset = Math.max(0, Math.ceil((Date.parse(closest.resetAt) - now) / 1000));
+  const headers: Record<string, string> = {
+    "ratelimit-limit": String(closest.limit),
+    "ratelimit-remaining": String(closest.remaining),
+    "ratelimit-reset": String(reset),
+  };
+  if (r.code === "RATE_LIMITED") {
+    // The limit that refused: the one with less room than a request takes (the soonest to reopen if several).
+    let refusing = limits.filter((l) => l.remaining === 0);
+    if (refusing.length === 0) refusing = [closest];
+    const latest = Math.max(...refusing.map((l) => Date.parse(l.resetAt)));
+    headers["retry-after"] = String(Math.max(1, Math.ceil((latest - now) / 1000)));
+  }
+  return headers;
 }

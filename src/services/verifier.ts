@@ -13,9 +13,10 @@ import {
 } from "../core/verification.js";
 import type { Store } from "../store/database.js";
 import { findMember } from "../store/memberships-repository.js";
+import { findOrg } from "../store/orgs-repository.js";
 import { findTokenBySecretHash } from "../store/tokens-repository.js";
 import { findUserById, type UserRecord } from "../store/users-repository.js";
-import type { RateLimitDecision, RateLimiter } from "./rate-limiter.js";
+import type { LimitOutcome, LimitState, Limits } from "./limits.js";
 import { type CacheEntry, type Slot, TokenCache, type TokenCacheOptions } from "./token-cache.js";
 import type { UsageCounter, UsageRecorder } from "./usage-recorder.js";
 
@@ -35,6 +36,8 @@ export interface VerifyRequest {
    * format check and SHA-256 are then skipped, the rest (cache, status, scopes…) is not. Null: malformed.
    */
   digest?: string | null | undefined;
+  /** Units this verification takes from every limit and from the credits (integer ≥ 0, default 1). */
+  cost?: number | undefined;
 }
 
 export type TokenOwner = UserRecord & OwnerState;
@@ -47,13 +50,17 @@ export interface VerifyResult {
   owner?: TokenOwner | null;
   scopes?: string[];
   permissions?: PermissionSet;
-  ratelimit?: RateLimitDecision;
+  /** Every limit that applied (the token's, then its organisation's), as it stands after this check. */
+  ratelimits?: LimitState[];
+  /** The token's credits after this check; absent when it has none. */
+  credits?: { remaining: number } | null;
 }
 
 export interface VerifierOptions {
   store: Store;
   pepper: string | undefined;
-  rateLimiter: RateLimiter;
+  /** Rate limits and credits: in memory, or in Redis across instances. */
+  limits: Limits;
   usage: UsageRecorder;
   /** Changes from this and other instances; each evicts what it affects from the cache. */
   bus: ChangeBus;
@@ -251,7 +258,7 @@ export class Verifier {
     if (code === "NOT_FOUND") return NOT_FOUND;
     const { token } = prepared;
     const userAgent = req.userAgent ?? null;
-    if (code === "VALID" && !token.rateLimit) {
+    if (code === "VALID" && prepared.limits.length === 0 && prepared.credits === null) {
       const counter = this.#counter(slot, token.id);
       counter.add(true, ip, now);
       counter.request(now, code, ip, userAgent, req.scopes);
@@ -270,16 +277,15 @@ export class Verifier {
       counter.request(now, code, ip, userAgent, req.scopes);
       return { ...base, valid: false, code };
     }
-    const decided = (ratelimit: RateLimitDecision): VerifyResult => {
+    const decided = (outcome: LimitOutcome): VerifyResult => {
+      const allowed = outcome.code === "VALID";
       const counter = this.#counter(slot, token.id);
-      counter.add(ratelimit.allowed, ip, now);
-      counter.request(now, ratelimit.allowed ? "VALID" : "RATE_LIMITED", ip, userAgent, req.scopes);
-      return ratelimit.allowed
-        ? { ...base, valid: true, code: "VALID", ratelimit }
-        : { ...base, valid: false, code: "RATE_LIMITED", ratelimit };
+      counter.add(allowed, ip, now);
+      counter.request(now, outcome.code, ip, userAgent, req.scopes);
+      return { ...base, valid: allowed, code: outcome.code, ratelimits: outcome.ratelimits, credits: outcome.credits };
     };
-    const decision = this.#o.rateLimiter.consume(token.id, token.rateLimit!, now);
-    return decision instanceof Promise ? decision.then(decided) : decided(decision);
+    const outcome = this.#o.limits.check({ limits: prepared.limits, credits: prepared.credits, cost: req.cost ?? 1, now });
+    return outcome instanceof Promise ? outcome.then(decided) : decided(outcome);
   }
 
   /** Storage: the token with this secret hash and its owner's current role and state. */
@@ -289,12 +295,18 @@ export class Verifier {
     if (!match) return undefined;
     const { token } = match;
     let owner: TokenOwner | null = null;
+    const orgLookup = token.orgId ? findOrg(db, token.orgId) : Promise.resolve(undefined);
     if (token.kind === "personal" && token.ownerId && token.orgId) {
-      const [user, member] = await Promise.all([findUserById(db, token.ownerId), findMember(db, token.orgId, token.ownerId)]);
+      const [user, member] = await Promise.all([
+        findUserById(db, token.ownerId),
+        findMember(db, token.orgId, token.ownerId),
+        orgLookup,
+      ]);
       if (user) {
         owner = { ...user, role: member && isRole(member.role) ? member.role : null, disabled: user.disabledAt !== null };
       }
     }
-    return { prepared: prepareToken(token, owner), secretExpiresAt: match.secretExpiresAt };
+    const orgLimits = (await orgLookup)?.settings.rateLimits ?? [];
+    return { prepared: prepareToken(token, owner, orgLimits), secretExpiresAt: match.secretExpiresAt };
   }
 }

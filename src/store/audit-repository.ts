@@ -1,8 +1,10 @@
 import { PostgresAdapter, sql } from "kysely";
 import { type ChainedEventContent, type ChainLink, eventHash, GENESIS_HASH } from "../core/audit-chain.js";
+import { newId } from "../core/ids.js";
 import type { Db } from "./database.js";
 import { fromJson, toJson } from "./json.js";
 import type { AuditEventRow } from "./schema.js";
+import { enqueueEventDeliveries } from "./webhooks-repository.js";
 
 export type ActorType = "user" | "token" | "system";
 
@@ -129,6 +131,13 @@ export async function insertEvents(db: Db, events: readonly AuditEvent[]): Promi
       })),
     )
     .execute();
+  // The outbox (SPEC §10): every audited change that is a webhook event is queued for the organisation's
+  // endpoints in this same transaction, so an event is delivered if and only if its change committed.
+  await enqueueEventDeliveries(
+    db,
+    chained.map(({ e, seq }) => ({ ...e, seq })),
+    () => newId("delivery"),
+  );
 }
 
 export interface AuditFilter {
@@ -190,13 +199,16 @@ export function chainLink(e: ChainedAuditEvent): ChainLink {
   return { id: e.id, seq: e.seq, prevHash: e.prevHash, hash: e.hash, content: { ...e, seq: e.seq } };
 }
 
-/** Filtered events in chain (seq) order, after `afterSeq`: the export's pages. */
+/**
+ * Filtered events in chain (seq) order, after `afterSeq`: the export's pages, as stored rows (the export
+ * maps each with `fromRow` as it writes it, so that a page is not held twice, as rows and as events).
+ */
 export async function exportPage(
   db: Db,
   f: Omit<AuditFilter, "before" | "limit">,
   afterSeq: number,
   limit: number,
-): Promise<ChainedAuditEvent[]> {
+): Promise<AuditEventRow[]> {
   let query = db.selectFrom("audit_events").selectAll().where("org_id", "=", f.orgId).where("seq", ">", afterSeq);
   if (f.action) {
     if (f.action.endsWith(".*")) {
@@ -210,8 +222,7 @@ export async function exportPage(
   if (f.targetId) query = query.where("target_id", "=", f.targetId);
   if (f.from !== undefined) query = query.where("at", ">=", f.from);
   if (f.to !== undefined) query = query.where("at", "<=", f.to);
-  const rows = await query.orderBy("seq").limit(limit).execute();
-  return rows.map(fromRow);
+  return query.orderBy("seq").limit(limit).execute();
 }
 
 export interface CheckpointRow {

@@ -15,8 +15,9 @@ import {
   sql,
   type Transaction,
 } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
+import { pgDriver } from "./pg-driver.js";
 import { boundedPool, DEFAULT_DB_TIMEOUT_MS } from "./pg-pool.js";
 import type { Database } from "./schema.js";
 import { openSqliteFile } from "./sqlite-file.js";
@@ -47,12 +48,22 @@ export interface Store {
   stats: { queries: number; writes: number };
   /** The bound on each wait for PostgreSQL, in ms (0: none). */
   timeoutMs: number;
+  /** SQLite: the database file (the usage writer opens its own connection to it); undefined on PostgreSQL. */
+  sqliteFile?: string | undefined;
+  /**
+   * SQLite: non-zero while a statement of this connection that writes runs (it may be waiting for the
+   * write lock); the usage writer's thread starts no transaction meanwhile (see sqlite-usage-writer.ts).
+   */
+  sqliteWriting?: Int32Array | undefined;
   /** Throws when storage is unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 export const SQLITE_FILE = "tessera.db";
+
+/** How long a SQLite connection waits for another one's write lock (another process, or the usage writer). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 const INT8_OID = 20;
 
@@ -77,7 +88,9 @@ export function createStore(options: StoreOptions): Store {
       // Times and counters are bigint columns holding values well within 2^53: read them as numbers.
       types: {
         getTypeParser: ((oid: number, format?: "text" | "binary") =>
-          oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          oid === INT8_OID
+            ? (v: string) => Number(v)
+            : pgDriver().types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     });
     const stats = { queries: 0, writes: 0 };
@@ -98,14 +111,15 @@ export function createStore(options: StoreOptions): Store {
   const sqlite = openSqliteFile(options.dataDir, SQLITE_FILE);
   // Another process holding the write lock (a CLI command, a backup step, an instance starting at the same
   // moment) is waited for, up to 5 s; set first, so that switching the journal mode waits too.
-  sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma("journal_mode = WAL");
   // NORMAL is durable across process crashes (kill -9) in WAL mode; only an OS crash may lose the last commits.
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   const stats = { queries: 0, writes: 0 };
+  const writing = new Int32Array(new SharedArrayBuffer(4));
   const db = new Kysely<Database>({
-    dialect: new ImmediateSqliteDialect({ database: reusingStatements(sqlite) }),
+    dialect: new ImmediateSqliteDialect({ database: reusingStatements(sqlite, writing) }),
     log: counting(stats),
   });
   return {
@@ -114,6 +128,8 @@ export function createStore(options: StoreOptions): Store {
     databaseUrl: undefined,
     stats,
     timeoutMs,
+    sqliteFile: sqlite.name,
+    sqliteWriting: writing,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
@@ -168,25 +184,58 @@ const STATEMENT_CACHE_SIZE = 500;
  * more than running a point query (a cold verification spent most of its 60 µs there). Bounded, least
  * recently used first out; a statement still being iterated is never handed out twice.
  */
-function reusingStatements(sqlite: SqliteDatabase.Database): SqliteDialectConfig["database"] {
+function reusingStatements(sqlite: SqliteDatabase.Database, writing: Int32Array): SqliteDialectConfig["database"] {
   const statements = new Map<string, SqliteDatabase.Statement>();
+  const lookup = (query: string): SqliteDatabase.Statement => {
+    const cached = statements.get(query);
+    if (cached && !cached.busy) {
+      statements.delete(query);
+      statements.set(query, cached);
+      return cached;
+    }
+    const statement = sqlite.prepare(query);
+    if (!cached) {
+      statements.set(query, statement);
+      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+    }
+    return statement;
+  };
   return {
     close: () => sqlite.close(),
     prepare(query: string) {
-      const cached = statements.get(query);
-      if (cached && !cached.busy) {
-        statements.delete(query);
-        statements.set(query, cached);
-        return cached;
-      }
-      const statement = sqlite.prepare(query);
-      if (!cached) {
-        statements.set(query, statement);
-        if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-      }
-      return statement;
+      const statement = lookup(query);
+      return statement.readonly ? statement : signallingWrites(statement, writing);
     },
   };
+}
+
+/**
+ * A statement that writes (`BEGIN IMMEDIATE` included), flagged in `writing` while it runs: the usage
+ * writer's thread then starts no new transaction, so this one, if it waits for the write lock, gets it
+ * once the worker's current transaction ends instead of retrying while the worker's next ones run.
+ * better-sqlite3 runs a statement synchronously, so the flag covers exactly the wait and the write.
+ */
+function signallingWrites(statement: SqliteDatabase.Statement, writing: Int32Array): SqliteDatabase.Statement {
+  const flagged =
+    <A extends unknown[], R>(run: (...args: A) => R) =>
+    (...args: A): R => {
+      Atomics.store(writing, 0, 1);
+      try {
+        return run(...args);
+      } finally {
+        Atomics.store(writing, 0, 0);
+        Atomics.notify(writing, 0);
+      }
+    };
+  return {
+    reader: statement.reader,
+    readonly: statement.readonly,
+    busy: statement.busy,
+    run: flagged((...args: unknown[]) => statement.run(...args)),
+    all: flagged((...args: unknown[]) => statement.all(...args)),
+    get: flagged((...args: unknown[]) => statement.get(...args)),
+    iterate: (...args: unknown[]) => statement.iterate(...args),
+  } as unknown as SqliteDatabase.Statement;
 }
 
 /** Every instance takes this PostgreSQL advisory lock around its schema check and migrations. */
@@ -259,14 +308,14 @@ export async function migrate(target: Store | Kysely<Database>): Promise<string[
   if (target instanceof Kysely) return migrateNow(target);
   if (target.dialect !== "postgres" || !target.databaseUrl) return migrateNow(target.db);
   const connectionTimeoutMillis = target.timeoutMs;
-  const lock = new pg.Client({ connectionString: target.databaseUrl, connectionTimeoutMillis });
+  const lock = new (pgDriver().Client)({ connectionString: target.databaseUrl, connectionTimeoutMillis });
   lock.on("error", () => {});
   await lock.connect();
   try {
     await lock.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
     const db = new Kysely<Database>({
       dialect: new PostgresDialect({
-        pool: new pg.Pool({ connectionString: target.databaseUrl, max: 1, connectionTimeoutMillis }),
+        pool: new (pgDriver().Pool)({ connectionString: target.databaseUrl, max: 1, connectionTimeoutMillis }),
       }),
     });
     try {

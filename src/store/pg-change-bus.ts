@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { PostgresPool } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { type Change, type ChangeBus, isChange } from "../core/changes.js";
+import { pgDriver } from "./pg-driver.js";
 import { boundedPool, DEFAULT_DB_TIMEOUT_MS } from "./pg-pool.js";
 
 export const CHANGE_CHANNEL = "tessera_changes";
@@ -48,7 +49,7 @@ export class PgChangeBus implements ChangeBus {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({
+    const client = new (pgDriver().Client)({
       connectionString: this.#url,
       connectionTimeoutMillis: Math.max(this.#timeoutMs, 1000),
       keepAlive: true,

@@ -1,5 +1,6 @@
 import type { PostgresPool, PostgresPoolClient } from "kysely";
-import pg from "pg";
+import type pg from "pg";
+import { pgDriver } from "./pg-driver.js";
 
 /** How long one step may wait for PostgreSQL by default (`TESSERA_DB_TIMEOUT_MS`). */
 export const DEFAULT_DB_TIMEOUT_MS = 2_000;
@@ -38,7 +39,7 @@ export interface BoundedPoolOptions {
  */
 export function boundedPool(options: BoundedPoolOptions): PostgresPool {
   const { timeoutMs } = options;
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     connectionString: options.connectionString,
     max: options.max,
     connectionTimeoutMillis: timeoutMs,

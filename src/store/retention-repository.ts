@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "./database.js";
 import { orgFromRow } from "./orgs-repository.js";
+import { REQUEST_SLOTS } from "./usage-repository.js";
 
 /**
  * Chunked deletes for the retention job. Each call removes at most `limit` rows (never one unbounded
@@ -38,50 +39,104 @@ export async function deleteUsageBeforeChunk(db: Db, before: number, limit: numb
   return Number(result.numDeletedRows);
 }
 
-export async function deleteTokenRequestsBeforeChunk(db: Db, before: number, limit: number): Promise<number> {
-  const result = await db
-    .deleteFrom("token_requests")
-    .where("id", "in", (eb) => eb.selectFrom("token_requests").select("id").where("at", "<", before).orderBy("at").limit(limit))
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+/** What a chunk of history retention removed: batch rows (the chunk's size) and the requests in them. */
+export interface RequestsRemoved {
+  rows: number;
+  requests: number;
 }
 
-/** Tokens with more than `keep` requests in their history (one grouped pass over the table). */
+async function deleteBatches(db: Db, batches: readonly { id: string; n: number | string }[]): Promise<RequestsRemoved> {
+  if (batches.length === 0) return { rows: 0, requests: 0 };
+  await db
+    .deleteFrom("token_request_batches")
+    .where(
+      "id",
+      "in",
+      batches.map((b) => b.id),
+    )
+    .execute();
+  return { rows: batches.length, requests: batches.reduce((sum, b) => sum + Number(b.n), 0) };
+}
+
+/**
+ * Deletes up to `limit` history batches whose newest request is older than `before`. A batch that
+ * straddles `before` (one flush interval of requests: about a second, unless flushes failed) is kept
+ * until all of it is old.
+ */
+export async function deleteTokenRequestsBeforeChunk(db: Db, before: number, limit: number): Promise<RequestsRemoved> {
+  const old = await db
+    .selectFrom("token_request_batches")
+    .select(["id", "n"])
+    .where("at", "<", before)
+    .orderBy("at")
+    .limit(limit)
+    .execute();
+  return deleteBatches(db, old);
+}
+
+/** Tokens with more than `keep` requests in their history (one grouped pass over the batches' index). */
 export async function tokensOverRequestCap(db: Db, keep: number): Promise<string[]> {
   const rows = await db
-    .selectFrom("token_requests")
+    .selectFrom("token_request_batches")
     .select("token_id")
     .groupBy("token_id")
-    .having((eb) => eb.fn.countAll(), ">", keep)
+    .having((eb) => eb.fn.sum("n"), ">", keep)
     .execute();
   return rows.map((r) => r.token_id);
 }
 
-/** Deletes up to `limit` of a token's requests older than its newest `keep`. */
-export async function deleteTokenRequestsBeyondChunk(db: Db, tokenId: string, keep: number, limit: number): Promise<number> {
-  const boundary = await db
-    .selectFrom("token_requests")
-    .select(["at", "id"])
+/**
+ * Removes a token's requests older than its newest `keep`: the batch holding the `keep`-th newest request
+ * loses its older requests (the head of its oldest-first entries, so positions counted from the newest
+ * stay valid), and up to `limit` batches older than it are deleted. Exactly `keep` are left.
+ */
+export async function deleteTokenRequestsBeyondChunk(
+  db: Db,
+  tokenId: string,
+  keep: number,
+  limit: number,
+): Promise<RequestsRemoved> {
+  // The newest batch at which the running count (newest first) reaches `keep`.
+  const { rows } = await sql<{ id: string; at: number | string; n: number | string; total: number | string }>`
+    select id, at, n, total from (
+      select id, at, n, sum(n) over (order by at desc, id desc rows between unbounded preceding and current row) as total
+      from token_request_batches where token_id = ${tokenId}
+    ) as running
+    where total >= ${keep}
+    order by at desc, id desc
+    limit 1`.execute(db);
+  const boundary = rows[0];
+  if (!boundary) return { rows: 0, requests: 0 };
+  const at = Number(boundary.at);
+  const excess = Number(boundary.total) - keep;
+  let trimmed = 0;
+  if (excess > 0) {
+    const batch = await db
+      .selectFrom("token_request_batches")
+      .select("entries")
+      .where("id", "=", boundary.id)
+      .executeTakeFirstOrThrow();
+    const entries = (JSON.parse(batch.entries) as unknown[]).slice(excess * REQUEST_SLOTS);
+    let firstAt = Infinity;
+    for (let i = 0; i < entries.length; i += REQUEST_SLOTS) firstAt = Math.min(firstAt, entries[i] as number);
+    await db
+      .updateTable("token_request_batches")
+      .set({ entries: JSON.stringify(entries), n: entries.length / REQUEST_SLOTS, first_at: firstAt })
+      .where("id", "=", boundary.id)
+      .execute();
+    trimmed = excess;
+  }
+  const older = await db
+    .selectFrom("token_request_batches")
+    .select(["id", "n"])
     .where("token_id", "=", tokenId)
-    .orderBy("at", "desc")
-    .orderBy("id", "desc")
-    .offset(keep - 1)
-    .limit(1)
-    .executeTakeFirst();
-  if (!boundary) return 0;
-  const result = await db
-    .deleteFrom("token_requests")
-    .where("id", "in", (eb) =>
-      eb
-        .selectFrom("token_requests")
-        .select("id")
-        .where("token_id", "=", tokenId)
-        .where((w) => w.or([w("at", "<", boundary.at), w.and([w("at", "=", boundary.at), w("id", "<", boundary.id)])]))
-        .orderBy("at")
-        .limit(limit),
-    )
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+    .where((eb) => eb.or([eb("at", "<", at), eb.and([eb("at", "=", at), eb("id", "<", boundary.id)])]))
+    .orderBy("at")
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+  const removed = await deleteBatches(db, older);
+  return { rows: removed.rows, requests: removed.requests + trimmed };
 }
 
 /**

@@ -16,10 +16,43 @@ export interface Database {
   token_usage: TokenUsageTable;
   invitations: InvitationsTable;
   password_resets: PasswordResetsTable;
-  token_requests: TokenRequestsTable;
+  token_request_batches: TokenRequestBatchesTable;
   audit_chain_heads: AuditChainHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
   embed_sessions: EmbedSessionsTable;
+  token_notices: TokenNoticesTable;
+  mail_outbox: MailOutboxTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+}
+
+/**
+ * One scheduled notice (SPEC §10) per token, kind and threshold: the primary key is what makes each
+ * notice happen exactly once, across restarts and instances (inserted with the notice's audit event).
+ */
+export interface TokenNoticesTable {
+  token_id: string;
+  /** `expiring`, `expired`, `stale`, `deactivated`. */
+  kind: string;
+  /** Days: the `expiryNoticeDays` value, `staleAfterDays`, `autoDeactivateUnusedDays`; 0 for `expired`. */
+  threshold: number;
+  at: number;
+}
+
+/** A mail to send, written in the transaction of what it tells; sent (and retried) by the mail loop. */
+export interface MailOutboxTable {
+  id: string;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  created_at: number;
+  /** Due time; pushed forward while an instance holds the row (a lease) and after a failure (backoff). */
+  next_attempt_at: number;
+  attempts: number;
+  sent_at: number | null;
+  /** The last failure's message (SMTP's answer), never the body. */
+  last_error: string | null;
 }
 
 export interface UsersTable {
@@ -37,6 +70,8 @@ export interface UsersTable {
   /** OpenID Connect identity (issuer, subject), set at the first OIDC sign-in. */
   oidc_issuer: ColumnType<string | null, string | null | undefined, string | null>;
   oidc_subject: ColumnType<string | null, string | null | undefined, string | null>;
+  /** `en` or `it`: the language of the mail Tessera sends the person; null = English. */
+  locale: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface OrganizationsTable {
@@ -93,10 +128,23 @@ export interface TokensTable {
   allowed_ips: string;
   /** JSON `{limit, windowSeconds}` or null. */
   rate_limit: string | null;
+  /** JSON `[{name, limit, windowSeconds}]` or null (none). Replaces `rate_limit` (2026-12-04). */
+  rate_limits: string | null;
+  /** Credits balance as last written behind; null: unlimited. */
+  credits_remaining: number | null;
+  /** JSON `{amount, interval}` or null. */
+  credits_refill: string | null;
+  credits_refilled_at: number | null;
+  credits_gen: Generated<number>;
+  credits_seq: Generated<number>;
   /** JSON object. */
   metadata: string;
   regenerated_at: number | null;
   previous_secret_expires_at: number | null;
+  /** When a secret scanner reported the token public (SPEC §11). */
+  leaked_at: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The alert's source URL. */
+  leak_url: ColumnType<string | null, string | null | undefined, string | null>;
   last_used_at: number | null;
   last_used_ip: string | null;
   usage_count: Generated<number>;
@@ -151,15 +199,20 @@ export interface AuditEventsTable {
 }
 
 /** One verification of a token (SPEC §4 "requests"), written in batches off the verification path. */
-export interface TokenRequestsTable {
+/**
+ * A token's requests of one flush interval (its history, SPEC §4 `…/requests`), one row per token per
+ * flush. `entries` is JSON, flat and oldest first: `[at, code, ip, userAgent, scopes|null, at, …]`.
+ */
+export interface TokenRequestBatchesTable {
   id: string;
   token_id: string;
+  /** The newest request's time. */
   at: number;
-  code: string;
-  ip: string | null;
-  user_agent: string | null;
-  /** JSON array of the scopes the verify call asked for. */
-  scopes: string;
+  /** The oldest request's time. */
+  first_at: number;
+  /** Requests in `entries`. */
+  n: number;
+  entries: string;
 }
 
 /** The last link of each audit chain: `org_key` is the organisation id, '' for instance-level events. */
@@ -231,6 +284,52 @@ export interface EmbedSessionsTable {
   exchanged_at: number | null;
   expires_at: number | null;
 }
+
+/** An organisation's webhook endpoint (SPEC §10). */
+export interface WebhookEndpointsTable {
+  id: string;
+  org_id: string;
+  url: string;
+  description: string | null;
+  /** JSON array of event types; empty = every type. */
+  event_types: string;
+  enabled: number;
+  /** `active` | `failing` (a delivery was given up; back to active at the next success). */
+  status: string;
+  /** The `whsec_…` secret, AES-256-GCM encrypted (services/webhook-secrets.ts). */
+  secret_enc: string;
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event for one endpoint: the outbox row and its delivery log. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  org_id: string;
+  event_id: string;
+  type: string;
+  /** The JSON body sent, byte for byte. */
+  payload: string;
+  order_key: string;
+  seq: number;
+  /** `pending` | `delivered` | `failed` (given up after the retry schedule). */
+  state: string;
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_id: string | null;
+  lease_until: number | null;
+  last_attempt_at: number | null;
+  last_status: number | null;
+  last_duration_ms: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 
 export type UserRow = Selectable<UsersTable>;
 export type OrganizationRow = Selectable<OrganizationsTable>;

@@ -124,3 +124,13 @@ export async function linkOidcIdentity(db: Db, userId: string, issuer: string, s
   const result = await insertOrConflict(update, "This sign-in is already linked to another account");
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** The language of the person's mail (`en`, `it`); set from the host's `locale` for embedded users. */
+export async function setUserLocale(db: Db, userId: string, locale: string): Promise<void> {
+  await db
+    .updateTable("users")
+    .set({ locale })
+    .where("id", "=", userId)
+    .where((eb) => eb.or([eb("locale", "is", null), eb("locale", "!=", locale)]))
+    .execute();
+}

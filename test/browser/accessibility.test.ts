@@ -96,6 +96,8 @@ describe.skipIf(!shouldRun)("console accessibility in Chromium", () => {
       role: "member",
     });
     acceptUrl = invited.acceptUrl;
+    // A webhook endpoint (TEST-NET: public, never answers), so the Webhooks page shows its table.
+    await session.call("POST", `/v1/orgs/${orgId}/webhooks`, { url: "https://192.0.2.1/hook", description: "Billing" });
   }, 120_000);
 
   for (const language of ["en", "it"] as const) {
@@ -106,6 +108,7 @@ describe.skipIf(!shouldRun)("console accessibility in Chromium", () => {
         `/orgs/${orgId}/tokens/${tokenId}`,
         `/orgs/${orgId}/members`,
         `/orgs/${orgId}/audit`,
+        `/orgs/${orgId}/webhooks`,
         `/orgs/${orgId}/settings`,
         "/account",
         `/orgs/${orgId}/no-such-page`,

@@ -62,3 +62,14 @@ export async function createToken(session: ApiSession, orgId: string, body: Reco
   );
   return { ...created.token, secret: created.secret };
 }
+
+/** Signs in over HTTP (`POST /v1/auth/login`), as the console does; returns the session. */
+export async function signInOverHttp(baseUrl: string, email: string, password = PASSWORD): Promise<ApiSession> {
+  const res = await fetch(`${baseUrl}/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`);
+  return sessionFrom(baseUrl, res.headers.getSetCookie());
+}

@@ -84,7 +84,7 @@ describe.each(await dialects())("tessera commands on %s", { timeout: 180_000 }, 
         "--expires-at: must be a date and time in ISO 8601",
       ],
       [["token", "create", "--org", org, "--name", ""], "--name: must not be empty"],
-      [["token", "create", "--org", org, "--name", "x", "--rate-limit", "lots"], "--rate-limit: must be LIMIT/SECONDS"],
+      [["token", "create", "--org", org, "--name", "x", "--rate-limit", "lots"], "--rate-limit: must be [NAME:]LIMIT/WINDOW"],
       [["token", "create", "--org", org, "--name", "x", "--metadata", "[1]"], "--metadata: must be a JSON object"],
       [
         ["token", "list", "--org", org, "--status", "bogus"],
@@ -169,6 +169,12 @@ describe.each(await dialects())("tessera commands on %s", { timeout: 180_000 }, 
       "messages:send,messages:read",
       "--rate-limit",
       "100/60",
+      "--rate-limit",
+      "daily:10000/1d",
+      "--credits",
+      "500",
+      "--refill",
+      "500/month",
       "--json",
     );
     expect(updated.code, updated.stderr).toBe(0);
@@ -177,6 +183,11 @@ describe.each(await dialects())("tessera commands on %s", { timeout: 180_000 }, 
       name: "Sender 2",
       scopes: ["messages:send", "messages:read"],
       rateLimit: { limit: 100, windowSeconds: 60 },
+      rateLimits: [
+        { name: "default", limit: 100, windowSeconds: 60 },
+        { name: "daily", limit: 10_000, windowSeconds: 86_400 },
+      ],
+      credits: { remaining: 500, refill: { amount: 500, interval: "month" } },
     });
 
     const [badScope, badLimit, shown, plain] = await Promise.all([

@@ -47,6 +47,8 @@ const PUBLIC: Record<string, string> = {
   "GET /embed": "the embedded tokens screen's HTML shell (its bearer, from the handoff, is what is protected)",
   "GET /embed.js": "the tessera-embed script that host pages load",
   "POST /v1/embed/exchange": "the single-use handoff from the embed URL is the credential (test/http/embed.test.ts)",
+  "POST /v1/secret-scanning/github":
+    "GitHub's ECDSA signature over the body is the credential; unsigned, bad or unknown-key requests are 401 (test/http/secret-scanning.test.ts)",
 };
 /** Swagger UI's own routes (their exact list depends on the plugin version). */
 const PUBLIC_PREFIXES: Record<string, string> = { "/docs": "the page rendering the public API description (SPEC §4)" };
@@ -172,6 +174,30 @@ const ROOT_TOKEN_ROUTE: Partial<Record<Caller, Outcome>> = {
   bearerWithoutScope: "skip",
 };
 
+/**
+ * Webhook targets: a disabled endpoint (its queued deliveries wait, so a retry is never refused as "being
+ * sent"); TEST-NET addresses are public, so the SSRF guard lets them through, and nothing ever answers.
+ */
+const hookIds = new Map<string, string>();
+async function matrixHook(ctx: Ctx, fresh = false): Promise<string> {
+  const key = `${ctx.t.dialect}`;
+  if (!fresh && hookIds.has(key)) return hookIds.get(key)!;
+  const made = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/webhooks`, ctx.w.owner.creds, {
+    url: "https://192.0.2.1/matrix",
+    enabled: false,
+  });
+  expect(made.status, made.raw).toBe(201);
+  if (!fresh) hookIds.set(key, made.body.webhook.id);
+  return made.body.webhook.id;
+}
+async function matrixDelivery(ctx: Ctx): Promise<string> {
+  const sent = await call(ctx.t.app, "POST", `/v1/orgs/${ctx.w.orgId}/webhooks/${await matrixHook(ctx)}/test`, ctx.w.owner.creds);
+  expect(sent.status, sent.raw).toBe(202);
+  return sent.body.id;
+}
+/** Managing an endpoint also needs what its events show (tokens:read, members:read): one scope alone is refused. */
+const WEBHOOK_WRITE: Partial<Record<Caller, Outcome>> = { bearerWithScope: 403, foreignResource: 404 };
+
 const ROUTES: Record<string, RouteCase> = {
   "GET /v1/me": { scope: null },
   "POST /v1/auth/logout": { scope: null, sessionOnly: true, freshSession: true },
@@ -234,6 +260,7 @@ const ROUTES: Record<string, RouteCase> = {
     endsSessions: true,
     target: () => ({ body: { currentPassword: PASSWORD, newPassword: PASSWORD } }),
   },
+  "PUT /v1/me/locale": { scope: null, sessionOnly: true, target: () => ({ body: { locale: "en" } }) },
   "GET /v1/me/sessions": { scope: null, sessionOnly: true },
   "DELETE /v1/me/sessions": { scope: null, sessionOnly: true, freshSession: true, endsSessions: true },
   "DELETE /v1/me/sessions/:id": {
@@ -319,6 +346,37 @@ const ROUTES: Record<string, RouteCase> = {
   "POST /v1/orgs/:orgId/tokens/batch": {
     scope: "tokens:write",
     target: async (ctx) => ({ body: { action: "suspend", ids: [await ctx.memberToken(true)] } }),
+  },
+  "GET /v1/orgs/:orgId/webhooks": { scope: "webhooks:read" },
+  "POST /v1/orgs/:orgId/webhooks": {
+    scope: "webhooks:write",
+    target: () => ({ body: { url: "https://192.0.2.1/made-by-the-matrix", enabled: false } }),
+    expect: { bearerWithScope: 403 },
+  },
+  "PATCH /v1/orgs/:orgId/webhooks/:id": {
+    scope: "webhooks:write",
+    target: async (ctx) => ({ id: await matrixHook(ctx), body: { description: "edited by the matrix" } }),
+    expect: WEBHOOK_WRITE,
+  },
+  "DELETE /v1/orgs/:orgId/webhooks/:id": {
+    scope: "webhooks:write",
+    target: async (ctx, allowed) => ({ id: await matrixHook(ctx, allowed) }),
+    expect: WEBHOOK_WRITE,
+  },
+  "GET /v1/orgs/:orgId/webhooks/:id/deliveries": {
+    scope: "webhooks:read",
+    target: async (ctx) => ({ id: await matrixHook(ctx) }),
+    expect: { foreignResource: 404 },
+  },
+  "POST /v1/orgs/:orgId/webhooks/:id/test": {
+    scope: "webhooks:write",
+    target: async (ctx) => ({ id: await matrixHook(ctx) }),
+    expect: WEBHOOK_WRITE,
+  },
+  "POST /v1/orgs/:orgId/webhooks/deliveries/:id/retry": {
+    scope: "webhooks:write",
+    target: async (ctx) => ({ id: await matrixDelivery(ctx) }),
+    expect: WEBHOOK_WRITE,
   },
   "POST /v1/verify": {
     scope: "tokens:verify",

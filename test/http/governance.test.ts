@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyFile } from "../../src/cli/audit-command.js";
+import { insertEvents } from "../../src/store/audit-repository.js";
 import { runCli } from "../support/cli.js";
 import { dialects } from "../support/databases.js";
 import { call, createToken, login, rootToken, seedWorld, startTestApp, type TestApp, type World } from "../support/harness.js";
@@ -323,34 +324,109 @@ describe.each(await dialects())("governance (issue 11) on %s", (dialect) => {
       expect((await call(t.app, "GET", path, w.viewer.creds)).status).toBe(403);
     });
 
+    /** A history batch as the flush writes it: `ats` oldest first, one request each. */
+    const batchRow = (tokenId: string, id: string, ats: number[], code = "VALID") => ({
+      id,
+      token_id: tokenId,
+      at: Math.max(...ats),
+      first_at: Math.min(...ats),
+      n: ats.length,
+      entries: JSON.stringify(ats.flatMap((at, i) => [at, code, `192.0.2.${i % 250}`, null, null])),
+    });
+    const batchId = (i: number) => `req_${String(i).padStart(22, "0")}`;
+
+    it("pages across batches that share a time, newest first, without duplicates or gaps", async () => {
+      const { id } = await createToken(t.app, w.owner.creds, w.orgId, { name: "ties" });
+      const at = Date.now() - 5_000;
+      // Three batches with the same newest time (several instances flushing in the same millisecond), one older.
+      const batches = [
+        batchRow(id, batchId(1), [at - 2, at - 1, at, at]),
+        batchRow(id, batchId(2), [at, at, at]),
+        batchRow(id, batchId(3), [at - 1, at]),
+        batchRow(id, batchId(0), [at - 9, at - 8, at - 7, at - 6, at - 5]),
+      ];
+      await t.tessera.store.db.insertInto("token_request_batches").values(batches).execute();
+      // Batches by (newest time, id) descending, each batch's requests newest first.
+      const expected = [batches[2]!, batches[1]!, batches[0]!, batches[3]!].flatMap((b) => {
+        const e = JSON.parse(b.entries) as unknown[];
+        const out: string[] = [];
+        for (let i = e.length - 5; i >= 0; i -= 5) out.push(`${new Date(e[i] as number).toISOString()} ${e[i + 2]}`);
+        return out;
+      });
+      for (const limit of [1, 2, 3, 4, 5, 13, 14, 100]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        for (let pages = 0; pages < 20; pages++) {
+          const res = await call(
+            t.app,
+            "GET",
+            `${tokens()}/${id}/requests?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`,
+            w.owner.creds,
+          );
+          expect(res.status, res.raw).toBe(200);
+          expect(res.body.items.length).toBeLessThanOrEqual(limit);
+          seen.push(...res.body.items.map((r: { at: string; ip: string }) => `${r.at} ${r.ip}`));
+          cursor = res.body.nextCursor;
+          if (cursor === null) break;
+        }
+        expect(seen, `limit ${limit}`).toEqual(expected);
+      }
+      expect((await call(t.app, "GET", `${tokens()}/${id}/requests?cursor=${at}.req_x`, w.owner.creds)).status).toBe(400);
+    });
+
     it("keeps at most the last 10,000 per token and nothing older than 30 days", async () => {
       const { id } = await createToken(t.app, w.owner.creds, w.orgId, { name: "busy" });
+      const { id: other } = await createToken(t.app, w.owner.creds, w.orgId, { name: "steady" });
       const now = Date.now();
-      const rows = Array.from({ length: 10_050 }, (_, i) => ({
-        id: `req_${String(i).padStart(22, "0")}`,
-        token_id: id,
-        at: now - 10_050 + i,
-        code: "VALID",
-        ip: null,
-        user_agent: null,
-        scopes: "[]",
-      }));
-      rows.push({ ...rows[0]!, id: "req_old0000000000000000000", at: now - 31 * DAY });
-      for (let i = 0; i < rows.length; i += 500) {
-        await t.tessera.store.db
-          .insertInto("token_requests")
-          .values(rows.slice(i, i + 500))
-          .execute();
-      }
+      const db = t.tessera.store.db;
+      // 10,050 requests in 11 batches (1,000 each, the newest 50): the oldest batch loses its oldest 50.
+      const ats = Array.from({ length: 10_050 }, (_, i) => now - 10_050 + i);
+      const busy = Array.from({ length: 11 }, (_, k) => batchRow(id, batchId(100 + k), ats.slice(k * 1000, k * 1000 + 1000)));
+      // 15,000 in 30 batches of 500: the newest 20 are exactly 10,000, the 10 older ones go whole.
+      const steady = Array.from({ length: 30 }, (_, k) =>
+        batchRow(
+          other,
+          batchId(200 + k),
+          Array.from({ length: 500 }, (_, i) => now - 20 * DAY + k * 1000 + i),
+        ),
+      );
+      // Wholly older than 30 days: deleted. Straddling the boundary: kept until all of it is old.
+      const old = batchRow(id, batchId(11), [now - 32 * DAY, now - 31 * DAY]);
+      const straddling = batchRow(other, batchId(12), [now - 31 * DAY, now - 29 * DAY]);
+      for (const row of [...busy, ...steady, old, straddling]) await db.insertInto("token_request_batches").values(row).execute();
+
       const sweep = await t.tessera.retention.sweep(now);
-      expect(sweep.tokenRequests).toBe(51);
-      const left = await t.tessera.store.db
-        .selectFrom("token_requests")
-        .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.min("at").as("oldest")])
-        .where("token_id", "=", id)
-        .executeTakeFirstOrThrow();
-      expect(Number(left.n)).toBe(10_000);
-      expect(Number(left.oldest)).toBe(now - 10_000);
+      expect(sweep.tokenRequests).toBe(2 + 50 + 10 * 500 + 2);
+      const left = async (tokenId: string) => {
+        const rows = await db.selectFrom("token_request_batches").selectAll().where("token_id", "=", tokenId).execute();
+        const entries = rows.flatMap((r) => JSON.parse(r.entries) as unknown[]);
+        for (const r of rows) expect(Number(r.n) * 5).toBe((JSON.parse(r.entries) as unknown[]).length);
+        return {
+          n: rows.reduce((sum, r) => sum + Number(r.n), 0),
+          batches: rows.length,
+          oldest: Math.min(...rows.map((r) => Number(r.first_at))),
+          oldestEntry: Math.min(...entries.filter((_, i) => i % 5 === 0).map(Number)),
+        };
+      };
+      expect(await left(id)).toEqual({ n: 10_000, batches: 11, oldest: now - 10_000, oldestEntry: now - 10_000 });
+      // The straddling batch was the oldest of `steady`'s: the cap took it with the 10 old batches.
+      expect(await left(other)).toMatchObject({ n: 10_000, batches: 20, oldest: now - 20 * DAY + 10_000 });
+      // The list still pages: the trimmed batch's newest requests are there, its oldest are not.
+      const res = await call(t.app, "GET", `${tokens()}/${id}/requests?limit=100`, w.owner.creds);
+      expect(res.body.items[0].at).toBe(new Date(now - 1).toISOString());
+      expect((await t.tessera.retention.sweep(now)).tokenRequests).toBe(0);
+    });
+
+    it("keeps a batch that straddles the 30 days until all of it is old", async () => {
+      const { id } = await createToken(t.app, w.owner.creds, w.orgId, { name: "rare" });
+      const now = Date.now();
+      const db = t.tessera.store.db;
+      await db
+        .insertInto("token_request_batches")
+        .values(batchRow(id, batchId(13), [now - 31 * DAY, now - 30 * DAY + 1000]))
+        .execute();
+      expect((await t.tessera.retention.sweep(now)).tokenRequests).toBe(0);
+      expect((await t.tessera.retention.sweep(now + 2000)).tokenRequests).toBe(2);
     });
   });
 
@@ -477,6 +553,38 @@ describe.each(await dialects())("governance (issue 11) on %s", (dialect) => {
       expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=csv&x=1`, w.owner.creds)).status).toBe(400);
       expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=csv`, w.member.creds)).status).toBe(403);
       expect((await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=csv`, w.otherOwner.creds)).status).toBe(404);
+    });
+
+    it("exports a log of many pages whole, in chain order, and filtered across page boundaries", async () => {
+      // The export reads a few hundred events a page: 1,050 more events, every third one a different action.
+      const at = Date.now();
+      await insertEvents(
+        t.tessera.store.db,
+        Array.from({ length: 1050 }, (_, i) => ({
+          id: `evt_bulk${String(i).padStart(18, "0")}`,
+          at: at + i,
+          orgId: w.orgId,
+          action: i % 3 === 0 ? "bulk.third" : "bulk.other",
+          actor: { type: "system" as const, id: null, name: null },
+          target: null,
+          ip: null,
+          userAgent: null,
+          traceId: `bulk-${i}`,
+          details: { i },
+        })),
+      );
+      const head = await t.tessera.audit.verify(w.orgId);
+      expect(head.ok).toBe(true);
+      const all = await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=ndjson`, w.owner.creds);
+      const seqs = all.raw
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).seq as number);
+      expect(seqs).toEqual(Array.from({ length: head.headSeq - head.fromSeq }, (_, i) => head.fromSeq + 1 + i));
+      const csv = await call(t.app, "GET", `/v1/orgs/${w.orgId}/audit/export?format=csv&action=bulk.third`, w.owner.creds);
+      const records = csv.raw.trim().split("\r\n").slice(1);
+      expect(records).toHaveLength(350);
+      expect(records.map((r) => r.split(",")[13])).toEqual(Array.from({ length: 350 }, (_, i) => `bulk-${i * 3}`));
     });
 
     it("prunes behind a signed checkpoint so the rest still verifies", async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MANAGEMENT_SCOPE_NAMES } from "../../src/core/scopes.js";
 import { dialects } from "../support/databases.js";
 import {
   type Call,
@@ -191,7 +192,7 @@ describe.each(await dialects())("members and organisations on %s", (dialect) => 
     expect(put.status, put.raw).toBe(200);
     const product = put.body.filter((s: { kind: string }) => s.kind === "product").map((s: { name: string }) => s.name);
     expect(product.sort()).toEqual(["contacts:read", "messages:read", "messages:send"]);
-    expect(put.body.filter((s: { kind: string }) => s.kind === "management")).toHaveLength(8);
+    expect(put.body.filter((s: { kind: string }) => s.kind === "management")).toHaveLength(MANAGEMENT_SCOPE_NAMES.length);
     expect(await audit("org.scopes_changed")).not.toHaveLength(0);
 
     const catalogue = await call(t.app, "GET", `/v1/orgs/${w.orgId}/scopes`, w.member.creds);

@@ -1,11 +1,13 @@
 import { execFile } from "node:child_process";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientFiles, DOCUMENT_FILE, SCHEMA_FILE } from "../../scripts/client-files.js";
-import { hashToken } from "../../src/core/token-format.js";
+import { generateToken, hashToken } from "../../src/core/token-format.js";
 import { PASSWORD, rootToken, startTestApp, type TestApp, withLastCharChanged } from "../support/harness.js";
 import { type Answer, ResponseValidator } from "../support/openapi-validator.js";
 
@@ -15,12 +17,25 @@ const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
 
 let t: TestApp;
 let doc: Json;
+/** GitHub's secret scanning keys, served locally: the flow sends a signed alert (SPEC §11). */
+const githubKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+let keysServer: Server;
 
 beforeAll(async () => {
-  t = await startTestApp("sqlite");
+  keysServer = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    const key = githubKey.publicKey.export({ type: "spki", format: "pem" }).toString();
+    res.end(JSON.stringify({ public_keys: [{ key_identifier: "flow-key", key, is_current: true }] }));
+  });
+  await new Promise<void>((resolve) => keysServer.listen(0, "127.0.0.1", resolve));
+  const keysPort = (keysServer.address() as AddressInfo).port;
+  t = await startTestApp("sqlite", { githubKeysUrl: `http://127.0.0.1:${keysPort}/keys` });
   doc = JSON.parse(JSON.stringify(t.app.swagger()));
 });
-afterAll(() => t?.close());
+afterAll(async () => {
+  await t?.close();
+  await new Promise((resolve) => keysServer?.close(resolve));
+});
 
 const operations = () =>
   Object.entries(doc.paths as Json).flatMap(([path, item]) =>
@@ -308,6 +323,16 @@ describe("every answer of a full flow matches the document", () => {
     // Root tokens.
     const root = { bearer: await rootToken(t.tessera) };
     expect((await send("GET", "/v1/root-tokens", { creds: root })).status).toBe(200);
+    // Who am I, as each kind of caller: `Me` is a person (with a user) or a token without one.
+    const asRoot = await send("GET", "/v1/me", { creds: root });
+    expect(asRoot.status).toBe(200);
+    expect(asRoot.json).toMatchObject({ user: null, memberships: [] });
+    const service = await create({ kind: "service", scopes: ["messages:send"] });
+    const asService = await send("GET", "/v1/me", { creds: { bearer: service.secret } });
+    expect(asService.status).toBe(200);
+    expect(asService.json).toMatchObject({ user: null, token: { id: service.token.id, kind: "service" } });
+    const asPerson = await send("GET", "/v1/me", { creds: owner });
+    expect(asPerson.json.user).toMatchObject({ email: "owner@flow.test" });
     const spare = await t.tessera.tokens.createRoot("spare", { ip: null, userAgent: "test", traceId: `${"0".repeat(31)}2` });
     expect((await send("POST", `/v1/root-tokens/${spare.token.id}/revoke`, { creds: root })).status).toBe(200);
     expect(
@@ -332,6 +357,28 @@ describe("every answer of a full flow matches the document", () => {
     const limited = await create({ rateLimit: { limit: 1, windowSeconds: 60 } });
     await verify(limited.secret);
     expect(await verify(limited.secret)).toBe("RATE_LIMITED");
+    // Named limits, credits and cost (issue 13): create, PATCH, the organisation's limits, USAGE_EXCEEDED.
+    const budgeted = await create({
+      rateLimits: [{ name: "burst", limit: 100, windowSeconds: 1 }],
+      credits: { remaining: 2, refill: { amount: 2, interval: "month" } },
+    });
+    expect(await verify(budgeted.secret, { cost: 2 })).toBe("VALID");
+    expect(await verify(budgeted.secret)).toBe("USAGE_EXCEEDED");
+    const repatched = await send("PATCH", `${tokens}/${budgeted.token.id}`, {
+      creds: owner,
+      body: { rateLimits: [{ name: "burst", limit: 50, windowSeconds: 1 }], credits: { remaining: 5 } },
+    });
+    expect(repatched.status).toBe(200);
+    expect(
+      (
+        await send("PATCH", `/v1/orgs/${orgId}`, {
+          creds: owner,
+          body: { rateLimits: [{ name: "plan", limit: 1000, windowSeconds: 60 }] },
+        })
+      ).status,
+    ).toBe(200);
+    expect(await verify(budgeted.secret, { cost: 0 })).toBe("VALID");
+    expect((await send("PATCH", `/v1/orgs/${orgId}`, { creds: owner, body: { rateLimits: [] } })).status).toBe(200);
     expect(await verify(doomed.secret)).toBe("REVOKED");
     const paused = await create({});
     await send("POST", `${tokens}/${paused.token.id}/suspend`, { creds: owner });
@@ -371,6 +418,26 @@ describe("every answer of a full flow matches the document", () => {
     }
     expect((await send("GET", `/v1/orgs/${orgId}/audit/export?format=xml`, { creds: owner })).status).toBe(400);
 
+    // Webhooks (SPEC §10): an endpoint (TEST-NET address: public, never answers), its log, a test send, a retry.
+    const hooks = `/v1/orgs/${orgId}/webhooks`;
+    const hook = await send("POST", hooks, {
+      creds: owner,
+      body: { url: "https://192.0.2.1/hook", eventTypes: ["token.revoked"] },
+    });
+    expect(hook.status).toBe(201);
+    expect((await send("POST", hooks, { creds: owner, body: { url: "http://127.0.0.1/hook" } })).status).toBe(400);
+    expect((await send("GET", hooks, { creds: owner })).json.items).toHaveLength(1);
+    const hookId = hook.json.webhook.id as string;
+    expect((await send("PATCH", `${hooks}/${hookId}`, { creds: owner, body: { description: "flow" } })).status).toBe(200);
+    const sent = await send("POST", `${hooks}/${hookId}/test`, { creds: owner });
+    expect(sent.status).toBe(202);
+    expect((await send("GET", `${hooks}/${hookId}/deliveries?limit=10`, { creds: owner })).status).toBe(200);
+    const retried = await send("POST", `${hooks}/deliveries/${sent.json.id}/retry`, { creds: owner });
+    expect([202, 409]).toContain(retried.status);
+    expect((await send("POST", `${hooks}/deliveries/dlv_missing/retry`, { creds: owner })).status).toBe(404);
+    expect((await send("DELETE", `${hooks}/${hookId}`, { creds: owner })).status).toBe(204);
+    expect((await send("DELETE", `${hooks}/${hookId}`, { creds: owner })).status).toBe(404);
+
     // Embedding: the host mints a session with the root token; the page exchanges the handoff once.
     const minted = await send("POST", "/v1/embed/sessions", {
       creds: root,
@@ -386,12 +453,34 @@ describe("every answer of a full flow matches the document", () => {
     expect((await send("POST", "/v1/embed/exchange", { body: { handoff } })).status).toBe(401);
     expect((await send("POST", "/v1/embed/sessions", { creds: owner, body: {} })).status).toBe(400);
 
+    // GitHub secret scanning: a signed alert is answered per token; unsigned or malformed is refused.
+    const alert = JSON.stringify([
+      { token: generateToken("tsr", "live").secret, type: "tessera", url: "https://github.com/o/r/blob/x/f", source: "content" },
+    ]);
+    const scanned = await fetch(`${base}/v1/secret-scanning/github`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "github-public-key-identifier": "flow-key",
+        "github-public-key-signature": sign("sha256", Buffer.from(alert), githubKey.privateKey).toString("base64"),
+      },
+      body: alert,
+    });
+    const scannedBody = await scanned.text();
+    v.check("POST", "/v1/secret-scanning/github", { status: scanned.status, headers: scanned.headers, body: scannedBody });
+    expect(scanned.status, scannedBody).toBe(200);
+    expect(JSON.parse(scannedBody)[0].label).toBe("false_positive");
+    expect((await send("POST", "/v1/secret-scanning/github", { raw: alert })).status).toBe(401);
+    expect((await send("POST", "/v1/secret-scanning/github", { body: { token: 1 } })).status).toBe(400);
+
     // Passwords and sessions (Ada's: the owner's session stays for the rest).
     expect((await send("POST", "/v1/auth/password-reset", { body: { email: "ada@flow.test" } })).status).toBe(202);
     expect(
       (await send("POST", "/v1/auth/password-reset/confirm", { body: { token: "tsp_live_nothing", password: PASSWORD } })).status,
     ).toBe(404);
     const adaAgain = await signIn("ada@flow.test");
+    expect((await send("PUT", "/v1/me/locale", { creds: ada, body: { locale: "it" } })).status).toBe(204);
+    expect((await send("PUT", "/v1/me/locale", { creds: ada, body: { locale: "fr" } })).status).toBe(400);
     const listed = await send("GET", "/v1/me/sessions", { creds: ada });
     expect(listed.status).toBe(200);
     const otherSession = (listed.json.items as Json[]).find((s) => !s.current)!;

@@ -204,6 +204,8 @@ describe.each(await dialects())("retention on %s", (dialect) => {
   // Several instances share a database only on PostgreSQL (SQLite is one instance per data directory).
   it.runIf(dialect === "postgres")("is safe on two instances sweeping the same database at once", async () => {
     const now = Date.now();
+    // Earlier tests may have left expired sessions of their own: they are due too.
+    const earlier = await countWhere("sessions", (q) => q.where("expires_at", "<=", now));
     await db()
       .insertInto("sessions")
       .values(
@@ -228,9 +230,21 @@ describe.each(await dialects())("retention on %s", (dialect) => {
     );
     try {
       const [a, b] = await Promise.all([t.tessera.retention.sweep(now), second.retention.sweep(now)]);
-      const b2 = await second.retention.sweep(now);
-      expect(a.sessions + b.sessions + b2.sessions).toBeGreaterThanOrEqual(1500);
-      expect(a.orgAuditEvents + b.orgAuditEvents + b2.orgAuditEvents).toBe(1200);
+      // A sweep that finds the other holding the lock stops (skipped): sweep again until one runs through.
+      let b2 = await second.retention.sweep(now);
+      const more = { sessions: 0, orgAuditEvents: 0 };
+      for (let i = 0; b2.skipped && i < 20; i++) {
+        more.sessions += b2.sessions;
+        more.orgAuditEvents += b2.orgAuditEvents;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        b2 = await second.retention.sweep(now);
+      }
+      expect(b2.skipped).toBe(false);
+      // Nothing deleted twice. (Not "exactly": either instance's own background sweep, started by its timer
+      // during the suite, may take some of these rows, and its counts are not in these results.)
+      expect(a.sessions + b.sessions + more.sessions + b2.sessions).toBeLessThanOrEqual(1500 + earlier);
+      expect(a.orgAuditEvents + b.orgAuditEvents + more.orgAuditEvents + b2.orgAuditEvents).toBeLessThanOrEqual(1200);
+      // And everything due is gone.
       expect(await countWhere("sessions", (q) => q.where("expires_at", "<=", now))).toBe(0);
       expect(await countWhere("audit_events", (q) => q.where("action", "=", "test.twin"))).toBe(0);
     } finally {

@@ -349,6 +349,8 @@ describe("CSRF on every cookie-authenticated mutating route", () => {
     "POST /v1/auth/oidc/start",
     // Public and cookie-blind: the handoff from the embed URL is the credential (test/http/embed.test.ts).
     "POST /v1/embed/exchange",
+    // Public and cookie-blind: GitHub's ECDSA signature over the body is the credential (secret-scanning.test.ts).
+    "POST /v1/secret-scanning/github",
   ]);
 
   // Each route gets a fresh organisation joined by invitation (two sign-ins): slow on a loaded machine.

@@ -56,6 +56,7 @@ describe("middleware against real servers", () => {
   let dir: string;
   let tessera: RunningServer;
   const secrets: Record<string, string> = {};
+  let makeToken: (body: Record<string, unknown>) => Promise<string>;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tessera-sdk-"));
@@ -76,6 +77,8 @@ describe("middleware against real servers", () => {
     const revoked = await t.tokens.create(access, { name: "gone", kind: "service", scopes: ["messages:send"] }, meta);
     await t.tokens.transition(access, revoked.token.id, "revoke", undefined, meta);
     secrets.revoked = revoked.secret;
+    makeToken = async (body) =>
+      (await t.tokens.create(access, { name: "limited", kind: "service", scopes: ["messages:send"], ...body }, meta)).secret;
   });
   afterAll(async () => {
     await tessera?.close();
@@ -118,6 +121,42 @@ describe("middleware against real servers", () => {
 
           const garbage = await get("Bearer tsr_live_not-a-token");
           expect(garbage.status).toBe(401);
+        } finally {
+          await server.close();
+        }
+      });
+    }
+  }
+
+  for (const [framework, start] of Object.entries(frameworks)) {
+    for (const [mode, makeVerifier] of Object.entries(modes)) {
+      it(`${framework} (${mode}) sets RateLimit-* on every answer, Retry-After on 429; credits used up are 429 usage_exceeded`, async () => {
+        const limited = await makeToken({ rateLimits: [{ name: "hour", limit: 2, windowSeconds: 3600 }] });
+        const metered = await makeToken({ credits: { remaining: 1 } });
+        const server = await start(makeVerifier());
+        try {
+          const get = (token: string) => fetch(`${server.url}/messages`, { headers: { authorization: `Bearer ${token}` } });
+          const first = await get(limited);
+          expect(first.status).toBe(200);
+          expect(first.headers.get("ratelimit-limit")).toBe("2");
+          expect(first.headers.get("ratelimit-remaining")).toBe("1");
+          const reset = Number(first.headers.get("ratelimit-reset"));
+          expect(reset).toBeGreaterThan(0);
+          expect(reset).toBeLessThanOrEqual(3600);
+          expect((await get(limited)).headers.get("ratelimit-remaining")).toBe("0");
+          const refused = await get(limited);
+          expect(refused.status).toBe(429);
+          expect(((await refused.json()) as { code: string }).code).toBe("rate_limited");
+          expect(refused.headers.get("ratelimit-remaining")).toBe("0");
+          expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+          expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(3600);
+
+          const once = await get(metered);
+          expect(once.status).toBe(200);
+          expect(once.headers.get("ratelimit-limit")).toBeNull();
+          const spent = await get(metered);
+          expect(spent.status).toBe(429);
+          expect(((await spent.json()) as { code: string }).code).toBe("usage_exceeded");
         } finally {
           await server.close();
         }

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createTesseraClient,
+  type Me,
   type Problem,
   type Token,
   type TokenWithSecret,
@@ -80,5 +81,17 @@ describe.each(await dialects())("the generated client (tessera/client) on %s", (
 
     const anonymous = await createTesseraClient(baseUrl).GET("/v1/orgs/{orgId}/tokens", { params: { path: { orgId } } });
     expect(anonymous.error?.code).toBe("unauthorized");
+  });
+
+  it("tells a service token from a person by Me.user", async () => {
+    const service = await createTesseraClient(baseUrl, { token: admin }).GET("/v1/me");
+    expect(service.response.status).toBe(200);
+    // openapi-fetch's answer type leaves out properties typed exactly `null` (openapi-ts/openapi-typescript#2717):
+    // the document's own `Me` names the token caller's `user: null`.
+    const caller = service.data as Me;
+    expect(caller.user).toBeNull();
+    if (caller.user === null) expect(caller.token).toMatchObject({ kind: "service", orgId, scopes: expect.any(Array) });
+    const asRoot = await createTesseraClient(baseUrl, { token: root }).GET("/v1/me");
+    expect(asRoot.data).toMatchObject({ user: null, memberships: [], token: { kind: "root", orgId: null } });
   });
 });

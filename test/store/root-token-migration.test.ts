@@ -1,16 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Migrator } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/core/ids.js";
 import { hashToken } from "../../src/core/token-format.js";
-import { blankToken } from "../../src/core/tokens.js";
-import { createStore, migrate, type Store } from "../../src/store/database.js";
+import { blankToken, type TokenRecord } from "../../src/core/tokens.js";
+import type { Db } from "../../src/store/database.js";
+import { migrate, type Store } from "../../src/store/database.js";
 import { instanceScopesFor } from "../../src/store/migrations/2026-12-02T10-00-root-token-scopes.js";
-import { migrationProvider } from "../../src/store/migrations/index.js";
-import { findTokenById, insertToken } from "../../src/store/tokens-repository.js";
-import { createPostgresDatabase, dialects, type TestDatabase } from "../support/databases.js";
+import { findTokenById } from "../../src/store/tokens-repository.js";
+import { dialects } from "../support/databases.js";
+import { type MigrationStore, storeMigratedTo } from "../support/migrations.js";
 
 /** Issue 9 finding 9: legacy root tokens' management scopes become instance scopes, granting nothing new. */
 
@@ -42,24 +39,43 @@ describe("instanceScopesFor (the legacy mapping)", () => {
   });
 });
 
+/**
+ * A token row as the initial schema held it (the database under test stops there): the repository's
+ * insert writes the columns of the current schema, which later migrations add.
+ */
+async function insertLegacyToken(db: Db, t: TokenRecord, secretHash: string): Promise<void> {
+  await db
+    .insertInto("tokens")
+    .values({
+      id: t.id,
+      org_id: t.orgId,
+      kind: t.kind,
+      name: t.name,
+      prefix: t.prefix,
+      last4: t.last4,
+      environment: t.environment,
+      scopes: JSON.stringify(t.scopes),
+      allowed_ips: "[]",
+      metadata: "{}",
+      created_at: t.createdAt,
+      updated_at: t.updatedAt,
+    })
+    .execute();
+  await db
+    .insertInto("token_secrets")
+    .values({ hash: secretHash, token_id: t.id, created_at: t.createdAt, expires_at: null })
+    .execute();
+}
+
 describe.each(await dialects())("the root-token-scopes migration on %s", (dialect) => {
+  let opened: MigrationStore;
   let store: Store;
-  let dir: string;
-  let database: TestDatabase | undefined;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tessera-migration-"));
-    database = dialect === "postgres" ? await createPostgresDatabase() : undefined;
-    store = createStore({ databaseUrl: database?.url, dataDir: dir });
-    const migrator = new Migrator({ db: store.db, provider: migrationProvider });
-    const { error } = await migrator.migrateTo("2026-11-23T12-00-initial");
-    if (error) throw error;
+    opened = await storeMigratedTo(dialect, "2026-11-23T12-00-initial");
+    store = opened.store;
   });
-  afterAll(async () => {
-    await store?.close();
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => opened?.close());
 
   it("maps every legacy root token, audits each change, and leaves organisation tokens alone", async () => {
     const now = Date.now();
@@ -75,7 +91,7 @@ describe.each(await dialects())("the root-token-scopes migration on %s", (dialec
     const full = root("ops", ALL_LEGACY);
     const readOnly = root("read only", ["org:read"]);
     const junk = root("junk", ["everything", "*"]);
-    for (const t of [full, readOnly, junk]) await insertToken(store.db, t, hashToken(`${t.id}-secret`));
+    for (const t of [full, readOnly, junk]) await insertLegacyToken(store.db, t, hashToken(`${t.id}-secret`));
     // An organisation's service token with the same scopes is not touched (its scopes are organisation scopes).
     const orgId = newId("organization");
     await store.db
@@ -83,7 +99,7 @@ describe.each(await dialects())("the root-token-scopes migration on %s", (dialec
       .values({ id: orgId, name: "Acme", settings: "{}", created_at: now, updated_at: now })
       .execute();
     const service = { ...root("svc", ["org:read"]), kind: "service" as const, orgId };
-    await insertToken(store.db, service, hashToken("svc-secret"));
+    await insertLegacyToken(store.db, service, hashToken("svc-secret"));
 
     expect(await migrate(store.db)).toContain("2026-12-02T10-00-root-token-scopes");
 

@@ -35,10 +35,15 @@ import {
   findTokenBySecretHash,
   findTokenForUpdate,
   insertToken,
+  listTokenRows,
   listTokens,
+  readCredits,
   replaceSecret,
+  type TokenKeyset,
   type TokenListFilter,
   updateToken,
+  writeCreditsBehind,
+  writeCreditsBehindMany,
 } from "../../src/store/tokens-repository.js";
 import { applyUsage, listUsage, type UsageDelta } from "../../src/store/usage-repository.js";
 import { countUsers, findUserByEmail, findUserById, insertUser, type UserRecord } from "../../src/store/users-repository.js";
@@ -293,7 +298,11 @@ describe.each(await dialects())("storage on %s", (dialect) => {
         scopes: ["tokens:read", "messages:*"],
         expiresAt: T0 + 30 * 24 * HOUR,
         allowedIps: ["10.0.0.0/8", "2001:db8::/32"],
-        rateLimit: { limit: 100, windowSeconds: 60 },
+        rateLimits: [
+          { name: "default", limit: 100, windowSeconds: 60 },
+          { name: "burst", limit: 10, windowSeconds: 1 },
+        ],
+        credits: { remaining: 500, refill: { amount: 500, interval: "day" }, refilledAt: T0, gen: 1, seq: 0 },
         metadata: { team: "platform", nested: { n: 1, list: [true, null] } },
       });
       await insertToken(db(), token, hash);
@@ -308,6 +317,32 @@ describe.each(await dialects())("storage on %s", (dialect) => {
       expect(match?.token).toMatchObject({ ...token, createdByEmail: null });
       expect(await findTokenBySecretHash(db(), hashOf())).toBeUndefined();
       expect(await findTokenById(db(), newId("token"))).toBeUndefined();
+    });
+
+    it("writes credit balances behind only forward, one by one or many at once", async () => {
+      const credits = (remaining: number | null) =>
+        remaining === null ? null : { remaining, refill: null, refilledAt: null, gen: 2, seq: 10 };
+      const tokens = [100, 100, 100, 100, null].map((remaining) => tokenRecord(orgA.id, { credits: credits(remaining) }));
+      for (const t of tokens) await insertToken(db(), t, hashOf());
+      // credits_gen/seq as a live store would have left them (the insert writes gen 2's first state, seq 10).
+      await sql`update tokens set credits_gen = 2, credits_seq = 10 where id in (${sql.join(tokens.map((t) => t.id))})`.execute(
+        db(),
+      );
+      const [later, same, older, otherGen, none] = tokens.map((t) => t.id) as [string, string, string, string, string];
+      const snapshot = (tokenId: string, seq: number, gen = 2) => ({ tokenId, gen, seq, remaining: 40, refilledAt: null });
+      expect(await writeCreditsBehind(db(), snapshot(same, 10))).toBe(false);
+      const taken = await writeCreditsBehindMany(db(), [
+        snapshot(later, 11),
+        snapshot(same, 10),
+        snapshot(older, 9),
+        snapshot(otherGen, 20, 1),
+        snapshot(none, 20),
+      ]);
+      expect([...taken]).toEqual([later]);
+      expect(await readCredits(db(), later)).toMatchObject({ remaining: 40, seq: 11, gen: 2 });
+      for (const id of [same, older, otherGen]) expect(await readCredits(db(), id)).toMatchObject({ remaining: 100, seq: 10 });
+      expect(await readCredits(db(), none)).toBeNull();
+      expect(await writeCreditsBehindMany(db(), [])).toEqual(new Set());
     });
 
     it("stores instance-level root tokens without an organisation", async () => {
@@ -453,6 +488,76 @@ describe.each(await dialects())("storage on %s", (dialect) => {
           "activeFuture",
           "active",
         ]);
+      });
+
+      it("lists the same rows whether it walks the sort's index (whole or for a few rows) or reads the matches and sorts them", async () => {
+        const filters: Partial<TokenListFilter>[] = [
+          {},
+          { status: "active" },
+          { status: "expired" },
+          { status: "revoked" },
+          { kind: "personal" },
+          { ownerId: users.mia.id },
+          { createdById: made.active?.createdById ?? "usr_none" },
+          { unusedBefore: now },
+          { q: "cov" },
+          { q: "snake" },
+          { q: "ac" },
+          { q: "coverage" },
+          { q: "snake", status: "revoked" },
+          { kind: "personal", status: "active" },
+          { ownerId: users.mia.id, unusedBefore: now },
+        ];
+        // fewRows: SQLite's count (0: always walk; large: always read and sort). walkRows: PostgreSQL's
+        // budgeted walk (0: always read and sort; 1 and 3: a walk that stops inside the matches; large: whole).
+        const plans: Pick<TokenListFilter, "fewRows" | "walkRows">[] = [
+          { fewRows: 1_000_000, walkRows: 0 },
+          { fewRows: 0, walkRows: 1_000_000 },
+          { walkRows: 1 },
+          { walkRows: 3 },
+        ];
+        for (const filter of filters) {
+          for (const sort of ["createdAt", "lastUsedAt", "expiresAt", "name"] as const) {
+            for (const order of ["asc", "desc"] as const) {
+              const page = async (plan: Pick<TokenListFilter, "fewRows" | "walkRows">) => {
+                const ids: string[] = [];
+                let after: TokenKeyset | undefined;
+                // Pages of 2, so that the keyset cursor is part of what is compared.
+                for (let i = 0; i < 10; i++) {
+                  const rows = await listTokenRows(
+                    db(),
+                    { orgId: filterOrg.id, ...filter, sort, order, after, limit: 2, ...plan },
+                    now,
+                  );
+                  ids.push(...rows.map((r) => r.token.id));
+                  const last = rows[rows.length - 1];
+                  if (rows.length < 2 || !last) break;
+                  after = { key: last.key, id: last.token.id };
+                }
+                return ids;
+              };
+              const sorted = await page(plans[0] ?? {});
+              for (const plan of plans.slice(1)) {
+                expect(await page(plan), JSON.stringify({ filter, sort, order, plan })).toEqual(sorted);
+              }
+              expect(sorted.length, JSON.stringify({ filter, sort, order })).toBe(new Set(sorted).size);
+            }
+          }
+        }
+      });
+
+      it("finds a renamed token by its new name only (the name index follows updates)", async () => {
+        const token = tokenRecord(filterOrg.id, { name: "Renamed Later", ownerId: users.mia.id });
+        await insertToken(db(), token, hashOf());
+        expect(await names({ q: "renamed later" })).toEqual(["Renamed Later"]);
+        await updateToken(db(), token.id, { name: "Quarterly Export" });
+        expect(await names({ q: "renamed" })).toEqual([]);
+        expect(await names({ q: "QUARTERLY" })).toEqual(["Quarterly Export"]);
+        // Revoked, so the other tests' status filters keep their counts… and out of the name search.
+        await updateToken(db(), token.id, { name: "zz gone", revoked_at: now - 5 });
+        expect(await names({ q: "quarterly" })).toEqual([]);
+        await db().deleteFrom("tokens").where("id", "=", token.id).execute();
+        expect(await names({ q: "zz gone" })).toEqual([]);
       });
 
       it("filters by the derived status, in the order revoked › suspended › inactive › expired › active", async () => {

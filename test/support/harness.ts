@@ -34,6 +34,10 @@ export async function startTestApp(dialect: DialectName, overrides: Partial<Conf
     { databaseUrl: database?.url, consoleDir: join(dataDir, "no-console"), ...overrides },
   );
   const tessera = await createTessera(config);
+  // The notice scheduler (SPEC §10) writes audit events by itself within 30 s of start: suites that count
+  // events would see them at random. Only suites that ask for it (a noticeIntervalMs override) keep it;
+  // test/http/notices.test.ts drives schedulers with its own clock.
+  if (overrides.noticeIntervalMs === undefined) await tessera.notices.close();
   const app = await buildApp(tessera, { logger: false });
   await app.ready();
   return {

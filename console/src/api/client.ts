@@ -1,13 +1,19 @@
 /**
- * The console's only door to the server: the public `/v1` API with the session cookie.
- * Mutating requests carry the double-submit CSRF header, read from the `tessera_csrf`
- * cookie at call time (it changes on every sign-in).
+ * The console's only door to the server: the public `/v1` API through openapi-fetch, typed by the
+ * `paths` openapi-typescript generates from the server's OpenAPI document (src/client/schema.ts,
+ * `npm run generate:client`, the same types `tessera/client` ships). A path, parameter, body or answer
+ * the document does not describe does not compile.
+ *
+ * What the server expects of a browser is one middleware: the session cookie (credentials
+ * same-origin) and, on mutating requests, the double-submit CSRF header read from the `tessera_csrf`
+ * cookie at call time (it changes on every sign-in) — or, on the embedded page, the in-memory bearer.
+ * {@link unwrap} turns an answer into its data or throws an {@link ApiError}.
  */
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "../../../src/client/schema";
 
-export interface ProblemFieldError {
-  field: string;
-  message: string;
-}
+/** One failing field of a `validation_failed` problem, shown next to the field it names. */
+export type ProblemFieldError = NonNullable<components["schemas"]["Problem"]["errors"]>[number];
 
 /** An RFC 9457 problem answered by the server (or synthesised for network failures). */
 export class ApiError extends Error {
@@ -53,8 +59,6 @@ export function setEmbedBearer(bearer: EmbedBearer | null): void {
   embedBearer = bearer;
 }
 
-const CREATE_TOKEN_PATH = /^\/v1\/orgs\/[^/]+\/tokens$/;
-
 export function readCookie(name: string): string | undefined {
   for (const part of document.cookie.split(";")) {
     const [key, ...rest] = part.trim().split("=");
@@ -63,30 +67,82 @@ export function readCookie(name: string): string | undefined {
   return undefined;
 }
 
-type Query = Record<string, string | number | boolean | null | undefined>;
+type Query = Record<string, unknown>;
 
-export function withQuery(path: string, query?: Query): string {
-  if (!query) return path;
+/** `?a=1&b=x` from the set values only: `undefined`, `null` and `""` mean "no filter" and are left out. */
+export function queryString(query: Query = {}): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined || value === null || value === "") continue;
     params.set(key, String(value));
   }
-  const qs = params.toString();
+  return params.toString();
+}
+
+/** A link to a `GET` answer the browser downloads itself (the audit export). */
+export function withQuery(path: string, query?: Query): string {
+  const qs = queryString(query);
   return qs ? `${path}?${qs}` : path;
 }
+
+/** Which answers a middleware hook is about: the request as it was sent, and the bearer of that moment. */
+const sentWith = new WeakMap<Request, EmbedBearer | null>();
+
+/**
+ * Credentials on the way out; on the way back, the embedded session's 401 (its end) and the token it
+ * created (announced to the host page).
+ */
+const session: Middleware = {
+  onRequest({ request }) {
+    const bearer = embedBearer;
+    if (bearer) {
+      // No cookie at all: a console session in the same browser must not ride along.
+      const bearerRequest = new Request(request, { credentials: "omit" });
+      bearerRequest.headers.set("authorization", `Bearer ${bearer.token}`);
+      sentWith.set(bearerRequest, bearer);
+      return bearerRequest;
+    }
+    if (MUTATING.has(request.method)) {
+      const csrf = readCookie("tessera_csrf");
+      if (csrf) request.headers.set("x-csrf-token", csrf);
+    }
+    sentWith.set(request, null);
+    return request;
+  },
+  async onResponse({ request, response, schemaPath }) {
+    const bearer = sentWith.get(request);
+    if (!bearer) return undefined;
+    if (response.status === 401) bearer.onExpired();
+    else if (request.method === "POST" && response.status === 201 && schemaPath === "/v1/orgs/{orgId}/tokens") {
+      const created = (await response.clone().json()) as { token?: { id?: unknown } } | undefined;
+      if (typeof created?.token?.id === "string") bearer.onTokenCreated(created.token.id);
+    }
+    return undefined;
+  },
+  onError({ error }) {
+    return new ApiError({
+      status: 0,
+      code: "network_error",
+      title: "Network error",
+      detail: error instanceof Error ? error.message : String(error),
+    });
+  },
+};
+
+/** The typed client: `api.GET("/v1/orgs/{orgId}", { params: { path: { orgId } } })`. */
+export const api = createClient<paths>({
+  credentials: "same-origin",
+  headers: { accept: "application/json, application/problem+json" },
+  querySerializer: queryString,
+});
+api.use(session);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-async function toApiError(response: Response): Promise<ApiError> {
-  let body: unknown = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
+/** A refused answer as the console's error: the problem's code, title, detail and field errors. */
+export function toApiError(response: Response, body: unknown): ApiError {
   if (isRecord(body)) {
     const fieldErrors = Array.isArray(body.errors)
       ? body.errors.filter(isRecord).map((e) => ({ field: String(e.field ?? ""), message: String(e.message ?? "") }))
@@ -102,50 +158,14 @@ async function toApiError(response: Response): Promise<ApiError> {
   return new ApiError({ status: response.status, code: "error", title: response.statusText, detail: "" });
 }
 
-export async function api<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const bearer = embedBearer;
-  if (bearer) {
-    headers.authorization = `Bearer ${bearer.token}`;
-  } else if (MUTATING.has(method)) {
-    const csrf = readCookie("tessera_csrf");
-    if (csrf) headers["x-csrf-token"] = csrf;
-  }
-  let response: Response;
-  try {
-    response = await fetch(withQuery(path, query), {
-      method,
-      headers,
-      credentials: bearer ? "omit" : "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (cause) {
-    throw new ApiError({
-      status: 0,
-      code: "network_error",
-      title: "Network error",
-      detail: cause instanceof Error ? cause.message : String(cause),
-    });
-  }
-  if (!response.ok) {
-    if (bearer && response.status === 401) bearer.onExpired();
-    throw await toApiError(response);
-  }
-  if (response.status === 204) return undefined as T;
-  const text = await response.text();
-  const parsed = (text ? JSON.parse(text) : undefined) as T;
-  if (bearer && method === "POST" && response.status === 201 && CREATE_TOKEN_PATH.test(path)) {
-    const id = (parsed as { token?: { id?: unknown } } | undefined)?.token?.id;
-    if (typeof id === "string") bearer.onTokenCreated(id);
-  }
-  return parsed;
+/**
+ * The data of a successful answer (typed by the document: `undefined` for 202 and 204), or the
+ * {@link ApiError} of a refused one, thrown — what TanStack Query expects of a query or mutation.
+ */
+export async function unwrap<Data>(
+  pending: Promise<{ data?: Data; error?: unknown; response: Response }>,
+): Promise<Data> {
+  const { data, error, response } = await pending;
+  if (!response.ok) throw toApiError(response, error);
+  return data as Data;
 }
-
-export const http = {
-  get: <T>(path: string, query?: Query) => api<T>("GET", path, undefined, query),
-  post: <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {}),
-  put: <T>(path: string, body: unknown) => api<T>("PUT", path, body),
-  patch: <T>(path: string, body: unknown) => api<T>("PATCH", path, body),
-  delete: <T>(path: string) => api<T>("DELETE", path),
-};

@@ -9,6 +9,7 @@ import {
   IconPlus,
   IconUserCircle,
   IconUsers,
+  IconWebhook,
 } from "@tabler/icons-react";
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -50,6 +51,7 @@ export function AppLayout({ me, orgId, role, settings, children }: Props) {
           can.seeTokens(role, settings) && { to: `${base}/tokens`, label: t("nav.tokens"), icon: IconKey },
           can.seeMembers(role) && { to: `${base}/members`, label: t("nav.members"), icon: IconUsers },
           can.readAudit(role) && { to: `${base}/audit`, label: t("nav.audit"), icon: IconListDetails },
+          can.readAudit(role) && { to: `${base}/webhooks`, label: t("webhooks.nav"), icon: IconWebhook },
           { to: `${base}/settings`, label: t("nav.organization"), icon: IconBuilding },
         ].filter((l): l is { to: string; label: string; icon: typeof IconKey } => Boolean(l))
       : [];
@@ -74,7 +76,7 @@ export function AppLayout({ me, orgId, role, settings, children }: Props) {
             {orgId && me.memberships.length > 0 && <OrgSwitcher memberships={me.memberships} currentOrgId={orgId} />}
           </Group>
           <Group gap="sm" wrap="nowrap">
-            <LanguageSwitcher />
+            <LanguageSwitcher forAccount />
             <ActionMenu
               heading={me.user.email}
               trigger={

@@ -7,7 +7,7 @@ import type { OrgSettings, Role, Scope, TokenStatus, TokenView } from "../api/ty
 export const can = {
   /** Viewers never; members only while the organisation's `membersCanSeeTokens` is not off (SPEC §7). */
   seeTokens: (role: Role, settings?: OrgSettings) =>
-    role !== "viewer" && !(role === "member" && (settings as TokenScreenSetting | undefined)?.membersCanSeeTokens === false),
+    role !== "viewer" && !(role === "member" && settings?.membersCanSeeTokens === false),
   createTokens: (role: Role, settings: OrgSettings) =>
     role === "owner" || role === "admin" || (role === "member" && settings.membersCanCreateTokens),
   /** Service tokens and `issuedFor` are for owners and admins only. */
@@ -43,11 +43,6 @@ export const can = {
   assignableRoles: (actor: Role): Role[] =>
     actor === "owner" ? ["owner", "admin", "member", "viewer"] : actor === "admin" ? ["admin", "member", "viewer"] : [],
 };
-
-/** The organisation setting that can keep the tokens screen to owners and admins (issue 11). */
-interface TokenScreenSetting {
-  membersCanSeeTokens?: boolean;
-}
 
 const MEMBER_MANAGEMENT_SCOPES = new Set(["tokens:read", "tokens:write", "org:read", "members:read"]);
 

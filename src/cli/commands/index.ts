@@ -6,6 +6,7 @@ import type { Register } from "../support.js";
 import { registerInvite } from "./invite.js";
 import { registerMigrate } from "./migrate.js";
 import { registerRootToken } from "./root-token.js";
+import { registerScan } from "./scan.js";
 import { registerScopes } from "./scopes.js";
 import { registerServe } from "./serve.js";
 import { registerSetup } from "./setup.js";
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Register[] = [
   registerToken,
   registerScopes,
   registerVerify,
+  registerScan,
   registerBackupCommand,
   registerRestoreCommand,
   registerAuditCommands,

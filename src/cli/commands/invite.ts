@@ -13,13 +13,12 @@ export const registerInvite: Register = (program) => {
     .option("--role <role>", "owner, admin, member or viewer", "member")
     .option("--locale <locale>", "the invitee's language for the mail: en or it", "en")
     .action(async (o: { org: string; email: string; role: string; locale: string }) => {
-      const [{ InviteBody }, { systemMeta }, { iso }] = await Promise.all([
-        import("../../http/routes/invitation-routes.js"),
+      const [{ systemMeta }, { iso }] = await Promise.all([
         import("../../services/request-meta.js"),
         import("../../http/views.js"),
       ]);
       const options = { email: "--email", role: "--role", locale: "--locale" };
-      const body = await validateInput(InviteBody, { email: o.email, role: o.role, locale: o.locale }, options);
+      const body = await validateInput("InviteBody", { email: o.email, role: o.role, locale: o.locale }, options);
       await withTessera(async (t) => {
         const access = await t.orgs.access({ type: "system" }, o.org);
         const { invitation, acceptUrl } = await t.accounts.invite(access, body, systemMeta());

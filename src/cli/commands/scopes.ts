@@ -27,12 +27,9 @@ async function edit(
   next: (current: readonly CatalogueInput[]) => readonly CatalogueInput[],
   what: string,
 ): Promise<void> {
-  const [{ CatalogueBody }, { systemMeta }] = await Promise.all([
-    import("../../http/routes/org-routes.js"),
-    import("../../services/request-meta.js"),
-  ]);
+  const { systemMeta } = await import("../../services/request-meta.js");
   // Item errors name the argument: "<scope...>: [1].name …" reads as the second scope given.
-  await validateInput(CatalogueBody, scopes, { "": "<scope...>" });
+  await validateInput("CatalogueBody", scopes, { "": "<scope...>" });
   await withTessera(
     async (t) => {
       const access = await t.orgs.access({ type: "system" }, o.org);

@@ -16,13 +16,10 @@ export const registerSetup: Register = (program) => {
         .makeOptionMandatory(),
     )
     .action(async (o: { email: string; name: string; org: string; password: string }) => {
-      const [{ SetupBody }, { systemMeta }] = await Promise.all([
-        import("../../http/routes/auth-routes.js"),
-        import("../../services/request-meta.js"),
-      ]);
+      const { systemMeta } = await import("../../services/request-meta.js");
       const options = { email: "--email", name: "--name", "organization.name": "--org", password: "--password" };
       const body = await validateInput(
-        SetupBody,
+        "SetupBody",
         { email: o.email, password: o.password, name: o.name, organization: { name: o.org } },
         options,
       );

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { TokenRecord } from "../../core/tokens.js";
 import type { Register } from "../support.js";
-import { CliError, integer, jsonObject, list, printJson, rateLimit, withTessera } from "../support.js";
+import { CliError, credits, integer, jsonObject, list, printJson, rateLimit, refill, withTessera } from "../support.js";
 import { validateInput } from "../validate.js";
 
 const STATUSES = "active, inactive, expired, suspended or revoked";
@@ -12,16 +12,41 @@ const FIELD_OPTIONS = {
   description: "--description",
   scopes: "--scopes",
   allowedIps: "--allowed-ips",
-  rateLimit: "--rate-limit",
+  rateLimits: "--rate-limit",
+  credits: "--credits",
   metadata: "--metadata",
 };
+
+/** `--rate-limit`, `--credits` and `--refill` as the API's `rateLimits` and `credits` (undefined: not given). */
+function limitFields(o: { rateLimit?: unknown; credits?: unknown; refill?: unknown }): {
+  rateLimits?: unknown;
+  credits?: unknown;
+} {
+  const fields: { rateLimits?: unknown; credits?: unknown } = {};
+  if (o.rateLimit !== undefined) fields.rateLimits = o.rateLimit ?? [];
+  if (o.refill !== undefined && (o.credits === undefined || o.credits === null)) {
+    throw new CliError("--refill: give --credits too (the balance to start from)");
+  }
+  if (o.credits !== undefined) fields.credits = o.credits === null ? null : { remaining: o.credits, refill: o.refill };
+  return fields;
+}
 
 function editableOptions(command: Command): Command {
   return command
     .option("--description <text>", "a longer description (at most 1000 characters)")
     .option("--scopes <scopes>", "comma-separated scopes from the organisation's catalogue (`tessera scopes list`)", list)
     .option("--allowed-ips <cidrs>", "comma-separated IP addresses or CIDRs (v4 and v6) the token may be used from", list)
-    .option("--rate-limit <limit/seconds>", "at most LIMIT verifications per SECONDS, e.g. 100/60", rateLimit)
+    .option(
+      "--rate-limit <[name:]limit/window>",
+      "at most LIMIT verifications per WINDOW seconds (or 30s, 5m, 1h, 1d), e.g. 100/60 or burst:10/1s; repeat for up to 5 named limits; none removes them",
+      rateLimit,
+    )
+    .option("--credits <n>", "uses left: each verification takes its cost (default 1); none: unlimited", credits)
+    .option(
+      "--refill <amount/interval>",
+      "set the credits to AMOUNT at the first use of each UTC day or month, e.g. 1000/day",
+      refill,
+    )
     .option("--metadata <json>", 'a JSON object kept with the token, e.g. \'{"team":"billing"}\'', jsonObject("--metadata"));
 }
 
@@ -70,9 +95,9 @@ export const registerToken: Register = (program) => {
     .option("--owner <userId>", "only personal tokens of this user (usr_…)")
     .option("--json", "print a JSON array of token views (as the API's)")
     .action(async (o: { org: string; status?: string; kind?: string; owner?: string; json?: boolean }) => {
-      const [{ TokenListQuery }, { tokenView }] = await Promise.all([import("../../http/schemas.js"), views()]);
+      const { tokenView } = await views();
       const query = await validateInput(
-        TokenListQuery,
+        "TokenListQuery",
         { status: o.status, kind: o.kind, ownerId: o.owner },
         {
           status: "--status",
@@ -126,6 +151,8 @@ export const registerToken: Register = (program) => {
       scopes?: string[];
       allowedIps?: string[];
       rateLimit?: unknown;
+      credits?: unknown;
+      refill?: unknown;
       metadata?: Record<string, unknown>;
       expiresInDays?: number;
       expiresAt?: string;
@@ -133,11 +160,7 @@ export const registerToken: Register = (program) => {
       issuedFor?: string;
       json?: boolean;
     }) => {
-      const [{ CreateTokenBody }, { systemMeta }, { iso, tokenView }] = await Promise.all([
-        import("../../http/schemas.js"),
-        import("../../services/request-meta.js"),
-        views(),
-      ]);
+      const [{ systemMeta }, { iso, tokenView }] = await Promise.all([import("../../services/request-meta.js"), views()]);
       const options = {
         ...FIELD_OPTIONS,
         expiresInDays: "--expires-in-days",
@@ -146,7 +169,7 @@ export const registerToken: Register = (program) => {
         issuedFor: "--issued-for",
       };
       const body = await validateInput(
-        CreateTokenBody,
+        "CreateTokenBody",
         {
           name: o.name,
           description: o.description,
@@ -157,7 +180,7 @@ export const registerToken: Register = (program) => {
           expiresInDays: o.expiresInDays,
           environment: o.env,
           allowedIps: o.allowedIps,
-          rateLimit: o.rateLimit,
+          ...limitFields(o),
           metadata: o.metadata,
         },
         options,
@@ -175,7 +198,7 @@ export const registerToken: Register = (program) => {
   editableOptions(
     token
       .command("update")
-      .description("Edit a token's name, description, scopes, allowed IPs, rate limit or metadata; prints the token")
+      .description("Edit a token's name, description, scopes, allowed IPs, rate limits, credits or metadata; prints the token")
       .argument("<tokenId>", "the token's id (tok_…)")
       .requiredOption("--org <orgId>", "the organisation (org_…)")
       .option("--name <name>", "a new name (1–100 characters)")
@@ -190,23 +213,23 @@ export const registerToken: Register = (program) => {
         scopes?: string[];
         allowedIps?: string[];
         rateLimit?: unknown;
+        credits?: unknown;
+        refill?: unknown;
         metadata?: Record<string, unknown>;
         json?: boolean;
       },
     ) => {
-      const [{ UpdateTokenBody }, { systemMeta }] = await Promise.all([
-        import("../../http/schemas.js"),
-        import("../../services/request-meta.js"),
-      ]);
+      const { systemMeta } = await import("../../services/request-meta.js");
       const patch = Object.fromEntries(
         Object.keys(FIELD_OPTIONS)
           .map((field) => [field, o[field as keyof typeof o]])
-          .filter(([, value]) => value !== undefined),
+          .filter(([field, value]) => value !== undefined && field !== "rateLimits" && field !== "credits"),
       );
+      Object.assign(patch, limitFields(o));
       if (Object.keys(patch).length === 0) {
         throw new CliError(`nothing to change: give at least one of ${Object.values(FIELD_OPTIONS).join(", ")}`);
       }
-      const body = await validateInput(UpdateTokenBody, patch, FIELD_OPTIONS);
+      const body = await validateInput("UpdateTokenBody", patch, FIELD_OPTIONS);
       await withTessera(async (t) => {
         const access = await t.orgs.access({ type: "system" }, o.org);
         await printToken(await t.tokens.update(access, tokenId, body, systemMeta()), o.json);
@@ -221,12 +244,8 @@ export const registerToken: Register = (program) => {
     .requiredOption("--org <orgId>", "the organisation (org_…)")
     .option("--reason <reason>", "why, kept in the audit log (at most 500 characters)")
     .action(async (tokenId: string, o: { org: string; reason?: string }) => {
-      const [{ RevokeBody }, { systemMeta }, { iso }] = await Promise.all([
-        import("../../http/schemas.js"),
-        import("../../services/request-meta.js"),
-        views(),
-      ]);
-      const body = await validateInput(RevokeBody, { reason: o.reason }, { reason: "--reason" });
+      const [{ systemMeta }, { iso }] = await Promise.all([import("../../services/request-meta.js"), views()]);
+      const body = await validateInput("RevokeBody", { reason: o.reason }, { reason: "--reason" });
       await withTessera(async (t) => {
         const access = await t.orgs.access({ type: "system" }, o.org);
         const revoked = await t.tokens.transition(access, tokenId, "revoke", body.reason, systemMeta());

@@ -9,11 +9,8 @@ export const registerUser: Register = (program) => {
     .description("A single-use password reset link (1 hour) for an account; prints it alone on stdout")
     .requiredOption("--email <email>", "the account's email address")
     .action(async (o: { email: string }) => {
-      const [{ Email }, { systemMeta }] = await Promise.all([
-        import("../../http/schemas.js"),
-        import("../../services/request-meta.js"),
-      ]);
-      await validateInput(Email, o.email, { "": "--email" });
+      const { systemMeta } = await import("../../services/request-meta.js");
+      await validateInput("Email", o.email, { "": "--email" });
       await withTessera(async (t) => {
         const link = await t.accounts.resetLink(o.email, systemMeta());
         process.stderr.write("Hand this link to the account's owner only; it works once, within one hour.\n");

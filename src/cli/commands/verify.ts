@@ -13,9 +13,8 @@ export const registerVerify: Register = (program) => {
     .option("--ip <ip>", "the client's address, for tokens with an IP allowlist")
     .action(async (argument: string, o: { scopes?: string[]; ip?: string }) => {
       const secret = argument === "-" ? (await readStdin()).trim() : argument;
-      const { VerifyBody } = await import("../../http/schemas.js");
       const options = { token: "<token>", scopes: "--scopes", ip: "--ip" };
-      const input = await validateInput(VerifyBody, { token: secret, scopes: o.scopes, ip: o.ip }, options);
+      const input = await validateInput("VerifyBody", { token: secret, scopes: o.scopes, ip: o.ip }, options);
       await withTessera(async (t) => {
         const result = await t.verifier.verify({ token: input.token, scopes: input.scopes, ip: input.ip ?? null });
         const view = {

@@ -3,7 +3,7 @@ import { TesseraError } from "../../core/errors.js";
 import type { UserRecord } from "../../store/users-repository.js";
 import { authenticate, clearSessionCookies, SESSION_COOKIE } from "../auth.js";
 import { type FastifyRequest, metaOf } from "../context.js";
-import { Email, Id, LinkSecret, Password, SessionList } from "../schemas.js";
+import { Email, Id, LinkSecret, MailLocaleSchema, Password, SessionList } from "../schemas.js";
 import { iso } from "../views.js";
 import { noContent, ok, problemResponses, type Routes, SET_SESSION_COOKIES } from "./types.js";
 
@@ -76,6 +76,26 @@ export const accountRoutes: Routes = async (app) => {
     async (request, reply) => {
       const { user, cookie } = await sessionUser(request);
       await accounts.changePassword(user, cookie, request.body.currentPassword, request.body.newPassword, metaOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.put(
+    "/v1/me/locale",
+    {
+      schema: {
+        tags: ["auth"],
+        operationId: "setMyLocale",
+        summary: "Set the language of your mail",
+        description:
+          "The language (`en` or `it`) of the notices Tessera mails you: expiring, expired, stale, deactivated and leaked tokens. The console sets it when you switch language (console session only; a bearer token is refused with 403).",
+        body: Type.Object({ locale: MailLocaleSchema }, { additionalProperties: false }),
+        response: { 204: noContent("Saved") },
+      },
+    },
+    async (request, reply) => {
+      const { user } = await sessionUser(request);
+      await accounts.setLocale(user, request.body.locale);
       return reply.code(204).send(null);
     },
   );

@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import { TesseraError } from "../../core/errors.js";
 import { authenticate, clearSessionCookies, SESSION_COOKIE, setSessionCookies } from "../auth.js";
 import { metaOf } from "../context.js";
-import { Email, MembershipSchema, Name, OrgSchema, Password, UserSchema } from "../schemas.js";
+import { Email, MembershipSchema, MeSchema, Name, OrgSchema, Password, UserSchema } from "../schemas.js";
 import { orgView } from "../views.js";
 import { noContent, ok, problemResponses, type Routes, SET_SESSION_COOKIES } from "./types.js";
 
@@ -108,22 +108,7 @@ export const authRoutes: Routes = async (app) => {
         description:
           "The signed-in person (or the bearer token's owner, null for a service or root token) and their memberships; for a bearer token, the token too.",
         response: {
-          200: ok(
-            "The caller",
-            Type.Object({
-              user: Type.Union([UserSchema, Type.Null()]),
-              memberships: Type.Array(MembershipSchema),
-              token: Type.Optional(
-                Type.Object({
-                  id: Type.String(),
-                  name: Type.String(),
-                  kind: Type.String(),
-                  orgId: Type.Union([Type.String(), Type.Null()]),
-                  scopes: Type.Array(Type.String()),
-                }),
-              ),
-            }),
-          ),
+          200: ok("The caller", MeSchema),
         },
       },
     },

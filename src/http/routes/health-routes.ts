@@ -33,9 +33,15 @@ export const healthRoutes: Routes = async (app) => {
         operationId: "getReadiness",
         summary: "Readiness",
         description:
-          "200 when storage answers; 503 when it does not, or when the server is under pressure (then a problem), so that a load balancer sends traffic elsewhere.",
+          "200 when storage answers; 503 when it does not, or when the server is under pressure (then a problem), so that a load balancer sends traffic elsewhere. `status: degraded` (still 200: every instance shares the same Redis, so sending traffic elsewhere would not help) when Redis, configured for limits, does not answer; `degraded` says what that means per TESSERA_LIMITS_ON_REDIS_DOWN.",
         response: {
-          200: ok("Ready", Type.Object({ status: Type.String() })),
+          200: ok(
+            "Ready (or degraded)",
+            Type.Object({
+              status: Type.String({ description: "`ready` or `degraded`" }),
+              degraded: Type.Optional(Type.Array(Type.String(), { description: "What is degraded, and how" })),
+            }),
+          ),
           503: ok("Storage unreachable", Type.Object({ status: Type.String() })),
         },
       },
@@ -43,7 +49,8 @@ export const healthRoutes: Routes = async (app) => {
     async (_request, reply) => {
       try {
         await app.tessera.store.ping();
-        return { status: "ready" };
+        const degraded = app.tessera.limits.health.degraded;
+        return degraded ? { status: "degraded", degraded: [degraded] } : { status: "ready" };
       } catch {
         return reply.code(503).send({ status: "storage unreachable" });
       }

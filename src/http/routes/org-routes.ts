@@ -26,6 +26,11 @@ const SETTINGS_KEYS = [
   "revokeRequiresSuspension",
   "membersCanSeeTokens",
   "auditRetentionDays",
+  "expiryNoticeDays",
+  "staleAfterDays",
+  "autoDeactivateUnusedDays",
+  "onLeak",
+  "rateLimits",
 ] as const;
 
 /**

@@ -17,10 +17,10 @@ const SCOPE_CHARS = schemaMax((VerifyBody.properties.scopes as unknown as { item
 /**
  * The largest body a valid verification needs, from the schema's maxima: a token of 4,096 characters,
  * 100 scopes of 130 (both ASCII: nothing else is well-formed) with their quotes and commas, an IPv6
- * address (45) and the keys (64), rounded up to a KiB, plus 1 KiB of whitespace: 19 KiB. A larger body
+ * address (45), a cost (16) and the keys (72), rounded up to a KiB, plus 1 KiB of whitespace: 19 KiB. A larger body
  * cannot be a valid call and is refused with 413 before it is read.
  */
-export const VERIFY_BODY_LIMIT = Math.ceil((TOKEN_CHARS + SCOPES * (SCOPE_CHARS + 3) + 45 + 64) / 1024) * 1024 + 1024;
+export const VERIFY_BODY_LIMIT = Math.ceil((TOKEN_CHARS + SCOPES * (SCOPE_CHARS + 3) + 45 + 16 + 72) / 1024) * 1024 + 1024;
 
 export const verifyRoutes: Routes = async (app) => {
   app.post(
@@ -60,6 +60,7 @@ export function verifyAs(tessera: Tessera, actor: Actor, body: Static<typeof Ver
     scopes: body.scopes,
     ip: body.ip ?? null,
     userAgent: body.userAgent ?? null,
+    cost: body.cost,
     orgId,
   });
 }

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { http } from "../../api/client";
-import type { SessionView } from "../../api/types";
+import { api, unwrap } from "../../api/client";
+import type { RequestBody } from "../../api/types";
 import { forgetSession } from "../session/api";
 
 export const accountKeys = {
@@ -10,7 +10,7 @@ export const accountKeys = {
 export function useSessions() {
   return useQuery({
     queryKey: accountKeys.sessions,
-    queryFn: async () => (await http.get<{ items: SessionView[] }>("/v1/me/sessions")).items,
+    queryFn: async () => (await unwrap(api.GET("/v1/me/sessions"))).items,
   });
 }
 
@@ -18,7 +18,7 @@ export function useSessions() {
 export function useChangePassword() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: { currentPassword: string; newPassword: string }) => http.post<void>("/v1/me/password", input),
+    mutationFn: (input: RequestBody<"changePassword">) => unwrap(api.POST("/v1/me/password", { body: input })),
     onSuccess: () => client.invalidateQueries({ queryKey: accountKeys.sessions }),
   });
 }
@@ -26,7 +26,7 @@ export function useChangePassword() {
 export function useEndSession() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (id: string) => http.delete<void>(`/v1/me/sessions/${encodeURIComponent(id)}`),
+    mutationFn: (id: string) => unwrap(api.DELETE("/v1/me/sessions/{id}", { params: { path: { id } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: accountKeys.sessions }),
   });
 }
@@ -35,7 +35,7 @@ export function useEndSession() {
 export function useEndAllSessions() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: () => http.delete<void>("/v1/me/sessions"),
+    mutationFn: () => unwrap(api.DELETE("/v1/me/sessions")),
     onSuccess: () => forgetSession(client),
   });
 }

@@ -1,14 +1,9 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { http } from "../../api/client";
-import type { AuditEvent, Page } from "../../api/types";
+import { api, unwrap } from "../../api/client";
+import type { QueryOf } from "../../api/types";
 
-export interface AuditFilters {
-  action?: string;
-  actorId?: string;
-  targetId?: string;
-  from?: string;
-  to?: string;
-}
+/** The filters of `GET …/audit` (its query without the paging). */
+export type AuditFilters = Omit<QueryOf<"listAuditEvents">, "limit" | "cursor">;
 
 export const auditKeys = {
   org: (orgId: string, filters: AuditFilters, cursor: string | null) => ["orgs", orgId, "audit", filters, cursor] as const,
@@ -21,11 +16,11 @@ export function useOrgAudit(orgId: string, filters: AuditFilters, cursor: string
   return useQuery({
     queryKey: auditKeys.org(orgId, filters, cursor),
     queryFn: () =>
-      http.get<Page<AuditEvent>>(`/v1/orgs/${encodeURIComponent(orgId)}/audit`, {
-        ...filters,
-        limit: AUDIT_PAGE_SIZE,
-        cursor,
-      }),
+      unwrap(
+        api.GET("/v1/orgs/{orgId}/audit", {
+          params: { path: { orgId }, query: { ...filters, limit: AUDIT_PAGE_SIZE, cursor: cursor ?? undefined } },
+        }),
+      ),
     placeholderData: keepPreviousData,
   });
 }
@@ -34,9 +29,8 @@ export function useTokenAudit(orgId: string, tokenId: string) {
   return useQuery({
     queryKey: auditKeys.token(orgId, tokenId),
     queryFn: () =>
-      http.get<Page<AuditEvent>>(
-        `/v1/orgs/${encodeURIComponent(orgId)}/tokens/${encodeURIComponent(tokenId)}/audit`,
-        { limit: 50 },
+      unwrap(
+        api.GET("/v1/orgs/{orgId}/tokens/{tokenId}/audit", { params: { path: { orgId, tokenId }, query: { limit: 50 } } }),
       ),
   });
 }

@@ -1,9 +1,10 @@
 import { Button, Group, NativeSelect, Paper, Stack, Text, Title } from "@mantine/core";
 import { DatePickerInput, type DatesRangeValue } from "@mantine/dates";
-import { IconChevronLeft, IconChevronRight, IconDownload } from "@tabler/icons-react";
+import { IconDownload } from "@tabler/icons-react";
 import { withQuery } from "../../api/client";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { CursorPager, useCursorStack } from "../../components/cursor-pager";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
 import { can } from "../../lib/permissions";
@@ -49,8 +50,7 @@ function AuditLog() {
   const [action, setAction] = useState<string | null>(null);
   const [actorId, setActorId] = useState<string | null>(null);
   const [range, setRange] = useState<DatesRangeValue<string>>([null, null]);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1] ?? null;
+  const pages = useCursorStack();
 
   const filters = useMemo<AuditFilters>(() => {
     const [from, to] = range;
@@ -61,8 +61,9 @@ function AuditLog() {
       ...(to ? { to: new Date(`${to}T23:59:59.999`).toISOString() } : {}),
     };
   }, [action, actorId, range]);
-  const audit = useOrgAudit(org.id, filters, cursor);
-  useEffect(() => setCursors([null]), [filters]);
+  const audit = useOrgAudit(org.id, filters, pages.cursor);
+  const resetPages = pages.reset;
+  useEffect(() => resetPages(), [filters, resetPages]);
 
   return (
     <Stack gap="lg">
@@ -140,36 +141,7 @@ function AuditLog() {
               <AuditTable events={audit.data.items} />
             </div>
           )}
-          {audit.data && (cursors.length > 1 || audit.data.nextCursor) && (
-            <Group justify="space-between">
-              <Text size="sm" c="dimmed">
-                {t("common.page", { page: cursors.length })}
-              </Text>
-              <Group gap="xs">
-                <Button
-                  variant="default"
-                  size="xs"
-                  leftSection={<IconChevronLeft size={14} />}
-                  disabled={cursors.length <= 1}
-                  onClick={() => setCursors((c) => c.slice(0, -1))}
-                >
-                  {t("common.previous")}
-                </Button>
-                <Button
-                  variant="default"
-                  size="xs"
-                  rightSection={<IconChevronRight size={14} />}
-                  disabled={!audit.data.nextCursor}
-                  onClick={() => {
-                    const next = audit.data?.nextCursor;
-                    if (next) setCursors((c) => [...c, next]);
-                  }}
-                >
-                  {t("common.next")}
-                </Button>
-              </Group>
-            </Group>
-          )}
+          <CursorPager stack={pages} nextCursor={audit.data?.nextCursor} />
         </Stack>
       </Paper>
     </Stack>

@@ -3,8 +3,8 @@ import { useQueryClient } from "@tanstack/react-query";
 import { lazy, type ReactNode, Suspense, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, Route, Routes } from "react-router-dom";
-import { setEmbedBearer } from "../../api/client";
-import type { Me, Role } from "../../api/types";
+import { api, setEmbedBearer, unwrap } from "../../api/client";
+import type { Answer, Me } from "../../api/types";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
 import { setEmbedColorScheme } from "../../lib/embed-theme";
@@ -15,15 +15,7 @@ import { TokensPage } from "../tokens/tokens-page";
 const TokenDetailPage = lazy(() => import("../tokens/token-detail-page").then((m) => ({ default: m.TokenDetailPage })));
 
 /** What `POST /v1/embed/exchange` answers. */
-interface EmbedGrant {
-  accessToken: string;
-  expiresAt: string;
-  user: { id: string; email: string; name: string };
-  organization: { id: string; name: string };
-  role: Role;
-  locale: "en" | "it";
-  theme: { mode: "light" | "dark"; accent: string | null };
-}
+type EmbedGrant = Answer<"exchangeEmbedHandoff", 200>;
 
 type Message =
   | { type: "tessera:ready" }
@@ -61,15 +53,7 @@ function exchangeOnce(): Promise<EmbedGrant> {
   const handoff = new URLSearchParams(window.location.hash.slice(1)).get("handoff");
   window.history.replaceState(null, "", window.location.pathname);
   exchange = handoff
-    ? fetch("/v1/embed/exchange", {
-        method: "POST",
-        credentials: "omit",
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify({ handoff }),
-      }).then(async (res) => {
-        if (!res.ok) throw new Error(`exchange refused: ${res.status}`);
-        return (await res.json()) as EmbedGrant;
-      })
+    ? unwrap(api.POST("/v1/embed/exchange", { body: { handoff }, credentials: "omit" }))
     : Promise.reject(new Error("no handoff in the URL"));
   return exchange;
 }

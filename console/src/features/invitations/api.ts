@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { http } from "../../api/client";
-import type { AcceptedInvitation, AcceptInvitationInput, InvitationPreview } from "../../api/types";
+import { api, unwrap } from "../../api/client";
+import type { AcceptInvitationInput } from "../../api/types";
 import { outlivesSession, sessionKeys } from "../session/api";
 
 export const invitationKeys = {
@@ -11,7 +11,7 @@ export const invitationKeys = {
 export function useInvitationPreview(token: string) {
   return useQuery({
     queryKey: invitationKeys.preview(token),
-    queryFn: () => http.get<InvitationPreview>(`/v1/invitations/${encodeURIComponent(token)}`),
+    queryFn: () => unwrap(api.GET("/v1/invitations/{token}", { params: { path: { token } } })),
     enabled: token !== "",
     staleTime: 60_000,
   });
@@ -21,7 +21,7 @@ export function useInvitationPreview(token: string) {
 export function useAcceptInvitation() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: AcceptInvitationInput) => http.post<AcceptedInvitation>("/v1/invitations/accept", input),
+    mutationFn: (input: AcceptInvitationInput) => unwrap(api.POST("/v1/invitations/accept", { body: input })),
     onSuccess: async () => {
       // A new account may have just signed in: nothing cached belongs to it but `me`, refetched now.
       client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });

@@ -1,11 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { http } from "../../api/client";
-import type { CreatedInvitation, CreateInvitationInput, Invitation, Member, Role } from "../../api/types";
+import { api, unwrap } from "../../api/client";
+import type { CreateInvitationInput, Role } from "../../api/types";
 import { sessionKeys } from "../session/api";
 
-const base = (orgId: string) => `/v1/orgs/${encodeURIComponent(orgId)}/members`;
-
-const invitationsBase = (orgId: string) => `/v1/orgs/${encodeURIComponent(orgId)}/invitations`;
+const member = (orgId: string, userId: string) => ({ params: { path: { orgId, userId } } });
 
 export const memberKeys = {
   list: (orgId: string) => ["orgs", orgId, "members"] as const,
@@ -15,7 +13,7 @@ export const memberKeys = {
 export function useMembers(orgId: string, enabled = true) {
   return useQuery({
     queryKey: memberKeys.list(orgId),
-    queryFn: async () => (await http.get<{ items: Member[] }>(base(orgId))).items,
+    queryFn: async () => (await unwrap(api.GET("/v1/orgs/{orgId}/members", { params: { path: { orgId } } }))).items,
     enabled,
   });
 }
@@ -24,7 +22,9 @@ export function useChangeRole(orgId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (input: { userId: string; role: Role }) =>
-      http.patch<Member>(`${base(orgId)}/${encodeURIComponent(input.userId)}`, { role: input.role }),
+      unwrap(
+        api.PATCH("/v1/orgs/{orgId}/members/{userId}", { ...member(orgId, input.userId), body: { role: input.role } }),
+      ),
     onSuccess: () => client.invalidateQueries({ queryKey: memberKeys.list(orgId) }),
   });
 }
@@ -32,7 +32,7 @@ export function useChangeRole(orgId: string) {
 export function useRemoveMember(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (userId: string) => http.delete<void>(`${base(orgId)}/${encodeURIComponent(userId)}`),
+    mutationFn: (userId: string) => unwrap(api.DELETE("/v1/orgs/{orgId}/members/{userId}", member(orgId, userId))),
     onSuccess: () => client.invalidateQueries({ queryKey: memberKeys.list(orgId) }),
   });
 }
@@ -41,7 +41,8 @@ export function useRemoveMember(orgId: string) {
 export function useLeaveOrg(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (ownUserId: string) => http.delete<void>(`${base(orgId)}/${encodeURIComponent(ownUserId)}`),
+    mutationFn: (ownUserId: string) =>
+      unwrap(api.DELETE("/v1/orgs/{orgId}/members/{userId}", member(orgId, ownUserId))),
     onSuccess: () => client.invalidateQueries({ queryKey: sessionKeys.me }),
   });
 }
@@ -49,7 +50,8 @@ export function useLeaveOrg(orgId: string) {
 export function useInvitations(orgId: string) {
   return useQuery({
     queryKey: memberKeys.invitations(orgId),
-    queryFn: async () => (await http.get<{ items: Invitation[] }>(invitationsBase(orgId))).items,
+    queryFn: async () =>
+      (await unwrap(api.GET("/v1/orgs/{orgId}/invitations", { params: { path: { orgId } } }))).items,
   });
 }
 
@@ -57,7 +59,8 @@ export function useInvitations(orgId: string) {
 export function useInvite(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: CreateInvitationInput) => http.post<CreatedInvitation>(invitationsBase(orgId), input),
+    mutationFn: (input: CreateInvitationInput) =>
+      unwrap(api.POST("/v1/orgs/{orgId}/invitations", { params: { path: { orgId } }, body: input })),
     onSuccess: () => client.invalidateQueries({ queryKey: memberKeys.invitations(orgId) }),
   });
 }
@@ -65,7 +68,8 @@ export function useInvite(orgId: string) {
 export function useRevokeInvitation(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (id: string) => http.delete<void>(`${invitationsBase(orgId)}/${encodeURIComponent(id)}`),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE("/v1/orgs/{orgId}/invitations/{id}", { params: { path: { orgId, id } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: memberKeys.invitations(orgId) }),
   });
 }

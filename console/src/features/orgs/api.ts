@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { http } from "../../api/client";
-import type { Organization, OrgSettings, Scope } from "../../api/types";
+import { api, unwrap } from "../../api/client";
+import type { RequestBody } from "../../api/types";
 import { sessionKeys } from "../session/api";
 
 export const orgKeys = {
@@ -12,14 +12,14 @@ export const orgKeys = {
 export function useOrg(orgId: string) {
   return useQuery({
     queryKey: orgKeys.detail(orgId),
-    queryFn: () => http.get<Organization>(`/v1/orgs/${encodeURIComponent(orgId)}`),
+    queryFn: () => unwrap(api.GET("/v1/orgs/{orgId}", { params: { path: { orgId } } })),
   });
 }
 
 export function useScopes(orgId: string, enabled = true) {
   return useQuery({
     queryKey: orgKeys.scopes(orgId),
-    queryFn: () => http.get<Scope[]>(`/v1/orgs/${encodeURIComponent(orgId)}/scopes`),
+    queryFn: () => unwrap(api.GET("/v1/orgs/{orgId}/scopes", { params: { path: { orgId } } })),
     enabled,
   });
 }
@@ -27,7 +27,7 @@ export function useScopes(orgId: string, enabled = true) {
 export function useCreateOrg() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: { name: string }) => http.post<Organization>("/v1/orgs", input),
+    mutationFn: (input: RequestBody<"createOrganization">) => unwrap(api.POST("/v1/orgs", { body: input })),
     onSuccess: async () => {
       await client.invalidateQueries({ queryKey: sessionKeys.me });
       await client.invalidateQueries({ queryKey: orgKeys.all });
@@ -35,15 +35,13 @@ export function useCreateOrg() {
   });
 }
 
-export interface UpdateOrgInput {
-  name?: string;
-  settings?: Partial<OrgSettings>;
-}
+export type UpdateOrgInput = RequestBody<"updateOrganization">;
 
 export function useUpdateOrg(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: UpdateOrgInput) => http.patch<Organization>(`/v1/orgs/${encodeURIComponent(orgId)}`, input),
+    mutationFn: (input: UpdateOrgInput) =>
+      unwrap(api.PATCH("/v1/orgs/{orgId}", { params: { path: { orgId } }, body: input })),
     onSuccess: async (org) => {
       client.setQueryData(orgKeys.detail(orgId), org);
       await client.invalidateQueries({ queryKey: sessionKeys.me });
@@ -54,8 +52,8 @@ export function useUpdateOrg(orgId: string) {
 export function useReplaceProductScopes(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (scopes: { name: string; description: string }[]) =>
-      http.put<Scope[]>(`/v1/orgs/${encodeURIComponent(orgId)}/scopes`, scopes),
+    mutationFn: (scopes: RequestBody<"replaceScopes">) =>
+      unwrap(api.PUT("/v1/orgs/{orgId}/scopes", { params: { path: { orgId } }, body: scopes })),
     onSuccess: (scopes) => {
       client.setQueryData(orgKeys.scopes(orgId), scopes);
     },

@@ -1,4 +1,4 @@
-import { Button, Group, NumberInput, Paper, Stack, Switch, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, NumberInput, Paper, Stack, Switch, Table, Text, TextInput, Title } from "@mantine/core";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -15,6 +15,20 @@ import { ScopeCatalogue } from "./scope-catalogue";
 
 /** Longest expiry the API accepts (ten years). */
 const MAX_EXPIRY_DAYS = 3650;
+/** `expiryNoticeDays` as typed: up to five whole numbers separated by commas, or nothing (no notices). */
+const NOTICE_DAYS_RE = /^\s*(\d{1,4}\s*(,\s*\d{1,4}\s*){0,4})?$/;
+
+function parseNoticeDays(text: string): number[] {
+  return [
+    ...new Set(
+      text
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== "")
+        .map(Number),
+    ),
+  ];
+}
 
 export function SettingsPage() {
   const { t } = useTranslation();
@@ -84,8 +98,16 @@ function ReadOnlyPolicy({ org }: { org: Organization }) {
     [t("settings.defaultExpiryDays"), days(s.defaultExpiryDays)],
     [t("settings.maxExpiryDays"), days(s.maxExpiryDays)],
     [t("settings.requireExpiry"), yes(s.requireExpiry)],
+    [t("settings.membersCanSeeTokens"), yes(s.membersCanSeeTokens)],
     [t("settings.membersCanCreateTokens"), yes(s.membersCanCreateTokens)],
     [t("settings.revokeRequiresSuspension"), yes(s.revokeRequiresSuspension)],
+    [t("notices.expiryNoticeDays"), s.expiryNoticeDays.length > 0 ? s.expiryNoticeDays.join(", ") : t("notices.off")],
+    [t("notices.staleAfterDays"), s.staleAfterDays === null ? t("notices.off") : days(s.staleAfterDays)],
+    [
+      t("notices.autoDeactivateUnusedDays"),
+      s.autoDeactivateUnusedDays === null ? t("notices.off") : days(s.autoDeactivateUnusedDays),
+    ],
+    [t("notices.onLeak"), t(`notices.onLeakValue.${s.onLeak}`)],
   ];
   return (
     <Table mt="sm" aria-label={t("settings.policy")}>
@@ -112,8 +134,13 @@ function SettingsForm({ org }: { org: Organization }) {
       defaultExpiryDays: optionalDays,
       maxExpiryDays: optionalDays,
       requireExpiry: z.boolean(),
+      membersCanSeeTokens: z.boolean(),
       membersCanCreateTokens: z.boolean(),
       revokeRequiresSuspension: z.boolean(),
+      expiryNoticeDays: z.string().regex(NOTICE_DAYS_RE, t("notices.expiryNoticeDaysRule")),
+      staleAfterDays: optionalDays,
+      autoDeactivateUnusedDays: optionalDays,
+      onLeak: z.enum(["revoke", "suspend", "notify"]),
     })
     .refine(
       (v) => v.defaultExpiryDays === "" || v.maxExpiryDays === "" || v.defaultExpiryDays <= v.maxExpiryDays,
@@ -127,8 +154,13 @@ function SettingsForm({ org }: { org: Organization }) {
       defaultExpiryDays: (s.defaultExpiryDays ?? "") as number | "",
       maxExpiryDays: (s.maxExpiryDays ?? "") as number | "",
       requireExpiry: s.requireExpiry,
+      membersCanSeeTokens: s.membersCanSeeTokens,
       membersCanCreateTokens: s.membersCanCreateTokens,
       revokeRequiresSuspension: s.revokeRequiresSuspension,
+      expiryNoticeDays: s.expiryNoticeDays.join(", "),
+      staleAfterDays: (s.staleAfterDays ?? "") as number | "",
+      autoDeactivateUnusedDays: (s.autoDeactivateUnusedDays ?? "") as number | "",
+      onLeak: s.onLeak,
     },
     validate: schemaResolver(schema, { sync: true }),
   });
@@ -146,8 +178,13 @@ function SettingsForm({ org }: { org: Organization }) {
                 defaultExpiryDays: v.defaultExpiryDays === "" ? null : v.defaultExpiryDays,
                 maxExpiryDays: v.maxExpiryDays === "" ? null : v.maxExpiryDays,
                 requireExpiry: v.requireExpiry,
+                membersCanSeeTokens: v.membersCanSeeTokens,
                 membersCanCreateTokens: v.membersCanCreateTokens,
                 revokeRequiresSuspension: v.revokeRequiresSuspension,
+                expiryNoticeDays: parseNoticeDays(v.expiryNoticeDays),
+                staleAfterDays: v.staleAfterDays === "" ? null : v.staleAfterDays,
+                autoDeactivateUnusedDays: v.autoDeactivateUnusedDays === "" ? null : v.autoDeactivateUnusedDays,
+                onLeak: v.onLeak,
               },
             });
             notifySuccess(t("settings.saved"));
@@ -156,6 +193,9 @@ function SettingsForm({ org }: { org: Organization }) {
               "settings.tokenPrefix": "tokenPrefix",
               "settings.defaultExpiryDays": "defaultExpiryDays",
               "settings.maxExpiryDays": "maxExpiryDays",
+              "settings.expiryNoticeDays": "expiryNoticeDays",
+              "settings.staleAfterDays": "staleAfterDays",
+              "settings.autoDeactivateUnusedDays": "autoDeactivateUnusedDays",
             });
           }
         })}
@@ -203,6 +243,11 @@ function SettingsForm({ org }: { org: Organization }) {
             {...form.getInputProps("requireExpiry", { type: "checkbox" })}
           />
           <Switch
+            label={t("settings.membersCanSeeTokens")}
+            description={t("settings.membersCanSeeTokensHint")}
+            {...form.getInputProps("membersCanSeeTokens", { type: "checkbox" })}
+          />
+          <Switch
             label={t("settings.membersCanCreateTokens")}
             description={t("settings.membersCanCreateTokensHint")}
             {...form.getInputProps("membersCanCreateTokens", { type: "checkbox" })}
@@ -211,6 +256,45 @@ function SettingsForm({ org }: { org: Organization }) {
             label={t("settings.revokeRequiresSuspension")}
             description={t("settings.revokeRequiresSuspensionHint")}
             {...form.getInputProps("revokeRequiresSuspension", { type: "checkbox" })}
+          />
+          <Title order={2} size="h4" mt="sm">
+            {t("notices.title")}
+          </Title>
+          <TextInput
+            label={t("notices.expiryNoticeDays")}
+            description={t("notices.expiryNoticeDaysHint")}
+            w={360}
+            {...form.getInputProps("expiryNoticeDays")}
+          />
+          <Group grow align="flex-start">
+            <NumberInput
+              label={t("notices.staleAfterDays")}
+              description={t("notices.staleAfterDaysHint")}
+              min={1}
+              max={MAX_EXPIRY_DAYS}
+              allowDecimal={false}
+              allowNegative={false}
+              {...form.getInputProps("staleAfterDays")}
+            />
+            <NumberInput
+              label={t("notices.autoDeactivateUnusedDays")}
+              description={t("notices.autoDeactivateUnusedDaysHint")}
+              min={1}
+              max={MAX_EXPIRY_DAYS}
+              allowDecimal={false}
+              allowNegative={false}
+              {...form.getInputProps("autoDeactivateUnusedDays")}
+            />
+          </Group>
+          <NativeSelect
+            label={t("notices.onLeak")}
+            description={t("notices.onLeakHint")}
+            w={360}
+            data={(["revoke", "suspend", "notify"] as const).map((value) => ({
+              value,
+              label: t(`notices.onLeakValue.${value}`),
+            }))}
+            {...form.getInputProps("onLeak")}
           />
           <Group justify="flex-end">
             <Button type="button" variant="default" onClick={() => form.reset()} disabled={!form.isDirty()}>

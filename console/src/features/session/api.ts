@@ -1,6 +1,6 @@
 import { type QueryClient, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ApiError, http } from "../../api/client";
-import type { Health, Me, Membership, Organization, User } from "../../api/types";
+import { ApiError, api, unwrap } from "../../api/client";
+import type { Answer, Health, Me, RequestBody } from "../../api/types";
 
 export const sessionKeys = {
   me: ["me"] as const,
@@ -13,7 +13,11 @@ export function useMe() {
     queryKey: sessionKeys.me,
     queryFn: async (): Promise<Me | null> => {
       try {
-        return await http.get<Me>("/v1/me");
+        const me = await unwrap(api.GET("/v1/me"));
+        // A service or root token has no user: not a console session. (openapi-fetch's answer type leaves
+        // out a property whose type is exactly `null`, openapi-ts/openapi-typescript#2717: the token
+        // caller's `user: null` is checked at run time, not by its type.)
+        return !("user" in me) || me.user === null ? null : me;
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) return null;
         throw error;
@@ -28,22 +32,18 @@ export function useMe() {
 export function useHealth(enabled: boolean) {
   return useQuery({
     queryKey: sessionKeys.health,
-    queryFn: () => http.get<Health>("/healthz"),
+    queryFn: () => unwrap(api.GET("/healthz")),
     enabled,
     retry: false,
   });
 }
 
-export interface LoginInput {
-  email: string;
-  password: string;
-}
+export type LoginInput = RequestBody<"login">;
 
 export function useLogin() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: LoginInput) =>
-      http.post<{ user: User; memberships: Membership[] }>("/v1/auth/login", input),
+    mutationFn: (input: LoginInput) => unwrap(api.POST("/v1/auth/login", { body: input })),
     onSuccess: async () => {
       client.removeQueries({ predicate: (q) => !outlivesSession(q.queryKey) });
       await client.invalidateQueries({ queryKey: sessionKeys.me });
@@ -51,18 +51,12 @@ export function useLogin() {
   });
 }
 
-export interface SetupInput {
-  name: string;
-  email: string;
-  password: string;
-  organization: { name: string };
-}
+export type SetupInput = RequestBody<"setup">;
 
 export function useSetup() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: SetupInput) =>
-      http.post<{ user: User; organization: Organization }>("/v1/setup", input),
+    mutationFn: (input: SetupInput) => unwrap(api.POST("/v1/setup", { body: input })),
     onSuccess: async () => {
       client.setQueryData<Health>(sessionKeys.health, { status: "ok", setupRequired: false });
       await client.invalidateQueries({ queryKey: sessionKeys.me });
@@ -73,7 +67,7 @@ export function useSetup() {
 export function useLogout() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: () => http.post<void>("/v1/auth/logout"),
+    mutationFn: () => unwrap(api.POST("/v1/auth/logout")),
     onSettled: () => forgetSession(client),
   });
 }
@@ -97,7 +91,8 @@ export function outlivesSession(key: readonly unknown[]): boolean {
 /** Always answers 202, whether or not the email has an account (no account enumeration). */
 export function useRequestPasswordReset() {
   return useMutation({
-    mutationFn: (input: { email: string }) => http.post<void>("/v1/auth/password-reset", input),
+    mutationFn: (input: RequestBody<"requestPasswordReset">) =>
+      unwrap(api.POST("/v1/auth/password-reset", { body: input })),
   });
 }
 
@@ -105,8 +100,8 @@ export function useRequestPasswordReset() {
 export function useConfirmPasswordReset() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: { token: string; password: string }) =>
-      http.post<void>("/v1/auth/password-reset/confirm", input),
+    mutationFn: (input: RequestBody<"confirmPasswordReset">) =>
+      unwrap(api.POST("/v1/auth/password-reset/confirm", { body: input })),
     onSuccess: () => client.invalidateQueries({ queryKey: sessionKeys.me }),
   });
 }
@@ -117,15 +112,12 @@ export function tokenFromFragment(hash: string): string {
 }
 
 /** `GET /v1/auth/methods`: whether passwords are on, and the OpenID Connect provider's name when one is configured. */
-export interface SignInMethods {
-  password: boolean;
-  oidc: { name: string } | null;
-}
+export type SignInMethods = Answer<"getSignInMethods", 200>;
 
 export function useSignInMethods() {
   return useQuery({
     queryKey: ["auth-methods"],
-    queryFn: () => http.get<SignInMethods>("/v1/auth/methods"),
+    queryFn: () => unwrap(api.GET("/v1/auth/methods")),
     staleTime: Number.POSITIVE_INFINITY,
     retry: false,
   });
@@ -137,8 +129,7 @@ export function useSignInMethods() {
  */
 export function useStartOidcSignIn() {
   return useMutation({
-    mutationFn: (input: { returnTo: string }) =>
-      http.post<{ authorizationUrl: string }>("/v1/auth/oidc/start", input),
+    mutationFn: (input: RequestBody<"startOidcSignIn">) => unwrap(api.POST("/v1/auth/oidc/start", { body: input })),
     onSuccess: ({ authorizationUrl }) => window.location.assign(authorizationUrl),
   });
 }

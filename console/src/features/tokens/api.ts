@@ -1,71 +1,27 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { http } from "../../api/client";
-import type {
-  CreateTokenInput,
-  Page,
-  TokenKind,
-  TokenStatus,
-  TokenTransition,
-  TokenView,
-  TokenWithSecret,
-  UsageBucket,
-} from "../../api/types";
+import { api, unwrap } from "../../api/client";
+import type { Answer, CreateTokenInput, QueryOf, RequestBody, TokenTransition } from "../../api/types";
 
-const base = (orgId: string) => `/v1/orgs/${encodeURIComponent(orgId)}/tokens`;
-const one = (orgId: string, tokenId: string) => `${base(orgId)}/${encodeURIComponent(tokenId)}`;
+const inOrg = (orgId: string) => ({ params: { path: { orgId } } });
+const oneToken = (orgId: string, tokenId: string) => ({ params: { path: { orgId, tokenId } } });
 
-export type TokenSort = "createdAt" | "lastUsedAt" | "expiresAt" | "name";
-export const TOKEN_SORTS: readonly TokenSort[] = ["createdAt", "lastUsedAt", "expiresAt", "name"];
+/** `GET …/tokens` query (SPEC §4) without the paging: anything else is refused with 400, so only these are sent. */
+export type TokenFilters = Omit<QueryOf<"listTokens">, "limit" | "cursor">;
 
-/** `GET …/tokens` query (SPEC §4): anything else is refused with 400, so only these are sent. */
-export interface TokenFilters {
-  /** Name contains (case-insensitive) or display prefix starts with. */
-  q?: string;
-  status?: TokenStatus;
-  kind?: TokenKind;
-  /** The creator (`usr_…`). */
-  createdById?: string;
-  /** Never used, or not used for this many days. */
-  unusedForDays?: number;
-  sort?: TokenSort;
-  order?: "asc" | "desc";
-}
+export type TokenSort = NonNullable<TokenFilters["sort"]>;
+export const TOKEN_SORTS = ["createdAt", "lastUsedAt", "expiresAt", "name"] as const satisfies readonly TokenSort[];
 
-/** `PATCH …/tokens/{id}`: only the fields that changed are sent. */
-export interface TokenUpdate {
-  name?: string;
-  description?: string | null;
-  scopes?: string[];
-  allowedIps?: string[];
-  rateLimit?: { limit: number; windowSeconds: number } | null;
-  metadata?: Record<string, unknown>;
-  /** `null` = never expires. */
-  expiresAt?: string | null;
-}
+/** `PATCH …/tokens/{id}`: only the fields that changed are sent (`expiresAt: null` = never expires). */
+export type TokenUpdate = RequestBody<"updateToken">;
 
 export type BatchAction = TokenTransition;
 
-export interface BatchProblem {
-  code: string;
-  title?: string;
-  detail?: string;
-}
-
-export interface BatchResult {
-  id: string;
-  ok: boolean;
-  status?: TokenStatus;
-  problem?: BatchProblem;
-}
+/** What happened to one id of a batch. */
+export type BatchResult = Answer<"batchTokens", 200>["results"][number];
+export type BatchProblem = NonNullable<BatchResult["problem"]>;
 
 /** One verification of a token (`GET …/tokens/{id}/requests`), newest first. */
-export interface TokenRequest {
-  at: string;
-  code: string;
-  ip: string | null;
-  userAgent: string | null;
-  scopes: string[];
-}
+export type TokenRequest = Answer<"listTokenRequests", 200>["items"][number];
 
 export const TOKENS_PAGE_SIZE = 20;
 
@@ -83,7 +39,12 @@ export const tokenKeys = {
 export function useTokens(orgId: string, filters: TokenFilters, cursor: string | null) {
   return useQuery({
     queryKey: tokenKeys.list(orgId, filters, cursor),
-    queryFn: () => http.get<Page<TokenView>>(base(orgId), { ...filters, limit: TOKENS_PAGE_SIZE, cursor }),
+    queryFn: () =>
+      unwrap(
+        api.GET("/v1/orgs/{orgId}/tokens", {
+          params: { path: { orgId }, query: { ...filters, limit: TOKENS_PAGE_SIZE, cursor: cursor ?? undefined } },
+        }),
+      ),
     placeholderData: keepPreviousData,
   });
 }
@@ -91,7 +52,7 @@ export function useTokens(orgId: string, filters: TokenFilters, cursor: string |
 export function useToken(orgId: string, tokenId: string) {
   return useQuery({
     queryKey: tokenKeys.detail(orgId, tokenId),
-    queryFn: () => http.get<TokenView>(one(orgId, tokenId)),
+    queryFn: () => unwrap(api.GET("/v1/orgs/{orgId}/tokens/{tokenId}", oneToken(orgId, tokenId))),
   });
 }
 
@@ -114,7 +75,12 @@ export function usageRange(interval: "hour" | "day", now = new Date()): { from: 
 export function useTokenUsage(orgId: string, tokenId: string, interval: "hour" | "day") {
   return useQuery({
     queryKey: tokenKeys.usage(orgId, tokenId, interval),
-    queryFn: () => http.get<UsageBucket[]>(`${one(orgId, tokenId)}/usage`, { ...usageRange(interval), interval }),
+    queryFn: () =>
+      unwrap(
+        api.GET("/v1/orgs/{orgId}/tokens/{tokenId}/usage", {
+          params: { path: { orgId, tokenId }, query: { ...usageRange(interval), interval } },
+        }),
+      ),
   });
 }
 
@@ -125,22 +91,19 @@ export function useTokenUsage(orgId: string, tokenId: string, interval: "hour" |
 export function useCreateToken(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: CreateTokenInput) => http.post<TokenWithSecret>(base(orgId), input),
+    mutationFn: (input: CreateTokenInput) => unwrap(api.POST("/v1/orgs/{orgId}/tokens", { ...inOrg(orgId), body: input })),
     gcTime: 0,
     onSuccess: () => client.invalidateQueries({ queryKey: tokenKeys.all(orgId) }),
   });
 }
 
-export interface RegenerateInput {
-  graceSeconds?: number;
-  expiresAt?: string;
-}
+export type RegenerateInput = NonNullable<RequestBody<"regenerateToken">>;
 
 export function useRegenerateToken(orgId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ tokenId, ...input }: RegenerateInput & { tokenId: string }) =>
-      http.post<TokenWithSecret>(`${one(orgId, tokenId)}/regenerate`, input),
+      unwrap(api.POST("/v1/orgs/{orgId}/tokens/{tokenId}/regenerate", { ...oneToken(orgId, tokenId), body: input })),
     gcTime: 0,
     onSuccess: () => client.invalidateQueries({ queryKey: tokenKeys.all(orgId) }),
   });
@@ -150,7 +113,14 @@ export function useTokenTransition(orgId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ tokenId, action, reason }: { tokenId: string; action: TokenTransition; reason?: string }) =>
-      http.post<TokenView>(`${one(orgId, tokenId)}/${action}`, action === "revoke" && reason ? { reason } : {}),
+      unwrap(
+        action === "revoke"
+          ? api.POST("/v1/orgs/{orgId}/tokens/{tokenId}/revoke", {
+              ...oneToken(orgId, tokenId),
+              body: reason ? { reason } : {},
+            })
+          : api.POST(`/v1/orgs/{orgId}/tokens/{tokenId}/${action}`, oneToken(orgId, tokenId)),
+      ),
     onSuccess: (token) => {
       client.setQueryData(tokenKeys.detail(orgId, token.id), token);
       return client.invalidateQueries({ queryKey: tokenKeys.all(orgId) });
@@ -161,7 +131,8 @@ export function useTokenTransition(orgId: string) {
 export function useUpdateToken(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ tokenId, ...update }: TokenUpdate & { tokenId: string }) => http.patch<TokenView>(one(orgId, tokenId), update),
+    mutationFn: ({ tokenId, ...update }: TokenUpdate & { tokenId: string }) =>
+      unwrap(api.PATCH("/v1/orgs/{orgId}/tokens/{tokenId}", { ...oneToken(orgId, tokenId), body: update })),
     onSuccess: (token) => {
       client.setQueryData(tokenKeys.detail(orgId, token.id), token);
       return client.invalidateQueries({ queryKey: tokenKeys.all(orgId) });
@@ -173,8 +144,8 @@ export function useUpdateToken(orgId: string) {
 export function useBatchTokens(orgId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (input: { action: BatchAction; ids: string[]; reason?: string }) =>
-      http.post<{ results: BatchResult[] }>(`${base(orgId)}/batch`, input),
+    mutationFn: (input: RequestBody<"batchTokens">) =>
+      unwrap(api.POST("/v1/orgs/{orgId}/tokens/batch", { ...inOrg(orgId), body: input })),
     onSettled: () => client.invalidateQueries({ queryKey: tokenKeys.all(orgId) }),
   });
 }
@@ -185,7 +156,11 @@ export function useTokenRequests(orgId: string, tokenId: string, cursor: string 
   return useQuery({
     queryKey: tokenKeys.requests(orgId, tokenId, cursor),
     queryFn: () =>
-      http.get<Page<TokenRequest>>(`${one(orgId, tokenId)}/requests`, { limit: REQUESTS_PAGE_SIZE, cursor }),
+      unwrap(
+        api.GET("/v1/orgs/{orgId}/tokens/{tokenId}/requests", {
+          params: { path: { orgId, tokenId }, query: { limit: REQUESTS_PAGE_SIZE, cursor: cursor ?? undefined } },
+        }),
+      ),
     placeholderData: keepPreviousData,
   });
 }

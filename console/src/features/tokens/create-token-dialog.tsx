@@ -25,6 +25,7 @@ import { useCurrentOrg } from "../orgs/org-context";
 import { useCreateToken } from "./api";
 import { type ExpiryChoice, expiryPolicy, expiryRequest } from "./expiry";
 import { ExpiryField } from "./expiry-field";
+import { emptyLimits, LimitsFields, limitsPayload } from "./limits-fields";
 import { SecretReveal } from "./secret-reveal";
 
 interface Props {
@@ -125,11 +126,14 @@ function CreateTokenForm({ orgId, catalogue, chooseKind, settings, onCancel, onC
       expiry: policy.initial as string,
       customDate: null as string | null,
       environment: "live" as "live" | "test",
+      limits: emptyLimits(),
     },
     validate: schemaResolver(schema, { sync: true }),
   });
 
   const submit = form.onSubmit(async (values) => {
+    const limits = limitsPayload(values.limits, t);
+    if (!limits.ok) return form.setFieldError("limits", limits.error);
     try {
       const result = await create.mutateAsync({
         name: values.name.trim(),
@@ -139,6 +143,8 @@ function CreateTokenForm({ orgId, catalogue, chooseKind, settings, onCancel, onC
         scopes: values.scopes,
         environment: values.environment,
         ...expiryRequest(values.expiry as ExpiryChoice, values.customDate, policy.maxDate),
+        ...(limits.rateLimits.length > 0 ? { rateLimits: limits.rateLimits } : {}),
+        ...(limits.credits ? { credits: limits.credits } : {}),
       });
       create.reset();
       onCreated(result);
@@ -239,6 +245,11 @@ function CreateTokenForm({ orgId, catalogue, chooseKind, settings, onCancel, onC
           onCustomDateChange={(value) => form.setFieldValue("customDate", value)}
           error={typeof form.errors.expiry === "string" ? form.errors.expiry : undefined}
           customDateError={typeof form.errors.customDate === "string" ? form.errors.customDate : undefined}
+        />
+        <LimitsFields
+          value={form.values.limits}
+          onChange={(v) => form.setFieldValue("limits", v)}
+          error={typeof form.errors.limits === "string" ? form.errors.limits : undefined}
         />
         <Radio.Group label={t("tokens.fields.environment")} {...form.getInputProps("environment")}>
           <Group mt="xs">

@@ -1,4 +1,4 @@
-import { Button, Checkbox, Group, Radio, ScrollArea, SimpleGrid, Stack, Text, Textarea, TextInput } from "@mantine/core";
+import { Button, Checkbox, Group, Radio, ScrollArea, Stack, Text, Textarea, TextInput } from "@mantine/core";
 import { DatePickerInput, TimeInput } from "@mantine/dates";
 import { schemaResolver, useForm } from "@mantine/form";
 import { useMemo } from "react";
@@ -16,6 +16,7 @@ import { useScopes } from "../orgs/api";
 import { useCurrentOrg } from "../orgs/org-context";
 import { type TokenUpdate, useUpdateToken } from "./api";
 import { expiryPolicy } from "./expiry";
+import { LimitsFields, limitsChanges, limitsOf, limitsPayload } from "./limits-fields";
 
 /** "Edit token": everything SPEC §4 lets PATCH change, offering only what the API would accept. */
 export function EditTokenDialog({ token, onClose }: { token: TokenView | null; onClose: () => void }) {
@@ -64,8 +65,6 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
       description: z.string().max(500, t("validation.maxLength", { count: 500 })),
       scopes: z.array(z.string()),
       allowedIps: z.string(),
-      rateLimit: z.string().regex(/^\d*$/, t("tokens.edit.wholeNumber")),
-      rateWindow: z.string().regex(/^\d*$/, t("tokens.edit.wholeNumber")),
       metadata: z.string().refine((v) => {
         if (!v.trim()) return true;
         try {
@@ -79,11 +78,7 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
       day: z.string().nullable(),
       time: z.string(),
     })
-    .refine((v) => v.expiry !== "custom" || Boolean(v.day), { path: ["day"], message: t("tokens.create.dateRequired") })
-    .refine((v) => (v.rateLimit === "") === (v.rateWindow === ""), {
-      path: ["rateWindow"],
-      message: t("tokens.edit.rateBoth"),
-    });
+    .refine((v) => v.expiry !== "custom" || Boolean(v.day), { path: ["day"], message: t("tokens.create.dateRequired") });
 
   const form = useForm({
     initialValues: {
@@ -91,8 +86,7 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
       description: token.description ?? "",
       scopes: token.scopes,
       allowedIps: (token.allowedIps ?? []).join("\n"),
-      rateLimit: token.rateLimit ? String(token.rateLimit.limit) : "",
-      rateWindow: token.rateLimit ? String(token.rateLimit.windowSeconds) : "",
+      limits: limitsOf(token),
       metadata: token.metadata && Object.keys(token.metadata).length > 0 ? JSON.stringify(token.metadata, null, 2) : "",
       expiry: "keep" as "keep" | "custom" | "never",
       day: expires ? localDay(expires) : (null as string | null),
@@ -102,7 +96,9 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
   });
 
   const submit = form.onSubmit(async (v) => {
-    const changes: TokenUpdate = {};
+    const limits = limitsPayload(v.limits, t);
+    if (!limits.ok) return form.setFieldError("limits", limits.error);
+    const changes: TokenUpdate = limitsChanges(token, limits);
     if (v.name.trim() !== token.name) changes.name = v.name.trim();
     if (v.description.trim() !== (token.description ?? "")) changes.description = v.description.trim() || null;
     if ([...v.scopes].sort().join() !== [...token.scopes].sort().join()) changes.scopes = v.scopes;
@@ -111,8 +107,6 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
       .map((s) => s.trim())
       .filter(Boolean);
     if (ips.join() !== (token.allowedIps ?? []).join()) changes.allowedIps = ips;
-    const rate = v.rateLimit ? { limit: Number(v.rateLimit), windowSeconds: Number(v.rateWindow) } : null;
-    if (JSON.stringify(rate) !== JSON.stringify(token.rateLimit ?? null)) changes.rateLimit = rate;
     const metadata = v.metadata.trim() ? (JSON.parse(v.metadata) as Record<string, unknown>) : {};
     if (JSON.stringify(metadata) !== JSON.stringify(token.metadata ?? {})) changes.metadata = metadata;
     if (v.expiry === "never") changes.expiresAt = null;
@@ -123,7 +117,7 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
       notifySuccess(t("tokens.edit.saved", { name: v.name.trim() }));
       onDone();
     } catch (error) {
-      applyServerFieldErrors(form, error, { expiresAt: "day", "rateLimit.limit": "rateLimit", "rateLimit.windowSeconds": "rateWindow" });
+      applyServerFieldErrors(form, error, { expiresAt: "day", rateLimits: "limits", credits: "limits" });
     }
   });
 
@@ -164,20 +158,11 @@ function EditTokenForm({ token, catalogue, onDone }: { token: TokenView; catalog
           className="mono-input"
           {...form.getInputProps("allowedIps")}
         />
-        <SimpleGrid cols={2}>
-          <TextInput
-            label={t("tokens.edit.rateLimit")}
-            description={t("tokens.edit.rateLimitHint")}
-            inputMode="numeric"
-            {...form.getInputProps("rateLimit")}
-          />
-          <TextInput
-            label={t("tokens.edit.rateWindow")}
-            description={t("tokens.edit.rateWindowHint")}
-            inputMode="numeric"
-            {...form.getInputProps("rateWindow")}
-          />
-        </SimpleGrid>
+        <LimitsFields
+          value={form.values.limits}
+          onChange={(limits) => form.setFieldValue("limits", limits)}
+          error={typeof form.errors.limits === "string" ? form.errors.limits : undefined}
+        />
         <Textarea
           label={t("tokens.fields.metadata")}
           description={t("tokens.edit.metadataHint")}

@@ -1,7 +1,6 @@
-import { Badge, Button, Group, Stack, Table, Text, Title } from "@mantine/core";
-import { IconChevronLeft, IconChevronRight } from "@tabler/icons-react";
-import { useState } from "react";
+import { Badge, Stack, Table, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
+import { CursorPager, useCursorStack } from "../../components/cursor-pager";
 import { ErrorAlert } from "../../components/error-alert";
 import { PageLoader } from "../../components/loading";
 import { useFormat } from "../../lib/format";
@@ -11,8 +10,8 @@ import { useTokenRequests } from "./api";
 export function RecentRequests({ orgId, tokenId }: { orgId: string; tokenId: string }) {
   const { t } = useTranslation();
   const format = useFormat();
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const requests = useTokenRequests(orgId, tokenId, cursors[cursors.length - 1] ?? null);
+  const pages = useCursorStack();
+  const requests = useTokenRequests(orgId, tokenId, pages.cursor);
 
   return (
     <Stack gap="sm">
@@ -68,31 +67,7 @@ export function RecentRequests({ orgId, tokenId }: { orgId: string; tokenId: str
           </Table>
         </div>
       )}
-      {requests.data && (cursors.length > 1 || requests.data.nextCursor) && (
-        <Group justify="flex-end" gap="xs">
-          <Button
-            variant="default"
-            size="xs"
-            leftSection={<IconChevronLeft size={14} />}
-            disabled={cursors.length <= 1}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            {t("common.previous")}
-          </Button>
-          <Button
-            variant="default"
-            size="xs"
-            rightSection={<IconChevronRight size={14} />}
-            disabled={!requests.data.nextCursor}
-            onClick={() => {
-              const next = requests.data?.nextCursor;
-              if (next) setCursors((c) => [...c, next]);
-            }}
-          >
-            {t("common.next")}
-          </Button>
-        </Group>
-      )}
+      <CursorPager stack={pages} nextCursor={requests.data?.nextCursor} />
     </Stack>
   );
 }

@@ -17,6 +17,7 @@ import { Forbidden } from "../orgs/org-layout";
 import { useToken } from "./api";
 import { useTokenActions } from "./token-actions";
 import { EXPIRY_WARNING_DAYS } from "./tokens-table";
+import { LimitsSummary } from "./limits-fields";
 import { RecentRequests } from "./recent-requests";
 
 // Recharts is only in the chart's chunk, loaded after the rest of the page.
@@ -127,6 +128,23 @@ function TokenDetail() {
               ? ` · ${t("tokens.previousSecretUntil", { date: format.dateTime(tk.previousSecretExpiresAt) })}`
               : ""}
           </Field>
+          {tk.leakedAt && (
+            <Field label={t("notices.leakedAt")}>
+              <Badge color="red" variant="light" mr={6}>
+                {t("notices.leaked")}
+              </Badge>
+              {format.dateTime(tk.leakedAt)}
+              {tk.leakUrl ? " · " : ""}
+              {tk.leakUrl &&
+                (/^https:\/\//.test(tk.leakUrl) ? (
+                  <Anchor href={tk.leakUrl} target="_blank" rel="noopener noreferrer" size="sm">
+                    {t("notices.leakSource")}
+                  </Anchor>
+                ) : (
+                  <span className="mono">{tk.leakUrl}</span>
+                ))}
+            </Field>
+          )}
           {tk.suspendedAt && <Field label={t("tokens.fields.suspended")}>{format.dateTime(tk.suspendedAt)}</Field>}
           {tk.revokedAt && (
             <Field label={t("tokens.fields.revoked")}>
@@ -138,10 +156,8 @@ function TokenDetail() {
           <Field label={t("tokens.fields.allowedIps")}>
             {tk.allowedIps && tk.allowedIps.length > 0 ? tk.allowedIps.join(", ") : t("tokens.anyIp")}
           </Field>
-          <Field label={t("tokens.fields.rateLimit")}>
-            {tk.rateLimit
-              ? t("tokens.rateLimitValue", { limit: tk.rateLimit.limit, seconds: tk.rateLimit.windowSeconds })
-              : t("tokens.noRateLimit")}
+          <Field label={t("limits.legend")}>
+            <LimitsSummary token={tk} />
           </Field>
         </SimpleGrid>
         <Stack gap={4} mt="md">
@@ -172,7 +188,7 @@ function TokenDetail() {
 
       <Paper withBorder p="md" radius="md">
         <Suspense fallback={<PageLoader />}>
-          <UsageChart orgId={org.id} tokenId={tk.id} />
+          <UsageChart orgId={org.id} tokenId={tk.id} limits={tk.rateLimits ?? []} />
         </Suspense>
       </Paper>
 

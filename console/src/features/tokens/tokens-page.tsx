@@ -1,9 +1,10 @@
 import { Alert, Button, Center, Group, NativeSelect, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { IconChevronLeft, IconChevronRight, IconPlus, IconSearch } from "@tabler/icons-react";
+import { IconPlus, IconSearch } from "@tabler/icons-react";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { TOKEN_STATUSES, type TokenKind, type TokenStatus, type TokenView } from "../../api/types";
+import { CursorPager, useCursorStack } from "../../components/cursor-pager";
 import { ErrorAlert } from "../../components/error-alert";
 import { lazyDialog } from "../../components/lazy-dialog";
 import { PageLoader } from "../../components/loading";
@@ -47,8 +48,7 @@ function TokensScreen() {
   const seeAll = can.seeAllTokens(role);
   const members = useMembers(org.id, seeAll);
   // Cursor pagination: the cursors of the pages before the current one.
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1] ?? null;
+  const pages = useCursorStack();
   const [createOpen, setCreateOpen] = useState(false);
   const actions = useTokenActions();
 
@@ -61,12 +61,12 @@ function TokensScreen() {
     ...(sort !== "createdAt" ? { sort } : {}),
     ...(order !== "desc" ? { order } : {}),
   };
-  const tokens = useTokens(org.id, filters, cursor);
+  const tokens = useTokens(org.id, filters, pages.cursor);
 
   // Any filter change starts again from the first page.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset on filter change only
   useEffect(() => {
-    setCursors([null]);
+    pages.reset();
     setSelected(new Map());
   }, [debouncedQuery, status, kind, creator, unusedForDays, sort, order, org.id]);
 
@@ -226,36 +226,7 @@ function TokensScreen() {
             </div>
           )}
 
-          {tokens.data && (cursors.length > 1 || tokens.data.nextCursor) && (
-            <Group justify="space-between">
-              <Text size="sm" c="dimmed">
-                {t("common.page", { page: cursors.length })}
-              </Text>
-              <Group gap="xs">
-                <Button
-                  variant="default"
-                  size="xs"
-                  leftSection={<IconChevronLeft size={14} />}
-                  disabled={cursors.length <= 1}
-                  onClick={() => setCursors((c) => c.slice(0, -1))}
-                >
-                  {t("common.previous")}
-                </Button>
-                <Button
-                  variant="default"
-                  size="xs"
-                  rightSection={<IconChevronRight size={14} />}
-                  disabled={!tokens.data.nextCursor}
-                  onClick={() => {
-                    const next = tokens.data?.nextCursor;
-                    if (next) setCursors((c) => [...c, next]);
-                  }}
-                >
-                  {t("common.next")}
-                </Button>
-              </Group>
-            </Group>
-          )}
+          <CursorPager stack={pages} nextCursor={tokens.data?.nextCursor} />
         </Stack>
       </Paper>
 

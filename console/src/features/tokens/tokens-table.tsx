@@ -171,6 +171,11 @@ export function TokensTable({ orgId, tokens, menu, selection }: Props) {
                 <td>
                   <Stack gap={2} align="flex-start">
                     <StatusBadge status={token.status} />
+                    {token.leakedAt && (
+                      <Badge color="red" variant="light" size="sm" title={t("notices.leakedTitle")}>
+                        {t("notices.leaked")}
+                      </Badge>
+                    )}
                     {revoked && token.revokedAt && (
                       <Text size="xs" c="dimmed">
                         {token.revokedBy
