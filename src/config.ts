@@ -41,6 +41,12 @@ export interface Config extends EmbedConfig {
    * `closed` (verifications of tokens with limits or credits answer `RATE_LIMITED`).
    */
   limitsOnRedisDown: "open" | "closed";
+  /**
+   * `TESSERA_LIMITS_LEASE_UNITS` (default 100, 0–10,000): with Redis, units of a token's own limits and
+   * credits one instance may take ahead and spend in memory for up to a second, while they are at least
+   * 10,000 units from their end (docs/architecture.md, "Leases"); 0 sends every check to Redis.
+   */
+  limitsLeaseUnits: number;
   /** `TESSERA_CREDITS_FLUSH_MS` (default 1000): how often live credit balances are written behind to storage. */
   creditsFlushMs: number;
   host: string;
@@ -299,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     redisPrefix: redisPrefix(env),
     redisTimeoutMs: int(env, "TESSERA_REDIS_TIMEOUT_MS", 100, 5, 1000),
     limitsOnRedisDown: oneOf(env, "TESSERA_LIMITS_ON_REDIS_DOWN", ["open", "closed"] as const, "open"),
+    limitsLeaseUnits: int(env, "TESSERA_LIMITS_LEASE_UNITS", 100, 0, 10_000),
     creditsFlushMs: int(env, "TESSERA_CREDITS_FLUSH_MS", 1000, 50, 60_000),
     dbTimeoutMs: int(env, "TESSERA_DB_TIMEOUT_MS", 2000, 100, 600_000),
     host: env.TESSERA_HOST || "127.0.0.1",

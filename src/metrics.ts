@@ -101,7 +101,7 @@ const NO_CACHE: CacheTallies = { hits: 0, misses: 0, refreshes: 0, size: 0 };
 export function createMetrics(
   verificationOutcomes: () => Record<string, number>,
   cacheTallies: () => CacheTallies = () => NO_CACHE,
-  limitTallies: () => { fallbacks: number; redisErrors: number; redisUp: boolean } = () => ({
+  limitTallies: () => { fallbacks: number; redisErrors: number; redisUp: boolean; leased?: number } = () => ({
     fallbacks: 0,
     redisErrors: 0,
     redisUp: false,
@@ -115,6 +115,7 @@ export function createMetrics(
       "fallbacks",
     ],
     ["tessera_limits_redis_errors_total", "Redis commands of the limiter that failed or timed out", "redisErrors"],
+    ["tessera_limits_leased_total", "Limit checks answered from units this instance leased ahead from Redis", "leased"],
   ] as const) {
     new Counter({
       name,
@@ -122,7 +123,7 @@ export function createMetrics(
       registers: [registry],
       collect() {
         this.reset();
-        this.inc(limitTallies()[key]);
+        this.inc(limitTallies()[key] ?? 0);
       },
     });
   }

@@ -129,6 +129,7 @@ export async function createTessera(
       timeoutMs: config.redisTimeoutMs,
       onDown: config.limitsOnRedisDown,
       flushMs: config.creditsFlushMs,
+      leaseUnits: config.limitsLeaseUnits,
       log,
     });
     await redisLimits.start();

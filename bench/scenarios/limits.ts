@@ -36,7 +36,7 @@ function freePort(): Promise<number> {
 }
 
 /** A private redis-server (no persistence) on a free port, stopped by the bench's cleanup. */
-async function startRedis(ctx: BenchContext): Promise<string> {
+async function startRedis(ctx: BenchContext): Promise<{ url: string; pid: number }> {
   execFileSync("redis-server", ["--version"], { stdio: "ignore" });
   const port = await freePort();
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
@@ -54,17 +54,19 @@ async function startRedis(ctx: BenchContext): Promise<string> {
     await sleep(25);
   }
   ctx.log(`g/h: redis-server on 127.0.0.1:${port}`);
-  return `redis://127.0.0.1:${port}`;
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid ?? 0 };
 }
 
-interface Setup {
+export interface Setup {
+  /** The private redis-server's process. */
+  redisPid: number;
   a: TesseraServer;
   b: TesseraServer;
   orgId: string;
   rootToken: string;
 }
 
-interface Tokens {
+export interface Tokens {
   plain: string[];
   limited: string[];
   budgeted: string;
@@ -95,8 +97,8 @@ async function makeTokens(tessera: Tessera, orgId: string, count: number): Promi
   return { plain, limited, budgeted: await make(2 * count, { credits: { remaining: H_CREDITS } }) };
 }
 
-async function twoServers(ctx: BenchContext, label: string, tokenCount: number): Promise<Setup & { tokens: Tokens }> {
-  const redisUrl = await startRedis(ctx);
+export async function twoServers(ctx: BenchContext, label: string, tokenCount: number): Promise<Setup & { tokens: Tokens }> {
+  const redis = await startRedis(ctx);
   const db = await createPgDatabase();
   const seed = await openTessera({ dataDir: tempDir(ctx, `${label}-seed`), databaseUrl: db.url });
   let seeded: { orgId: string; rootToken: string };
@@ -107,7 +109,7 @@ async function twoServers(ctx: BenchContext, label: string, tokenCount: number):
   } finally {
     await seed.dispose();
   }
-  const env = { TESSERA_REDIS_URL: redisUrl };
+  const env = { TESSERA_REDIS_URL: redis.url };
   const [a, b] = await Promise.all(
     ["A", "B"].map((n) =>
       startTesseraServer({
@@ -119,7 +121,7 @@ async function twoServers(ctx: BenchContext, label: string, tokenCount: number):
       }),
     ),
   );
-  return { a: a!, b: b!, ...seeded, tokens };
+  return { redisPid: redis.pid, a: a!, b: b!, ...seeded, tokens };
 }
 
 /** `tessera_limits_fallbacks_total` of both servers. */
@@ -134,7 +136,7 @@ async function fallbacksOf(setup: Setup): Promise<number> {
 }
 
 /** Both servers loaded at once (half the connections each); throughput summed, p99 the worse of the two. */
-async function loadBoth(setup: Setup, tokens: string[], connections: number, seconds: number) {
+export async function loadBoth(setup: Setup, tokens: string[], connections: number, seconds: number) {
   const requests = verifyRequests(tokens, { authorization: `Bearer ${setup.rootToken}` });
   const [x, y] = await Promise.all(
     [setup.a, setup.b].map((server) =>

@@ -50,6 +50,8 @@ export interface LimitsStats {
   /** Redis commands that failed or timed out. */
   redisErrors: number;
   redisUp: boolean;
+  /** Checks answered from a lease: units taken ahead from Redis (RedisLimits only). */
+  leased?: number;
 }
 
 export interface Limits {

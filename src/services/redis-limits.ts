@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { refillPeriodStart, type TokenCredits, windowOf } from "../core/limits.js";
+import { type LimitSpec, refillPeriodStart, type TokenCredits, windowOf } from "../core/limits.js";
 import type { CreditsSnapshot } from "../store/tokens-repository.js";
 import { CreditJournal, EPOCH, epochOf, type LostSpending } from "./credit-journal.js";
 import {
@@ -7,6 +7,7 @@ import {
   type CreditsStore,
   type LimitOutcome,
   type LimitRequest,
+  type LimitState,
   type Limits,
   type LimitsHealth,
   type LimitsStats,
@@ -35,11 +36,14 @@ import {
 
 /**
  * The checks of one turn of the event loop, in order, each all or nothing (see the class comment).
- * ARGV[1] is the number of checks; each check then has `cost, n, credits?, gen, period, refill amount`,
- * its `n` limits and its `n` window lengths (ms), and takes its `n` window keys and, with credits, its
- * balance key from KEYS in turn. Each check answers `n + 3` values: status (0 VALID, 1 RATE_LIMITED,
+ * ARGV[1] is the number of checks; each check then has `cost, n, credits?, gen, period, refill amount,
+ * lease, floor`, its `n` limits and its `n` window lengths (ms), and takes its `n` window keys and, with
+ * credits, its balance key from KEYS in turn. `lease` > 0 asks for that many units more than `cost`
+ * (see "Leases" in the class comment), granted only when every limit and the credits keep at least
+ * `floor` units after them. Each check answers `n + 4` values: status (0 VALID, 1 RATE_LIMITED,
  * 2 USAGE_EXCEEDED, 3 balance missing or of an older generation: seed it and check again), remaining
- * credits (-1 without), the `n` window counts, and the balance's update counter after a spend (-1 else).
+ * credits (-1 without), the `n` window counts, the balance's update counter after a spend (-1 else),
+ * and the units leased (0 when none).
  */
 const CONSUME = `
 local m = tonumber(ARGV[1])
@@ -53,7 +57,9 @@ for j = 1, m do
   local credits = ARGV[a + 2] == '1'
   local gen = tonumber(ARGV[a + 3])
   local period = tonumber(ARGV[a + 4])
-  local la = a + 6
+  local want = tonumber(ARGV[a + 6])
+  local floor = tonumber(ARGV[a + 7])
+  local la = a + 8
   local wa = la + n
   local counts = {}
   local status = 0
@@ -64,15 +70,17 @@ for j = 1, m do
   end
   local remaining = -1
   local seq = -1
+  local s = 0
+  local ck = nil
+  local changed = false
   if credits then
-    local ck = KEYS[k + n]
+    ck = KEYS[k + n]
     local h = redis.call('HMGET', ck, 'r', 'g', 'p', 's')
     if not h[1] or tonumber(h[2]) < gen then
       status = 3
     else
       remaining = tonumber(h[1])
-      local s = tonumber(h[4] or '0')
-      local changed = false
+      s = tonumber(h[4] or '0')
       if period >= 0 and tonumber(h[3] or '-1') < period then
         remaining = tonumber(ARGV[a + 5])
         s = s + 1
@@ -80,20 +88,33 @@ for j = 1, m do
         redis.call('HSET', ck, 'p', period)
       end
       if status == 0 and remaining < cost then status = 2 end
-      if status == 0 and cost > 0 then
-        remaining = remaining - cost
-        s = s + 1
-        changed = true
-        seq = s
-      end
-      if changed then redis.call('HSET', ck, 'r', remaining, 's', string.format('%.0f', s)) end
     end
   end
-  if status == 0 and cost > 0 then
+  local take = 0
+  if status == 0 and want > 0 then
+    local room = nil
+    for i = 1, n do
+      local r = tonumber(ARGV[la + i - 1]) - counts[i] - cost
+      if room == nil or r < room then room = r end
+    end
+    if credits and (room == nil or remaining - cost < room) then room = remaining - cost end
+    if room ~= nil and room - want >= floor then take = want end
+  end
+  local spend = cost + take
+  if credits and status ~= 3 then
+    if status == 0 and spend > 0 then
+      remaining = remaining - spend
+      s = s + 1
+      changed = true
+      seq = s
+    end
+    if changed then redis.call('HSET', ck, 'r', string.format('%.0f', remaining), 's', string.format('%.0f', s)) end
+  end
+  if status == 0 and spend > 0 then
     for i = 1, n do
       local key = KEYS[k + i - 1]
-      local v = redis.call('INCRBY', key, cost)
-      if v == cost then redis.call('PEXPIRE', key, tonumber(ARGV[wa + i - 1])) end
+      local v = redis.call('INCRBY', key, spend)
+      if v == spend then redis.call('PEXPIRE', key, tonumber(ARGV[wa + i - 1])) end
       counts[i] = v
     end
   end
@@ -101,12 +122,39 @@ for j = 1, m do
   out[o + 2] = remaining
   for i = 1, n do out[o + 2 + i] = counts[i] end
   out[o + 3 + n] = seq
-  o = o + 3 + n
+  out[o + 4 + n] = take
+  o = o + 4 + n
   a = wa + n
   k = k + n
   if credits then k = k + 1 end
 end
 return out
+`;
+
+/**
+ * Gives back the unused units of a lease: takes them off its window counters (those still alive) and
+ * adds them to the balance when it is still of the lease's generation and refill period. KEYS: the `n`
+ * window keys, then the balance key when ARGV[3] is 1. ARGV: units, n, credits?, gen, period. Answers
+ * the balance's update counter after the refund, or -1 when nothing was added to a balance.
+ */
+const GIVE_BACK = `
+local units = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  local c = redis.call('GET', KEYS[i])
+  if c then
+    local back = math.min(units, tonumber(c))
+    if back > 0 then redis.call('DECRBY', KEYS[i], back) end
+  end
+end
+if ARGV[3] ~= '1' then return -1 end
+local ck = KEYS[n + 1]
+local h = redis.call('HMGET', ck, 'r', 'g', 'p')
+if not h[1] or tonumber(h[2]) ~= tonumber(ARGV[4]) then return -1 end
+local period = tonumber(ARGV[5])
+if period >= 0 and tonumber(h[3] or '-1') ~= period then return -1 end
+redis.call('HSET', ck, 'r', string.format('%.0f', tonumber(h[1]) + units))
+return redis.call('HINCRBY', ck, 's', 1)
 `;
 
 /**
@@ -153,10 +201,38 @@ return {r, s}
  */
 const MAX_CHECKS_PER_CALL = 256;
 
+/** The longest a lease lives (ms): its unused units go back to Redis then at the latest. */
+export const LEASE_MS = 1000;
+/**
+ * A lease is granted only when every limit and the credits keep at least this many units after it, so
+ * that near the end of a budget every check is decided by Redis itself.
+ */
+export const LEASE_FLOOR = 10_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * Units of a token's own limits and credits this instance took ahead from Redis (see "Leases" in the
+ * class comment). `counts` and `remaining` are what an exact check would have answered right after the
+ * grant; `used` is what this instance has spent of the lease since.
+ */
+interface Lease {
+  /** The verifier's limit list the lease was granted for (a changed token brings a new list). */
+  limits: readonly LimitSpec[];
+  credits: CreditSpec | null;
+  period: number;
+  /** Window keys, then the balance key with credits: where unused units go back. */
+  keys: string[];
+  units: number;
+  used: number;
+  counts: number[];
+  remaining: number;
+  expiresAt: number;
+}
+
 interface Queued {
   keys: string[];
   args: number[];
-  /** Limits of this check: its answer is `n + 3` values. */
+  /** Limits of this check: its answer is `n + 4` values. */
   n: number;
   resolve(answer: { reply: number[]; at: number }): void;
   reject(error: unknown): void;
@@ -166,6 +242,7 @@ interface Queued {
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 interface Scripted {
   tesseraConsume: ScriptCall;
+  tesseraGiveBack: ScriptCall;
   tesseraSeed: ScriptCall;
   tesseraDebit: ScriptCall;
 }
@@ -180,6 +257,11 @@ export interface RedisLimitsOptions {
   probeMs?: number;
   /** Told once per outage and once per recovery. */
   log?: (message: string) => void;
+  /**
+   * Units of a token's own limits and credits one check may take ahead from Redis, to spend in memory
+   * for up to {@link LEASE_MS} (see "Leases" in the class comment). 0 (the default): every check goes to Redis.
+   */
+  leaseUnits?: number;
 }
 
 export class RedisLimits implements Limits {
@@ -200,7 +282,18 @@ export class RedisLimits implements Limits {
   readonly #flushTimer: NodeJS.Timeout;
   #flushing: Promise<void> | undefined;
   #closed = false;
-  readonly stats: LimitsStats = { fallbacks: 0, redisErrors: 0, redisUp: false };
+  readonly stats: LimitsStats = { fallbacks: 0, redisErrors: 0, redisUp: false, leased: 0 };
+  /** Live leases, by token (see {@link #leaseKey}). */
+  readonly #leases = new Map<string, Lease>();
+  /**
+   * Tokens whose lease request is on its way to Redis (one at a time per token), each with a promise that
+   * settles once the answer is applied: their other checks meanwhile wait for it rather than go to Redis.
+   */
+  readonly #leasing = new Map<string, Promise<void>>();
+  /** Tokens whose last lease request was granted (bounded: cleared when it grows past 100,000). */
+  readonly #leasable = new Set<string>();
+  /** Unused lease units that could not go back yet (Redis failed): retried on every flush. */
+  #givingBack: Lease[] = [];
 
   constructor(store: CreditsStore, options: RedisLimitsOptions) {
     this.#o = options;
@@ -226,6 +319,7 @@ export class RedisLimits implements Limits {
       // Reported through `down()`; ioredis also emits every failed reconnect here.
     });
     redis.defineCommand("tesseraConsume", { lua: CONSUME });
+    redis.defineCommand("tesseraGiveBack", { lua: GIVE_BACK });
     redis.defineCommand("tesseraSeed", { lua: SEED, numberOfKeys: 1 });
     redis.defineCommand("tesseraDebit", { lua: DEBIT, numberOfKeys: 1 });
     this.#redis = redis as Redis & Scripted;
@@ -307,8 +401,33 @@ export class RedisLimits implements Limits {
   }
 
   check(request: LimitRequest): LimitOutcome | Promise<LimitOutcome> {
+    const key = this.#leaseKey(request);
+    if (key !== undefined) {
+      const lease = this.#leases.get(key);
+      if (lease !== undefined) {
+        if (this.#fits(lease, request)) return this.#spend(lease, request);
+        void this.#retire(key, lease);
+      }
+      // The token's lease is being asked for and its last request was granted: wait for it (one round
+      // trip, as an exact check would). Otherwise (a new token, or one near its end) straight to Redis,
+      // in the same script call.
+      const pending = this.#leasing.get(key);
+      if (pending !== undefined && this.#up && this.#leasable.has(key)) return pending.then(() => this.#afterLease(key, request));
+    }
+    return this.#exact(request, key !== undefined);
+  }
+
+  /** A check that waited for its token's lease request: from the lease if it came, else from Redis. */
+  #afterLease(key: string, request: LimitRequest): LimitOutcome | Promise<LimitOutcome> {
+    const lease = this.#leases.get(key);
+    if (lease !== undefined && this.#fits(lease, request)) return this.#spend(lease, request);
+    return this.#exact(request, false);
+  }
+
+  /** Decided by Redis (and with `mayLease`, a lease asked for with it), or by the fallback while Redis is down. */
+  #exact(request: LimitRequest, mayLease: boolean): LimitOutcome | Promise<LimitOutcome> {
     if (!this.#up) return this.#fallBack(request);
-    return this.#consume(request, true).catch((error: unknown) => {
+    return this.#consume(request, true, mayLease).catch((error: unknown) => {
       if (this.#closed) throw error;
       this.stats.redisErrors++;
       this.#down();
@@ -327,15 +446,105 @@ export class RedisLimits implements Limits {
     };
   }
 
+  /**
+   * Where a check's lease lives: its token's id. Undefined when the check may not lease: leasing off, no
+   * cost, a cost the lease could not carry, nothing to limit, or an organisation's limit (shared by all
+   * its tokens: leases of many tokens would hold back more than one token's share).
+   */
+  #leaseKey(request: LimitRequest): string | undefined {
+    const units = this.#o.leaseUnits ?? 0;
+    const { limits, credits, cost } = request;
+    if (units <= 0 || cost <= 0 || cost > units) return undefined;
+    for (const spec of limits) if (!spec.key.startsWith("t:")) return undefined;
+    return credits ? credits.tokenId : limits.length > 0 ? limits[0]!.key : undefined;
+  }
+
+  /** The lease still stands for this check: same token state, not expired, enough units left. */
+  #fits(lease: Lease, request: LimitRequest): boolean {
+    return (
+      lease.units >= request.cost &&
+      request.now < lease.expiresAt &&
+      lease.limits === request.limits &&
+      (lease.credits === null) === (request.credits === null) &&
+      (request.credits === null || request.credits.gen === lease.credits!.gen)
+    );
+  }
+
+  /** Spends a check from a lease: what an exact check would answer, less what other instances spent meanwhile. */
+  #spend(lease: Lease, request: LimitRequest): LimitOutcome {
+    lease.units -= request.cost;
+    lease.used += request.cost;
+    this.stats.leased = (this.stats.leased ?? 0) + 1;
+    const { limits, now } = request;
+    const ratelimits = new Array<LimitState>(limits.length);
+    for (let i = 0; i < limits.length; i++) ratelimits[i] = stateOf(limits[i]!, lease.counts[i]! + lease.used, now);
+    return { code: "VALID", ratelimits, credits: lease.credits ? { remaining: lease.remaining - lease.used } : null };
+  }
+
+  /** Ends a lease: its unused units go back to Redis (later, if Redis fails now). */
+  #retire(key: string, lease: Lease): Promise<void> {
+    if (this.#leases.get(key) === lease) this.#leases.delete(key);
+    return lease.units > 0 ? this.#giveBack(lease) : Promise.resolve();
+  }
+
+  #giveBack(lease: Lease): Promise<void> {
+    const units = lease.units;
+    lease.units = 0;
+    const n = lease.limits.length;
+    const credits = lease.credits;
+    return this.#timed(
+      this.#redis.tesseraGiveBack(
+        lease.keys.length,
+        ...lease.keys,
+        units,
+        n,
+        credits ? 1 : 0,
+        credits?.gen ?? 0,
+        lease.period,
+      ) as Promise<number>,
+    ).then(
+      (seq) => {
+        if (!credits || Number(seq) < 0) return;
+        this.#dirty.add(credits.tokenId);
+        // A refund is spending of minus `units` (so that Redis losing it is repaired like any spending).
+        this.#journal.record(credits.tokenId, credits.gen, Number(seq), -units, lease.period);
+      },
+      () => {
+        lease.units = units;
+        this.#givingBack.push(lease);
+      },
+    );
+  }
+
   #creditsKey(tokenId: string): string {
     return `${this.#o.prefix}cr:${tokenId}`;
   }
 
-  async #consume(request: LimitRequest, seedIfMissing: boolean): Promise<LimitOutcome> {
+  async #consume(request: LimitRequest, seedIfMissing: boolean, mayLease: boolean): Promise<LimitOutcome> {
+    const leaseKey = mayLease ? this.#leaseKey(request) : undefined;
+    if (leaseKey === undefined || this.#leasing.has(leaseKey)) return this.#consumeOnce(request, seedIfMissing, undefined);
+    let release!: () => void;
+    this.#leasing.set(
+      leaseKey,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    try {
+      return await this.#consumeOnce(request, seedIfMissing, leaseKey);
+    } finally {
+      this.#leasing.delete(leaseKey);
+      release();
+    }
+  }
+
+  /** One check in Redis; with `leaseKey`, a lease for it asked for too. */
+  async #consumeOnce(request: LimitRequest, seedIfMissing: boolean, leaseKey: string | undefined): Promise<LimitOutcome> {
     const { limits, credits, cost, now } = request;
     const n = limits.length;
     const keys: string[] = [];
-    const args: number[] = [cost, n, credits ? 1 : 0, credits?.gen ?? 0, -1, credits?.refill?.amount ?? 0];
+    const want = leaseKey !== undefined ? this.#o.leaseUnits! : 0;
+    const args: number[] = [cost, n, credits ? 1 : 0, credits?.gen ?? 0, -1, credits?.refill?.amount ?? 0, want, LEASE_FLOOR];
     const windows: number[] = [];
     for (const spec of limits) {
       const { start, ms } = windowOf(spec.windowSeconds, now);
@@ -359,21 +568,46 @@ export class RedisLimits implements Limits {
       await this.#seed(credits);
       // Redis lost the balance: what this instance spent and storage does not have yet goes back first.
       if (this.#journal.has(credits.tokenId)) await this.#reconcile(credits.tokenId);
-      return this.#consume(request, false);
+      return this.#consumeOnce(request, false, leaseKey);
     }
+    const take = Number(reply[at + 3 + n]);
     if (credits) {
       this.#dirty.add(credits.tokenId);
-      if (status === 0 && cost > 0) {
+      if (status === 0 && cost + take > 0) {
         const seq = Number(reply[at + 2 + n]);
         // A newer incarnation than this instance last saw: Redis lost the balance and another instance
         // re-seeded it; place what this instance had spent before then.
-        if (this.#journal.record(credits.tokenId, credits.gen, seq, cost, period)) {
+        if (this.#journal.record(credits.tokenId, credits.gen, seq, cost + take, period)) {
           void this.#reconcile(credits.tokenId).catch(() => undefined);
         }
       }
     }
-    const ratelimits = limits.map((spec, i) => stateOf(spec, Number(reply[at + 2 + i]), now));
-    const remaining = Number(reply[at + 1]);
+    // The answer is the exact one for this check: a lease taken with it is not spent yet.
+    const ratelimits = limits.map((spec, i) => stateOf(spec, Number(reply[at + 2 + i]) - take, now));
+    const remaining = Number(reply[at + 1]) + (credits && take > 0 ? take : 0);
+    if (leaseKey !== undefined && take === 0) this.#leasable.delete(leaseKey);
+    if (take > 0 && leaseKey !== undefined) {
+      if (this.#leasable.size >= 100_000) this.#leasable.clear();
+      this.#leasable.add(leaseKey);
+      const previous = this.#leases.get(leaseKey);
+      if (previous) this.#retire(leaseKey, previous);
+      let expiresAt = now + LEASE_MS;
+      for (const spec of limits)
+        expiresAt = Math.min(expiresAt, windowOf(spec.windowSeconds, now).start + spec.windowSeconds * 1000);
+      // A refill starts a new period at midnight UTC at the earliest: the lease ends before it.
+      if (credits?.refill) expiresAt = Math.min(expiresAt, (Math.floor(now / DAY_MS) + 1) * DAY_MS);
+      this.#leases.set(leaseKey, {
+        limits,
+        credits,
+        period,
+        keys,
+        units: take,
+        used: 0,
+        counts: limits.map((_, i) => Number(reply[at + 2 + i]) - take),
+        remaining,
+        expiresAt,
+      });
+    }
     return {
       code: status === 0 ? "VALID" : status === 1 ? "RATE_LIMITED" : "USAGE_EXCEEDED",
       ratelimits,
@@ -411,7 +645,7 @@ export class RedisLimits implements Limits {
         let at = 0;
         for (const q of batch) {
           q.resolve({ reply, at });
-          at += q.n + 3;
+          at += q.n + 4;
         }
       },
       (error: unknown) => {
@@ -532,6 +766,8 @@ export class RedisLimits implements Limits {
   }
 
   async forget(tokenId: string): Promise<void> {
+    // A lease of the old balance is void (its generation is replaced), not given back.
+    this.#leases.delete(tokenId);
     this.#debits.delete(tokenId);
     this.#journal.forget(tokenId);
     await this.#fallback.forget(tokenId);
@@ -552,7 +788,17 @@ export class RedisLimits implements Limits {
    * incarnation first takes again what Redis lost of it.
    */
   async #flush(): Promise<void> {
+    // Leases past their time give their unused units back first, so that this write-behind holds them.
+    const at = Date.now();
+    const expired: Promise<void>[] = [];
+    for (const [key, lease] of this.#leases) if (lease.expiresAt <= at) expired.push(this.#retire(key, lease));
+    await Promise.all(expired);
     if (!this.#up) return;
+    if (this.#givingBack.length > 0) {
+      const again = this.#givingBack;
+      this.#givingBack = [];
+      await Promise.all(again.map((lease) => this.#giveBack(lease)));
+    }
     for (const id of this.#journal.tokens()) this.#dirty.add(id);
     if (this.#dirty.size === 0) return;
     const ids = [...this.#dirty];
@@ -647,6 +893,11 @@ export class RedisLimits implements Limits {
 
   async close(): Promise<void> {
     clearInterval(this.#flushTimer);
+    // Unused lease units go back before the last write-behind, so that storage holds them.
+    await Promise.all([...this.#leases].map(([key, lease]) => this.#retire(key, lease)));
+    const again = this.#givingBack;
+    this.#givingBack = [];
+    await Promise.all(again.map((lease) => this.#giveBack(lease)));
     await this.flush().catch(() => undefined);
     this.#closed = true;
     if (this.#probing) clearTimeout(this.#probing);

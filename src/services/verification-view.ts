@@ -34,22 +34,24 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+function tokenView(r: VerifyResult & { token: NonNullable<VerifyResult["token"]> }): VerifiedToken {
+  const t = r.token;
+  return {
+    id: t.id,
+    orgId: t.orgId,
+    name: t.name,
+    kind: t.kind,
+    ownerId: t.ownerId,
+    scopes: r.scopes ?? [],
+    environment: t.environment,
+    expiresAt: iso(t.expiresAt),
+    metadata: t.metadata,
+  };
+}
+
 export function verificationResponse(r: VerifyResult): VerificationResponse {
   const body: VerificationResponse = { valid: r.valid, code: r.code };
-  if (r.token && r.code !== "NOT_FOUND") {
-    const t = r.token;
-    body.token = {
-      id: t.id,
-      orgId: t.orgId,
-      name: t.name,
-      kind: t.kind,
-      ownerId: t.ownerId,
-      scopes: r.scopes ?? [],
-      environment: t.environment,
-      expiresAt: iso(t.expiresAt),
-      metadata: t.metadata,
-    };
-  }
+  if (r.token && r.code !== "NOT_FOUND") body.token = tokenView(r as Parameters<typeof tokenView>[0]);
   if (r.token) {
     const first = r.ratelimits?.[0];
     body.ratelimit = first ? { limit: first.limit, remaining: first.remaining, resetAt: iso(first.resetAt)! } : null;
@@ -80,12 +82,68 @@ function serialise(r: VerifyResult): SerialisedBody {
 }
 
 /**
+ * The token part of a body, by token object: a cached token's object is never edited (a change replaces
+ * it, as for the shared VALID answer below), and its scopes are its cache entry's own array.
+ */
+const tokenParts = new WeakMap<object, { scopes: readonly string[] | undefined; json: string }>();
+
+function tokenPart(r: VerifyResult & { token: NonNullable<VerifyResult["token"]> }): string {
+  const hit = tokenParts.get(r.token);
+  if (hit !== undefined && hit.scopes === r.scopes) return hit.json;
+  const json = JSON.stringify(tokenView(r));
+  tokenParts.set(r.token, { scopes: r.scopes, json });
+  return json;
+}
+
+/** The last window end written and its ISO form: every token's window of the same length ends at once. */
+let lastResetAt = Number.NaN;
+let lastResetIso = "";
+
+function resetIso(ms: number): string {
+  if (ms !== lastResetAt) {
+    lastResetIso = new Date(ms).toISOString();
+    lastResetAt = ms;
+  }
+  return lastResetIso;
+}
+
+/**
+ * `JSON.stringify(verificationResponse(r))` for an answer that carries limits or credits (a new result
+ * every time): the same text, built from a cached token part and the few figures that change (a test
+ * holds the two equal).
+ */
+function serialiseLimited(r: VerifyResult): string {
+  let text = `{"valid":${r.valid},"code":"${r.code}"`;
+  if (!r.token) return `${text}}`;
+  if (r.code !== "NOT_FOUND") text += `,"token":${tokenPart(r as Parameters<typeof tokenPart>[0])}`;
+  const limits = r.ratelimits;
+  const first = limits?.[0];
+  text += first
+    ? `,"ratelimit":{"limit":${first.limit},"remaining":${first.remaining},"resetAt":"${resetIso(first.resetAt)}"}`
+    : `,"ratelimit":null`;
+  if (limits && limits.length > 0) {
+    text += `,"ratelimits":[`;
+    for (let i = 0; i < limits.length; i++) {
+      const l = limits[i]!;
+      text += `${i > 0 ? "," : ""}{"name":${JSON.stringify(l.name)},"limit":${l.limit},"remaining":${l.remaining},"resetAt":"${resetIso(l.resetAt)}"}`;
+    }
+    text += "]";
+  }
+  if (r.credits) text += `,"credits":{"remaining":${r.credits.remaining}}`;
+  return `${text}}`;
+}
+
+/**
  * `JSON.stringify(verificationResponse(r))` and its byte length. A frozen result never changes (the
  * shared VALID answer of a cached token, which a change to the token replaces rather than edits;
  * MALFORMED; NOT_FOUND), so its body is made once and kept as long as the result is.
  */
 export function verificationBody(r: VerifyResult): SerialisedBody {
-  if (!Object.isFrozen(r)) return serialise(r);
+  if (!Object.isFrozen(r)) {
+    if (r.ratelimits === undefined && r.credits === undefined) return serialise(r);
+    const text = serialiseLimited(r);
+    return { text, bytes: Buffer.byteLength(text) };
+  }
   let body = serialised.get(r);
   if (body === undefined) {
     body = serialise(r);

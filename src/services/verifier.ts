@@ -282,7 +282,17 @@ export class Verifier {
       const counter = this.#counter(slot, token.id);
       counter.add(allowed, ip, now);
       counter.request(now, outcome.code, ip, userAgent, req.scopes);
-      return { ...base, valid: allowed, code: outcome.code, ratelimits: outcome.ratelimits, credits: outcome.credits };
+      // A literal, not a spread of `base`: this runs for every verification of a token with limits.
+      return {
+        token: base.token,
+        owner: base.owner,
+        scopes: base.scopes,
+        permissions: base.permissions,
+        valid: allowed,
+        code: outcome.code,
+        ratelimits: outcome.ratelimits,
+        credits: outcome.credits,
+      };
     };
     const outcome = this.#o.limits.check({ limits: prepared.limits, credits: prepared.credits, cost: req.cost ?? 1, now });
     return outcome instanceof Promise ? outcome.then(decided) : decided(outcome);

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenCredits } from "../../src/core/limits.js";
-import { RedisLimits } from "../../src/services/redis-limits.js";
+import { LEASE_MS, RedisLimits } from "../../src/services/redis-limits.js";
 import { type CreditsSnapshot, readCredits } from "../../src/store/tokens-repository.js";
 import { dialects } from "../support/databases.js";
 import { call, createToken, rootToken, seedWorld, startTestApp, type TestApp, type World } from "../support/harness.js";
@@ -321,5 +321,142 @@ describe.skipIf(!available)(`Redis faults (in process, ${dialect})`, () => {
     } finally {
       await Promise.all([x.close(), y.close()]);
     }
+  });
+
+  describe("leases (TESSERA_LIMITS_LEASE_UNITS)", () => {
+    const DAY = { key: "t:tok_lease:day", name: "day", limit: 1_000_000_000, windowSeconds: 86_400 };
+    /** Two limiters leasing `units` over one forward-only store holding `remaining` credits for `tokenId`. */
+    const leasing = async (tokenId: string, remaining: number, units = 100) => {
+      const stored = new Map<string, TokenCredits>([[tokenId, { remaining, refill: null, refilledAt: null, gen: 1, seq: 0 }]]);
+      const prefix = `${tokenId}${Date.now()}:`;
+      const options = { url: redis.url, prefix, timeoutMs: 1000, onDown: "open" as const, flushMs: 600_000, leaseUnits: units };
+      const [x, y] = [new RedisLimits(forwardOnlyStore(stored), options), new RedisLimits(forwardOnlyStore(stored), options)];
+      await Promise.all([x.start(), y.start()]);
+      const limits = [{ ...DAY, key: `t:${tokenId}:day` }];
+      const credits = { tokenId, gen: 1, refill: null };
+      const check = (on: RedisLimits, cost = 1) => on.check({ limits, credits, cost, now: Date.now() });
+      const admin = new Redis(redis.url);
+      const redisBalance = async () => Number(await admin.hget(`${prefix}cr:${tokenId}`, "r"));
+      const windowCount = async () => {
+        const keys = await admin.keys(`${prefix}rl:t:${tokenId}:day:*`);
+        return keys.length === 0 ? 0 : Number(await admin.get(keys[0]!));
+      };
+      const evalshaCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
+      const close = async () => {
+        await Promise.all([x.close(), y.close()]);
+        admin.disconnect();
+      };
+      return { x, y, check, stored: () => stored.get(tokenId)!.remaining, redisBalance, windowCount, evalshaCalls, close };
+    };
+
+    it("far from the end of a budget most checks are answered from memory; every unit is accounted for across instances", async () => {
+      const l = await leasing("tok_lease", 1_000_000);
+      try {
+        const before = await l.evalshaCalls();
+        const run = async (on: RedisLimits, n: number) => {
+          const codes: string[] = [];
+          for (let i = 0; i < n; i++) codes.push((await l.check(on)).code);
+          return codes;
+        };
+        // Both instances at once, and bursts of one turn (which wait for one lease request, not each go to Redis).
+        const [a, b, burst] = await Promise.all([
+          run(l.x, 500),
+          run(l.y, 300),
+          Promise.all(Array.from({ length: 50 }, () => l.check(l.y))),
+        ]);
+        expect([...a, ...b, ...burst.map((o) => o.code)].every((c) => c === "VALID")).toBe(true);
+        // Of 850: all but each instance's lease requests, and the burst's checks made before its token was
+        // known to lease (they go to Redis in the lease request's own script call).
+        expect((l.x.stats.leased ?? 0) + (l.y.stats.leased ?? 0)).toBeGreaterThanOrEqual(700);
+        expect((await l.evalshaCalls()) - before).toBeLessThan(60);
+        // Leased units are held in Redis until given back: never more than one lease per instance.
+        expect(1_000_000 - 850 - (await l.redisBalance())).toBeLessThanOrEqual(200);
+        expect((await l.windowCount()) - 850).toBeLessThanOrEqual(200);
+        // Each instance reports what Redis held at its last lease, less its own spending since: it may miss
+        // what the other spent since, and counts the other's lease (at most 100 units) as spent.
+        const last = await l.check(l.x);
+        expect(last.credits!.remaining).toBeLessThanOrEqual(1_000_000 - 501);
+        expect(last.credits!.remaining).toBeGreaterThanOrEqual(1_000_000 - 851 - 100);
+        // Stopping gives the unused units back before the last write-behind: exact, in Redis and in storage.
+        await Promise.all([l.x.close(), l.y.close()]);
+        expect(await l.redisBalance()).toBe(1_000_000 - 851);
+        expect(await l.windowCount()).toBe(851);
+        expect(l.stored()).toBe(1_000_000 - 851);
+      } finally {
+        await l.close();
+      }
+    });
+
+    it("no lease once it would leave fewer than 10,000 units: the end of a budget is decided by Redis alone", async () => {
+      const l = await leasing("tok_lease_floor", 10_300);
+      try {
+        for (let i = 0; i < 250; i++) expect((await l.check(l.x)).code).toBe("VALID");
+        // Leases of 100 at 10,300 and 10,199 left; at 10,098 a third would leave 9,997: every later check is exact.
+        expect(l.x.stats.leased).toBe(200);
+        expect(await l.redisBalance()).toBe(10_300 - 250);
+        for (let i = 0; i < 20; i++) expect((await l.check(l.y)).credits).toEqual({ remaining: 10_300 - 251 - i });
+        expect(l.y.stats.leased ?? 0).toBe(0);
+      } finally {
+        await l.close();
+      }
+      expect(l.stored()).toBe(10_300 - 270);
+    });
+
+    it("a lease past its second gives its unused units back at the next write-behind", async () => {
+      const l = await leasing("tok_lease_expiry", 1_000_000);
+      try {
+        expect((await l.check(l.x)).credits).toEqual({ remaining: 999_999 });
+        expect((await l.check(l.x)).credits).toEqual({ remaining: 999_998 });
+        expect(await l.redisBalance()).toBe(1_000_000 - 101);
+        await new Promise((r) => setTimeout(r, LEASE_MS + 50));
+        await l.x.flush();
+        expect(await l.redisBalance()).toBe(999_998);
+        expect(await l.windowCount()).toBe(2);
+        expect(l.stored()).toBe(999_998);
+        // An expired lease is not spent from: the next check goes to Redis (and leases again).
+        const before = await l.evalshaCalls();
+        expect((await l.check(l.x)).credits).toEqual({ remaining: 999_997 });
+        expect((await l.evalshaCalls()) - before).toBe(1);
+      } finally {
+        await l.close();
+      }
+    });
+
+    it("an organisation's limit is never leased (shared by all its tokens), and leasing off sends every check to Redis", async () => {
+      const l = await leasing("tok_no_lease", 1_000_000, 0);
+      try {
+        for (let i = 0; i < 20; i++) expect((await l.check(l.x)).code).toBe("VALID");
+        expect(l.x.stats.leased ?? 0).toBe(0);
+        expect(await l.redisBalance()).toBe(1_000_000 - 20);
+      } finally {
+        await l.close();
+      }
+      const stored = new Map<string, TokenCredits>([
+        ["tok_org", { remaining: 1_000_000, refill: null, refilledAt: null, gen: 1, seq: 0 }],
+      ]);
+      const options = {
+        url: redis.url,
+        prefix: `org${Date.now()}:`,
+        timeoutMs: 1000,
+        onDown: "open" as const,
+        flushMs: 600_000,
+        leaseUnits: 100,
+      };
+      const x = new RedisLimits(forwardOnlyStore(stored), options);
+      await x.start();
+      try {
+        const limits = [
+          { key: "t:tok_org:day", name: "day", limit: 1_000_000_000, windowSeconds: 86_400 },
+          { key: "o:org_1:plan", name: "org:plan", limit: 1_000_000_000, windowSeconds: 86_400 },
+        ];
+        for (let i = 0; i < 20; i++) {
+          const o = await x.check({ limits, credits: { tokenId: "tok_org", gen: 1, refill: null }, cost: 1, now: Date.now() });
+          expect(o.ratelimits[1]!.remaining).toBe(1_000_000_000 - 1 - i);
+        }
+        expect(x.stats.leased ?? 0).toBe(0);
+      } finally {
+        await x.close();
+      }
+    });
   });
 });
