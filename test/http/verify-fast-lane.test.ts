@@ -179,7 +179,13 @@ describe("verification fast lane answers like the Fastify route", () => {
     const request = (headers: Record<string, string>, method = "POST", url = "/v1/verify") =>
       ({ method, url, headers }) as unknown as IncomingMessage;
     const plain = { "content-type": "application/json", "content-length": "20", authorization: "Bearer x", "user-agent": "ua" };
-    expect(lane.take(request(plain))).toEqual({ length: 20, authorization: "Bearer x", traceparent: undefined, userAgent: "ua" });
+    expect(lane.take(request(plain))).toEqual({
+      length: 20,
+      authorization: "Bearer x",
+      traceparent: undefined,
+      userAgent: "ua",
+      oversize: false,
+    });
     expect(
       lane.take(request({ "content-type": "application/json; charset=utf-8", "content-length": "2", authorization: "bearer y" })),
     ).toMatchObject({ authorization: "bearer y" });
@@ -192,9 +198,41 @@ describe("verification fast lane answers like the Fastify route", () => {
       ["not JSON", request({ ...plain, "content-type": "application/jsonx" })],
       ["chunked", request({ ...plain, "transfer-encoding": "chunked" })],
       ["no length", request({ "content-type": "application/json", authorization: "Bearer x" })],
-      ["large body", request({ ...plain, "content-length": String(VERIFY_BODY_LIMIT + 1) })],
+      // Over the limit: only what is refused from the headers alone, as the route would.
+      ["large body, session cookie", request({ "content-length": "999999", cookie: "tessera_session=x" })],
+      ["large body, not bearer", request({ ...plain, "content-length": "999999", authorization: "Basic eA==" })],
+      ["large body, embed bearer", request({ ...plain, "content-length": "999999", authorization: "Bearer tse.x" })],
+      ["large body, not JSON", request({ ...plain, "content-length": "999999", "content-type": "text/plain" })],
+      ["large body, chunked", request({ ...plain, "content-length": "999999", "transfer-encoding": "chunked" })],
     ];
     for (const [name, req] of refused) expect(lane.take(req), name).toBeUndefined();
+    const large = String(VERIFY_BODY_LIMIT + 1);
+    expect(lane.take(request({ ...plain, "content-length": large }))).toMatchObject({
+      oversize: true,
+      authorization: "Bearer x",
+    });
+    expect(lane.take(request({ "content-length": large }))).toMatchObject({ oversize: true, authorization: undefined });
+  });
+
+  it("refuses a body over the limit from its headers alone, like the route, and closes the connection", async () => {
+    const body = JSON.stringify({ token: "x", scopes: Array(Math.ceil(VERIFY_BODY_LIMIT / 2)).fill(1) });
+    const callers: [string, Record<string, string>][] = [
+      ["anonymous", { "content-type": "application/json" }],
+      ["anonymous, other type", { "content-type": "text/plain" }],
+      ["root", { authorization: `Bearer ${root}`, "content-type": "application/json" }],
+      ["revoked caller", { authorization: `Bearer ${secrets.revoked}`, "content-type": "application/json" }],
+      ["malformed caller", { authorization: "Bearer tsr_live_nope", "content-type": "application/json" }],
+    ];
+    for (const [name, headers] of callers) {
+      const viaRoute = await t.app.inject({ method: "POST", url: "/v1/verify", headers, payload: body });
+      const viaLane = await fetch(`${url}/v1/verify`, { method: "POST", headers, body });
+      const laneHeaders = Object.fromEntries(viaLane.headers.entries());
+      expect(viaLane.status, name).toBe(name.startsWith("anonymous") || name.includes("caller") ? 401 : 413);
+      expect(laneHeaders.connection, name).toBe("close");
+      expect(normalise(viaLane.status, laneHeaders, await viaLane.text()), name).toEqual(
+        normalise(viaRoute.statusCode, viaRoute.headers as Record<string, unknown>, viaRoute.body),
+      );
+    }
   });
 
   it("re-decides a connection's repeated bearer on every request: revocation between two calls applies", async () => {
