@@ -6,32 +6,18 @@
  * PROBE_PROF=<dir> (a V8 CPU profile of the Tessera server, Tessera rounds only), PROBE_STRACE=1
  * (`strace -c -f` of each server during its measured window, in /tmp/strace-<name>.txt).
  */
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnBareVerifyServer } from "./baselines/bare-http.js";
 import { runAutocannon, verifyRequests } from "./lib/autocannon.js";
 import { runPool } from "./lib/http.js";
+import { threadCpu } from "./lib/proc.js";
 import { bulkInsertServiceTokens, openTessera, seedInstance } from "./lib/tessera.js";
 import { startTesseraServer } from "./lib/tessera-server.js";
 import { expectValid } from "./scenarios/http.js";
 
-const TICK_US = 1e6 / 100; // USER_HZ
-function threads(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const name = stat.slice(stat.indexOf("(") + 1, close);
-      const f = stat.slice(close + 2).split(" ");
-      const us = (Number(f[11]) + Number(f[12])) * TICK_US;
-      const key = tid === String(pid) ? "main" : name;
-      out.set(key, (out.get(key) ?? 0) + us);
-    } catch {}
-  }
-  return out;
-}
+const threads = threadCpu;
 const seconds = Number(process.argv[2] ?? 8);
 const rounds = Number(process.argv[3] ?? 2);
 const dataDir = mkdtempSync(join(tmpdir(), "probe-cpu-"));

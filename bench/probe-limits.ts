@@ -6,47 +6,16 @@
  * throughput is. Not part of `npm run bench`: `cd bench && npx tsx probe-limits.ts [seconds] [rounds]`.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAllCleanups } from "./lib/cleanup.js";
 import type { BenchContext } from "./lib/context.js";
+import { commandCpu, threadCpu } from "./lib/proc.js";
 import { loadBoth, twoServers } from "./scenarios/limits.js";
 
-const TICK_US = 1e6 / 100; // USER_HZ
-
-/** CPU µs of one process, per thread name ("main" for the main thread). */
-function threads(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const name = stat.slice(stat.indexOf("(") + 1, close);
-      const f = stat.slice(close + 2).split(" ");
-      const us = (Number(f[11]) + Number(f[12])) * TICK_US;
-      const key = tid === String(pid) ? "main" : name;
-      out.set(key, (out.get(key) ?? 0) + us);
-    } catch {}
-  }
-  return out;
-}
-
-/** CPU µs of every process whose command name is `comm` (PostgreSQL's backends and workers). */
-function allNamed(comm: string): number {
-  let sum = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      if (stat.slice(stat.indexOf("(") + 1, close) !== comm) continue;
-      const f = stat.slice(close + 2).split(" ");
-      sum += (Number(f[11]) + Number(f[12])) * TICK_US;
-    } catch {}
-  }
-  return sum;
-}
+const threads = threadCpu;
+const allNamed = commandCpu;
 
 /** PostgreSQL's counters over every database: commits, rows updated, inserted, fetched. */
 function pgStats(): number[] {

@@ -75,13 +75,17 @@ function plainCall(req: IncomingMessage): PlainVerifyCall | undefined {
   ) {
     return undefined;
   }
-  const traceparent = headers.traceparent;
+  return callOf(req, +length, authorization, false);
+}
+
+function callOf(req: IncomingMessage, length: number, authorization: string | undefined, oversize: boolean): PlainVerifyCall {
+  const traceparent = req.headers.traceparent;
   return {
-    length: +length,
+    length,
     authorization,
     traceparent: typeof traceparent === "string" ? traceparent : undefined,
-    userAgent: headers["user-agent"],
-    oversize: false,
+    userAgent: req.headers["user-agent"],
+    oversize,
   };
 }
 
@@ -102,14 +106,7 @@ function oversizeCall(req: IncomingMessage, length: string): PlainVerifyCall | u
     if (!BEARER_PREFIX_RE.test(authorization) || EMBED_BEARER_RE.test(authorization)) return undefined;
     if (type === undefined || !JSON_TYPE_RE.test(type)) return undefined;
   }
-  const traceparent = headers.traceparent;
-  return {
-    length: +length,
-    authorization,
-    traceparent: typeof traceparent === "string" ? traceparent : undefined,
-    userAgent: headers["user-agent"],
-    oversize: true,
-  };
+  return callOf(req, +length, authorization, true);
 }
 
 const TOKEN_MAX_LENGTH = (VerifyBody.properties.token as unknown as { maxLength: number }).maxLength;

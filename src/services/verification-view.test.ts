@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { TokenRecord } from "../core/tokens.js";
+import { blankToken, type TokenRecord } from "../core/tokens.js";
 import { verificationBody, verificationResponse } from "./verification-view.js";
 import type { VerifyResult } from "./verifier.js";
 
@@ -12,41 +12,7 @@ function token(t: {
   expiresAt: number | null;
   orgId: string | null;
 }): TokenRecord {
-  return {
-    id: "tok_1",
-    orgId: t.orgId,
-    kind: "service",
-    name: t.name,
-    description: null,
-    issuedFor: null,
-    ownerId: null,
-    createdById: null,
-    createdByName: null,
-    prefix: "tsr_live_abcdefgh",
-    last4: "wxyz",
-    environment: "live",
-    scopes: ["a:read"],
-    expiresAt: t.expiresAt,
-    deactivatedAt: null,
-    suspendedAt: null,
-    revokedAt: null,
-    revokedById: null,
-    revokedByName: null,
-    revokeReason: null,
-    allowedIps: [],
-    rateLimits: [],
-    credits: null,
-    metadata: t.metadata,
-    regeneratedAt: null,
-    previousSecretExpiresAt: null,
-    leakedAt: null,
-    leakUrl: null,
-    lastUsedAt: null,
-    lastUsedIp: null,
-    usageCount: 0,
-    createdAt: 0,
-    updatedAt: 0,
-  };
+  return { ...blankToken(0), id: "tok_1", prefix: "tsr_live_abcdefgh", last4: "wxyz", scopes: ["a:read"], ...t };
 }
 
 const limitState = fc.record({
