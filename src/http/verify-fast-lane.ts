@@ -293,12 +293,16 @@ class Lane implements VerifyFastLane {
     if (extra) for (const name in extra) headers.push(name, extra[name]!);
     headers.push("content-type", type, "content-length", bytes ?? Buffer.byteLength(body));
     if (x.https) headers.push("strict-transport-security", HSTS);
-    if (x.close) {
-      headers.push("connection", "close");
-      x.res.once("finish", () => x.res.socket?.destroy());
-    }
+    if (x.close) headers.push("connection", "close");
     x.res.writeHead(status, headers);
     x.res.end(body);
+    if (x.close) {
+      // The answer is in the kernel's hands once nothing is left to write: drop the socket now, before
+      // the loop reads (and the parser copies) another chunk of the unread body; else once it is out.
+      const socket = x.res.socket;
+      if (socket && socket.writableLength === 0) socket.destroy();
+      else x.res.once("finish", () => x.res.socket?.destroy());
+    }
     this.#record(status, (performance.now() - x.started) / 1000);
   }
 
