@@ -292,8 +292,8 @@ export class RedisLimits implements Limits {
   readonly #leasing = new Map<string, Promise<void>>();
   /** Tokens whose last lease request was granted (bounded: cleared when it grows past 100,000). */
   readonly #leasable = new Set<string>();
-  /** Unused lease units that could not go back yet (Redis failed): retried on every flush. */
-  #givingBack: Lease[] = [];
+  /** Lease units forfeited because giving them back failed (see {@link #giveBack}). */
+  forfeited = 0;
 
   constructor(store: CreditsStore, options: RedisLimitsOptions) {
     this.#o = options;
@@ -481,7 +481,7 @@ export class RedisLimits implements Limits {
     return { code: "VALID", ratelimits, credits: lease.credits ? { remaining: lease.remaining - lease.used } : null };
   }
 
-  /** Ends a lease: its unused units go back to Redis (later, if Redis fails now). */
+  /** Ends a lease: its unused units go back to Redis (or are forfeited if that fails, see {@link #giveBack}). */
   #retire(key: string, lease: Lease): Promise<void> {
     if (this.#leases.get(key) === lease) this.#leases.delete(key);
     return lease.units > 0 ? this.#giveBack(lease) : Promise.resolve();
@@ -510,8 +510,9 @@ export class RedisLimits implements Limits {
         this.#journal.record(credits.tokenId, credits.gen, Number(seq), -units, lease.period);
       },
       () => {
-        lease.units = units;
-        this.#givingBack.push(lease);
+        // Not retried: a give-back that timed out may still have run in Redis, and running it twice would
+        // grant units twice. The units are forfeited (fewer granted, never more), as by a killed instance.
+        this.forfeited += units;
       },
     );
   }
@@ -794,11 +795,6 @@ export class RedisLimits implements Limits {
     for (const [key, lease] of this.#leases) if (lease.expiresAt <= at) expired.push(this.#retire(key, lease));
     await Promise.all(expired);
     if (!this.#up) return;
-    if (this.#givingBack.length > 0) {
-      const again = this.#givingBack;
-      this.#givingBack = [];
-      await Promise.all(again.map((lease) => this.#giveBack(lease)));
-    }
     for (const id of this.#journal.tokens()) this.#dirty.add(id);
     if (this.#dirty.size === 0) return;
     const ids = [...this.#dirty];
@@ -895,9 +891,6 @@ export class RedisLimits implements Limits {
     clearInterval(this.#flushTimer);
     // Unused lease units go back before the last write-behind, so that storage holds them.
     await Promise.all([...this.#leases].map(([key, lease]) => this.#retire(key, lease)));
-    const again = this.#givingBack;
-    this.#givingBack = [];
-    await Promise.all(again.map((lease) => this.#giveBack(lease)));
     await this.flush().catch(() => undefined);
     this.#closed = true;
     if (this.#probing) clearTimeout(this.#probing);
