@@ -82,20 +82,11 @@ export async function markMailFailed(db: Db, id: string, retryAt: number, error:
 
 /** Sent mail older than `before`, a chunk at a time (the retention of the outbox). */
 export async function deleteSentMailBefore(db: Db, before: number, limit: number): Promise<number> {
-  const ids = await db
-    .selectFrom("mail_outbox")
-    .select("id")
-    .where("sent_at", "is not", null)
-    .where("sent_at", "<", before)
-    .limit(limit)
-    .execute();
-  if (ids.length === 0) return 0;
+  // One statement, as the retention repository's chunks (a select, then a delete by ids, was two).
   const result = await db
     .deleteFrom("mail_outbox")
-    .where(
-      "id",
-      "in",
-      ids.map((r) => r.id),
+    .where("id", "in", (eb) =>
+      eb.selectFrom("mail_outbox").select("id").where("sent_at", "is not", null).where("sent_at", "<", before).limit(limit),
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);

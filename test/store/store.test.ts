@@ -10,6 +10,7 @@ import { generateToken, hashToken } from "../../src/core/token-format.js";
 import { blankToken, type TokenRecord } from "../../src/core/tokens.js";
 import { type AuditEvent, insertEvents, listEvents } from "../../src/store/audit-repository.js";
 import { createStore, migrate, type Store } from "../../src/store/database.js";
+import { deleteSentMailBefore } from "../../src/store/mail-outbox-repository.js";
 import {
   countOwners,
   deleteMembership,
@@ -47,6 +48,7 @@ import {
 } from "../../src/store/tokens-repository.js";
 import { applyUsage, listUsage, type UsageDelta } from "../../src/store/usage-repository.js";
 import { countUsers, findUserByEmail, findUserById, insertUser, type UserRecord } from "../../src/store/users-repository.js";
+import { deleteFinishedDeliveriesChunk, insertEndpoint } from "../../src/store/webhooks-repository.js";
 import { createPostgresDatabase, dialects, type TestDatabase } from "../support/databases.js";
 
 const HOUR = 3_600_000;
@@ -683,6 +685,95 @@ describe.each(await dialects())("storage on %s", (dialect) => {
       expect(await listUsage(db(), token.id, T0 + HOUR, T0 + 2 * HOUR)).toEqual([{ start: T0 + HOUR, ok: 1, denied: 6 }]);
       expect(await listUsage(db(), token.id, T0, T0 + HOUR)).toEqual([{ start: T0, ok: 5, denied: 1 }]);
       expect(await listUsage(db(), token.id, T0 + 2 * HOUR, T0 + 3 * HOUR)).toEqual([]);
+    });
+  });
+
+  describe("outbox retention chunks", () => {
+    it("delete sent mail and finished deliveries older than the cut, at most `limit` a call, nothing else", async () => {
+      const mail = (id: string, sentAt: number | null) => ({
+        id,
+        to_address: "a@example.com",
+        subject: "s",
+        text_body: "t",
+        html_body: "h",
+        created_at: T0 - 10 * HOUR,
+        next_attempt_at: T0,
+        attempts: 1,
+        sent_at: sentAt,
+        last_error: null,
+      });
+      const mailIds = ["mail_old1", "mail_old2", "mail_old3", "mail_new", "mail_unsent"].map((m) => `${m}_${dialect}`);
+      await db()
+        .insertInto("mail_outbox")
+        .values([
+          mail(mailIds[0]!, T0 - 3 * HOUR),
+          mail(mailIds[1]!, T0 - 2 * HOUR),
+          mail(mailIds[2]!, T0 - HOUR),
+          mail(mailIds[3]!, T0 + HOUR),
+          mail(mailIds[4]!, null),
+        ])
+        .execute();
+      const mailLeft = async () =>
+        (await db().selectFrom("mail_outbox").select("id").where("id", "in", mailIds).orderBy("id").execute()).map((r) => r.id);
+      expect(await deleteSentMailBefore(db(), T0, 2)).toBe(2);
+      expect(await deleteSentMailBefore(db(), T0, 2)).toBe(1);
+      expect(await deleteSentMailBefore(db(), T0, 2)).toBe(0);
+      expect(await mailLeft()).toEqual([mailIds[3], mailIds[4]].sort());
+
+      const orgId = newId("organization");
+      await insertOrg(db(), { id: orgId, name: "Hooked", settings: DEFAULT_ORG_SETTINGS, createdAt: T0, updatedAt: T0 });
+      const endpointId = newId("webhook");
+      await insertEndpoint(db(), {
+        id: endpointId,
+        orgId,
+        url: "https://example.com/hook",
+        description: null,
+        eventTypes: [],
+        enabled: true,
+        status: "active",
+        secretEnc: "x",
+        failingSince: null,
+        createdAt: T0,
+        updatedAt: T0,
+      });
+      const delivery = (id: string, state: string, createdAt: number) => ({
+        id,
+        endpoint_id: endpointId,
+        org_id: orgId,
+        event_id: `evt_${id}`,
+        type: "token.created",
+        payload: "{}",
+        order_key: id,
+        seq: 0,
+        state,
+        attempts: 1,
+        next_attempt_at: null,
+        lease_id: null,
+        lease_until: null,
+        last_attempt_at: null,
+        last_status: null,
+        last_duration_ms: null,
+        last_error: null,
+        created_at: createdAt,
+        delivered_at: null,
+      });
+      await db()
+        .insertInto("webhook_deliveries")
+        .values([
+          delivery("dlv_delivered", "delivered", T0 - 2 * HOUR),
+          delivery("dlv_failed", "failed", T0 - HOUR),
+          delivery("dlv_pending", "pending", T0 - 2 * HOUR),
+          delivery("dlv_recent", "delivered", T0 + HOUR),
+        ])
+        .execute();
+      const deliveriesLeft = async () =>
+        (
+          await db().selectFrom("webhook_deliveries").select("id").where("endpoint_id", "=", endpointId).orderBy("id").execute()
+        ).map((r) => r.id);
+      expect(await deleteFinishedDeliveriesChunk(db(), T0, 1)).toBe(1);
+      expect(await deleteFinishedDeliveriesChunk(db(), T0, 1)).toBe(1);
+      expect(await deleteFinishedDeliveriesChunk(db(), T0, 1)).toBe(0);
+      expect(await deliveriesLeft()).toEqual(["dlv_pending", "dlv_recent"]);
     });
   });
 
