@@ -3,8 +3,11 @@
  * of the bare server) and of the load generator, read from /proc while autocannon runs. CPU time per
  * request is far less disturbed by other work on the machine than throughput is. Not part of
  * `npm run bench`: `cd bench && npx tsx probe-cpu.ts [seconds] [rounds]`. Knobs: PROBE_ONLY=tessera|bare,
- * PROBE_PROF=<dir> (a V8 CPU profile of the Tessera server, Tessera rounds only), PROBE_STRACE=1
- * (`strace -c -f` of each server during its measured window, in /tmp/strace-<name>.txt).
+ * PROBE_PROF=<dir> (a V8 CPU profile of the Tessera server, Tessera rounds only), BARE_PROF=<dir> (the
+ * same of the bare server), PROBE_STRACE=1 (`strace -c -f` of each server during its measured window, in
+ * /tmp/strace-<name>.txt), PROBE_RATE=<req/s> (paced load instead of as fast as possible: CPU per request
+ * then no longer depends on how the two processes happen to batch each other's work, which at full speed
+ * moves it by ±15 % from one run to the next, so small changes can be compared).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,6 +58,7 @@ for (let r = 0; r < rounds; r++) {
       url,
       connections: 50,
       durationSeconds: seconds,
+      rate: process.env.PROBE_RATE ? Number(process.env.PROBE_RATE) : undefined,
       requests: verifyRequests(tokens, bearer ? { authorization: `Bearer ${bearer}` } : {}),
     });
     const self = process.cpuUsage(self0);

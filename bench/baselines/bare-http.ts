@@ -132,7 +132,12 @@ export async function spawnBareVerifyServer(tokens: readonly string[], port = 0)
   const childPath = fileURLToPath(new URL("./bare-http-child.ts", import.meta.url));
   const child = fork(childPath, [], {
     // Load TypeScript through tsx in the child too; resolved from the bench package, not the cwd.
-    execArgv: ["--import", import.meta.resolve("tsx")],
+    // BARE_PROF=<dir>: a V8 CPU profile of the child (bench/probe-cpu.ts).
+    execArgv: [
+      "--import",
+      import.meta.resolve("tsx"),
+      ...(process.env.BARE_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BARE_PROF}`] : []),
+    ],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

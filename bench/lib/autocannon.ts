@@ -32,6 +32,8 @@ export interface RunAutocannonOptions {
    * cost connections × requests builds before the first request is sent.
    */
   split?: boolean;
+  /** Requests per second over all connections (autocannon's `overallRate`); unpaced when omitted. */
+  rate?: number;
 }
 
 export interface AutocannonSummary {
@@ -110,6 +112,7 @@ async function runOnce(opts: RunAutocannonOptions, origin: string): Promise<Auto
         connections,
         duration: opts.durationSeconds,
         timeout: opts.timeoutSeconds ?? 10,
+        ...(opts.rate ? { overallRate: opts.rate } : {}),
         // With `split`, each client starts from a one-request list (built once per client) and gets its share below.
         requests: opts.split ? requests.slice(0, 1) : requests,
         // Called synchronously once per connection as it is created: rotate its copy of the list, or give it its share.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeBase62, encodeBase62, isBase62, randomBase62 } from "./base62.js";
+import { decodeBase62, encodeBase62, isBase62, pooledRandomBytes, randomBase62 } from "./base62.js";
 
 describe("base62", () => {
   it("encodes with fixed width and keeps numeric order", () => {
@@ -30,6 +30,21 @@ describe("base62", () => {
     const sample = randomBase62(5000);
     expect(sample).toHaveLength(5000);
     expect(isBase62(sample)).toBe(true);
+    expect(new Set(sample).size).toBe(62);
+  });
+
+  it("draws pooled bytes without ever handing out the same pool bytes twice, refilling when spent", () => {
+    const random = pooledRandomBytes(64);
+    const first = random(40);
+    const copy = Buffer.from(first);
+    const second = random(20); // still from the first fill: bytes 40–59
+    expect(second.byteOffset - first.byteOffset).toBe(40);
+    const third = random(10); // does not fit in the 4 bytes left: a refill, from offset 0
+    expect(third.byteOffset).toBe(first.byteOffset);
+    expect(Buffer.from(first.subarray(0, 10))).not.toEqual(copy.subarray(0, 10)); // refilled, not reused (2^-80 to fail)
+    expect(random(100)).toHaveLength(100); // larger than the pool: fresh bytes
+    const sample = randomBase62(5000, pooledRandomBytes());
+    expect(sample).toHaveLength(5000);
     expect(new Set(sample).size).toBe(62);
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomFillSync } from "node:crypto";
 
 /** The base62 alphabet, in ASCII order so that fixed-width encodings sort like the numbers they encode. */
 export const BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -43,14 +43,18 @@ export function decodeBase62(value: string, start = 0, end = value.length): numb
   return out;
 }
 
+/** A source of CSPRNG bytes: `randomBytes` by default (see {@link pooledRandomBytes} for ids). */
+export type RandomSource = (size: number) => Uint8Array;
+
 /**
  * `length` uniformly distributed base62 characters from the CSPRNG. Bytes ≥ 248 are rejected
  * (248 = 4 × 62) so that every character has exactly log2(62) ≈ 5.95 bits of entropy, with no modulo bias.
+ * Secrets use the default source: fresh bytes per call, none left over in memory for later secrets.
  */
-export function randomBase62(length: number): string {
+export function randomBase62(length: number, random: RandomSource = randomBytes): string {
   let out = "";
   while (out.length < length) {
-    const bytes = randomBytes(Math.ceil((length - out.length) * 1.1) + 4);
+    const bytes = random(Math.ceil((length - out.length) * 1.1) + 4);
     for (const byte of bytes) {
       if (byte >= 248) continue;
       out += BASE62_ALPHABET[byte % 62];
@@ -58,4 +62,25 @@ export function randomBase62(length: number): string {
     }
   }
   return out;
+}
+
+/**
+ * A {@link RandomSource} that draws from a 4 KiB buffer refilled from the CSPRNG when spent: one call
+ * into OpenSSL per few hundred values instead of one each (a `randomBytes` call costs several
+ * microseconds; ids are made on every flush of the request history). For identifiers, not secrets:
+ * bytes wait in memory until drawn. Each call returns bytes never returned before.
+ */
+export function pooledRandomBytes(poolSize = 4096): RandomSource {
+  const pool = Buffer.alloc(poolSize);
+  let offset = poolSize;
+  return (size) => {
+    if (size > poolSize) return randomBytes(size);
+    if (offset + size > poolSize) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const bytes = pool.subarray(offset, offset + size);
+    offset += size;
+    return bytes;
+  };
 }

@@ -1,4 +1,4 @@
-import { encodeBase62, randomBase62 } from "./base62.js";
+import { encodeBase62, pooledRandomBytes, randomBase62 } from "./base62.js";
 
 /** Prefixes of Tessera's typed ids. */
 export const ID_PREFIX = {
@@ -21,6 +21,8 @@ export type UserId = `usr_${string}`;
 export type EventId = `evt_${string}`;
 
 let sequence = 0;
+/** Ids are not secrets: their random part comes from a pool (see {@link pooledRandomBytes}). */
+const idRandom = pooledRandomBytes();
 
 /**
  * A new id: `<prefix>_` + 8 base62 chars of the millisecond clock + 3 of a per-process sequence +
@@ -30,7 +32,7 @@ let sequence = 0;
  */
 export function newId<K extends IdKind>(kind: K): `${(typeof ID_PREFIX)[K]}_${string}` {
   sequence = (sequence + 1) % 62 ** 3;
-  return `${ID_PREFIX[kind]}_${encodeBase62(Date.now(), 8)}${encodeBase62(sequence, 3)}${randomBase62(11)}`;
+  return `${ID_PREFIX[kind]}_${encodeBase62(Date.now(), 8)}${encodeBase62(sequence, 3)}${randomBase62(11, idRandom)}`;
 }
 
 const ID_RE = /^(tok|org|usr|evt|ses|inv|req|eml|whk|dlv)_[0-9A-Za-z]{22}$/;
