@@ -43,8 +43,8 @@ export function decodeBase62(value: string, start = 0, end = value.length): numb
   return out;
 }
 
-/** A source of CSPRNG bytes: `randomBytes` by default (see {@link pooledRandomBytes} for ids). */
-export type RandomSource = (size: number) => Uint8Array;
+/** A source of CSPRNG bytes: `randomBytes` by default (see {@link pooledRandomBytes} for ids and trace ids). */
+export type RandomSource = (size: number) => Buffer;
 
 /**
  * `length` uniformly distributed base62 characters from the CSPRNG. Bytes ≥ 248 are rejected
@@ -68,7 +68,8 @@ export function randomBase62(length: number, random: RandomSource = randomBytes)
  * A {@link RandomSource} that draws from a 4 KiB buffer refilled from the CSPRNG when spent: one call
  * into OpenSSL per few hundred values instead of one each (a `randomBytes` call costs several
  * microseconds; ids are made on every flush of the request history). For identifiers, not secrets:
- * bytes wait in memory until drawn. Each call returns bytes never returned before.
+ * bytes wait in memory until drawn. Each call returns bytes never returned before, as a view of the pool
+ * that the next refill overwrites: read it at once.
  */
 export function pooledRandomBytes(poolSize = 4096): RandomSource {
   const pool = Buffer.alloc(poolSize);

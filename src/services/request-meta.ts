@@ -1,4 +1,4 @@
-import { randomFillSync } from "node:crypto";
+import { pooledRandomBytes } from "../core/base62.js";
 
 /** Who asked, from where: recorded on every audit event. */
 export interface RequestMeta {
@@ -9,18 +9,12 @@ export interface RequestMeta {
 
 const TRACEPARENT_RE = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
-/** Random bytes for new trace ids, refilled from the CSPRNG 256 ids at a time (one syscall, not one per request). */
-const pool = Buffer.alloc(16 * 256);
-let offset = pool.length;
+/** Random bytes for new trace ids from a pool refilled 256 ids at a time (one call into OpenSSL, not one per request). */
+const traceRandom = pooledRandomBytes(16 * 256);
 
 /** A new random W3C trace id: 16 bytes as 32 hex digits, never all zeros. */
 function newTraceId(): string {
-  if (offset === pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const id = pool.toString("hex", offset, offset + 16);
-  offset += 16;
+  const id = traceRandom(16).toString("hex");
   return id === "00000000000000000000000000000000" ? newTraceId() : id;
 }
 
