@@ -29,7 +29,13 @@ describe.each(await dialects())("start-up and migrations on %s", (dialect) => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "tessera-startup-"));
     database = dialect === "postgres" ? await createPostgresDatabase() : undefined;
-    env = { TESSERA_DATA_DIR: dataDir, ...(database ? { TESSERA_DATABASE_URL: database.url } : {}) };
+    // A long wait for PostgreSQL: four instances start at once while other suites run, and this file is
+    // about migrations racing, not about timeouts (a background poll's 2 s connection timeout once
+    // printed an error here on a busy CI machine; the instance retried, as it should).
+    env = {
+      TESSERA_DATA_DIR: dataDir,
+      ...(database ? { TESSERA_DATABASE_URL: database.url, TESSERA_DB_TIMEOUT_MS: "20000" } : {}),
+    };
   });
 
   afterAll(async () => {
